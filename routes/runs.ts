@@ -1,0 +1,127 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { completedFromRecord, followRun } from '../src/core/eventFeed.ts';
+import type { Orchestrator } from '../src/core/orchestrator.ts';
+import { ServiceError } from '../src/errors.ts';
+import { parseOr400 } from '../src/http.ts';
+import { checkIdempotencyKey, idempotencyGate, requestFingerprint, scopedKey } from '../src/reliability/idempotency.ts';
+import type { RunEvent } from '../src/schemas/events.ts';
+import { RunRequestSchema } from '../src/schemas/request.ts';
+import type { RunResult } from '../src/schemas/result.ts';
+import type { Store } from '../src/store/types.ts';
+
+/** What the run routes need. */
+export interface RunsRoutesOptions {
+  orchestrator: Orchestrator;
+  store: Store;
+  idempotencyTtlMs: number;
+  now: () => number;
+}
+
+const IdParams = z.object({ id: z.string().min(1).max(128) });
+const EventsQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
+const LAST_EVENT_ID = /^\d{1,15}$/;
+
+/** The SSE frame of an event: `id` is its seq, `event` its type. */
+function frame(event: RunEvent) {
+  return { id: String(event.seq), event: event.type, data: event };
+}
+
+function wantsStream(request: FastifyRequest, stream: boolean | undefined): boolean {
+  if (stream !== undefined) return stream;
+  return /\btext\/event-stream\b/.test(request.headers.accept ?? '');
+}
+
+/**
+ * Streams a run's events after `after` and keeps the connection until
+ * `run_completed`. A client that goes away stops only its own stream.
+ */
+async function streamEvents(store: Store, reply: FastifyReply, runId: string, after: number): Promise<void> {
+  const stop = new AbortController();
+  reply.sse.onClose(() => stop.abort());
+  async function* frames() {
+    for await (const event of followRun(store, runId, after, stop.signal)) yield frame(event);
+  }
+  await reply.sse.send(frames());
+}
+
+/** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
+export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, now }) => {
+  app.post('/v1/runs', { sse: 'manual' }, async (request, reply) => {
+    if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
+      throw new ServiceError('invalid_request', 'the request body must be a JSON object');
+    }
+    const body = parseOr400(RunRequestSchema, request.body, 'request body');
+    const key = checkIdempotencyKey(request.headers['idempotency-key']);
+    const stream = wantsStream(request, body.stream);
+    const prepared = orchestrator.prepare(body, { trace: request.trace });
+
+    let storeKey: string | undefined;
+    if (key !== undefined) {
+      storeKey = scopedKey(request.tenant, key);
+      const decision = await idempotencyGate(store, {
+        key: storeKey,
+        fingerprint: requestFingerprint('POST', '/v1/runs', request.body),
+        runId: prepared.id,
+        ttlMs: idempotencyTtlMs,
+        now: now(),
+      });
+      if (decision.kind === 'replay') {
+        reply.header('idempotent-replayed', 'true');
+        return replay(reply, decision.result, stream);
+      }
+    }
+
+    let handle;
+    try {
+      handle = await orchestrator.launch(prepared, storeKey);
+    } catch (error) {
+      if (storeKey) await store.releaseIdempotency(storeKey);
+      throw error;
+    }
+    reply.header('location', `/v1/runs/${handle.id}`);
+    if (stream) return streamEvents(store, reply, handle.id, 0);
+    if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status });
+    return handle.done;
+  });
+
+  /** A replay answers what the first request got: the result, or its whole event stream. */
+  async function replay(reply: FastifyReply, result: RunResult, stream: boolean) {
+    if (!stream) return result;
+    const events = await store.readEvents(result.id, 0);
+    const last = events.at(-1);
+    async function* frames() {
+      for (const event of events) yield frame(event);
+      if (last?.type !== 'run_completed') yield frame(completedFromRecord(result, (last?.seq ?? 0) + 1));
+    }
+    await reply.sse.send(frames());
+  }
+
+  app.get('/v1/runs/:id', async (request) => {
+    const { id } = parseOr400(IdParams, request.params, 'path');
+    const run = await orchestrator.get(id);
+    if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
+    return run;
+  });
+
+  app.get('/v1/runs/:id/events', { sse: 'manual' }, async (request, reply) => {
+    const { id } = parseOr400(IdParams, request.params, 'path');
+    const { after: afterQuery } = parseOr400(EventsQuery, request.query, 'query');
+    const header = request.headers['last-event-id'];
+    let after = afterQuery ?? 0;
+    if (typeof header === 'string' && header.trim() !== '') {
+      if (!LAST_EVENT_ID.test(header.trim())) throw new ServiceError('invalid_request', 'Last-Event-ID must be an event id (a non-negative integer)');
+      after = Number(header.trim());
+    }
+    const run = await orchestrator.get(id);
+    if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
+    return streamEvents(store, reply, id, after);
+  });
+
+  app.post('/v1/runs/:id/cancel', async (request) => {
+    const { id } = parseOr400(IdParams, request.params, 'path');
+    const run = await orchestrator.cancel(id);
+    if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
+    return run;
+  });
+};

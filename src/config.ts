@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
+const optionalString = z.string().trim().min(1).optional();
+
+/**
+ * Every setting the service reads, from the environment, in one schema.
+ * Limits are explicit: each queue, map and log has a named bound here.
+ */
+export const ConfigSchema = z.object({
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  // Providers. Read exactly as the openai SDK reads them; with neither set the
+  // embedded simulator is started on loopback.
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: optionalString,
+  OPENAI_API: z.enum(['chat_completions', 'responses']).default('chat_completions'),
+  DEFAULT_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  /** Overrides/extends the pricing table: JSON `{ "model": { "input": usdPer1M, "output": usdPer1M } }`. */
+  PRICING_JSON: optionalString,
+  SIMULATOR_LATENCY_MS: int(0, 0, 600_000),
+
+  STORE: z.enum(['memory', 'redis']).default('memory'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().default('orch:'),
+
+  /** Comma-separated bearer tokens; when set, requests must carry one. Each token is its own tenant. */
+  API_KEYS: optionalString,
+
+  MAX_REPLICATES: int(100, 1, 1000),
+  /** Replicates of one run in flight at once. */
+  MAX_CONCURRENCY: int(20, 1, 1000),
+  /** Provider calls in flight across all runs of this process. */
+  MAX_GLOBAL_CONCURRENCY: int(512, 1, 100_000),
+  /** Runs executing at once in this process; further runs wait in a queue. */
+  MAX_ACTIVE_RUNS: int(1000, 1, 100_000),
+  DEFAULT_TIMEOUT_MS: int(120_000, 1, 3_600_000),
+  MAX_TIMEOUT_MS: int(600_000, 1, 3_600_000),
+  BODY_LIMIT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+
+  RUN_TTL_MS: int(3_600_000, 1000),
+  MAX_RUNS: int(10_000, 1),
+  MAX_EVENTS_PER_RUN: int(5_000, 10),
+  IDEMPOTENCY_TTL_MS: int(86_400_000, 1000),
+  MAX_IDEMPOTENCY_KEYS: int(100_000, 1),
+  SSE_HEARTBEAT_MS: int(15_000, 10),
+
+  RETRY_MAX_ATTEMPTS: int(3, 1, 20),
+  RETRY_BASE_MS: int(250, 0),
+  RETRY_MAX_DELAY_MS: int(8_000, 0),
+  RETRY_MAX_TOTAL_MS: int(30_000, 0),
+  BREAKER_ERROR_PERCENT: int(50, 1, 100),
+  BREAKER_VOLUME: int(5, 1),
+  BREAKER_RESET_MS: int(30_000, 10),
+  BREAKER_ROLLING_MS: int(10_000, 100),
+
+  /** Comma-separated regular expressions whose matches are masked in logs (and events when REDACT_EVENTS). */
+  REDACT_PATTERNS: optionalString,
+  REDACT_EVENTS: z.stringbool().default(false),
+
+  TOOLS_DIR: z.string().default('tools'),
+  PLANNER_RULES: optionalString,
+  SHUTDOWN_GRACE_MS: int(10_000, 0),
+});
+
+/** The parsed, frozen configuration. */
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+/** A configuration problem found at boot; lists every issue at once. */
+export class ConfigError extends Error {
+  readonly issues: string[];
+
+  constructor(issues: string[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = new.target.name;
+    this.issues = issues;
+  }
+}
+
+/**
+ * Parses the environment into a {@link Config}. Pure: same env, same result;
+ * nothing is read at import time. Empty strings count as unset, as shells
+ * often export `VAR=`.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(ConfigSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value;
+  }
+  const parsed = ConfigSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  if (parsed.data.PRICING_JSON !== undefined) {
+    try {
+      JSON.parse(parsed.data.PRICING_JSON);
+    } catch {
+      throw new ConfigError(['PRICING_JSON: not valid JSON']);
+    }
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,440 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { isAbortError, ServiceError } from '../errors.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { ModelCallError, type ModelGateway } from '../providers/gateway.ts';
+import type { Bundle, Replicate } from '../schemas/bundle.ts';
+import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
+import type { RunRequest } from '../schemas/request.ts';
+import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from '../schemas/result.ts';
+import type { Store } from '../store/types.ts';
+import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../tools/api.ts';
+import type { ToolRegistry } from '../tools/registry.ts';
+import type { Planner } from './planner.ts';
+import type { Redactor } from './redaction.ts';
+import { runReplicates } from './replicateRunner.ts';
+import { resolveRequest, type RequestLimits } from './resolveRequest.ts';
+import { emptyBudgetReport, emptyUsage, RunAccount } from './runAccount.ts';
+import { Semaphore } from './semaphore.ts';
+import type { TraceContext } from './trace.ts';
+import type { SchemaValidator } from './validator.ts';
+
+/** What the orchestrator needs; all of it passed in, nothing global. */
+export interface OrchestratorDeps {
+  store: Store;
+  registry: ToolRegistry;
+  planner: Planner;
+  gateway: ModelGateway;
+  validator: SchemaValidator;
+  metrics: Metrics;
+  logger: Logger;
+  redact: Redactor;
+  redactEvents: boolean;
+  limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number };
+  now?: () => number;
+}
+
+/** How a run was asked for, beyond its body. */
+export interface StartOptions {
+  trace: TraceContext;
+  /** Store key of the idempotency record to complete when the run ends. */
+  idempotencyKey?: string | undefined;
+}
+
+/** A checked request, ready to launch: its id is fixed before anything is stored. */
+export interface PreparedRun {
+  id: string;
+  body: RunRequest;
+  tool: ToolDefinition;
+  request: ResolvedRequest;
+  decision: PlannerDecision;
+  trace: TraceContext;
+  timeoutMs: number;
+}
+
+/** A started run: its first record, and a promise of its last. */
+export interface RunHandle {
+  id: string;
+  record: RunResult;
+  done: Promise<RunResult>;
+}
+
+interface ActiveRun {
+  id: string;
+  record: RunResult;
+  tool: ToolDefinition;
+  request: ResolvedRequest;
+  controller: AbortController;
+  account: RunAccount;
+  trace: TraceContext;
+  log: Logger;
+  seq: number;
+  writes: Promise<void>[];
+  done: Promise<RunResult>;
+  /** What has arrived so far, for the live record. */
+  partial: { replicates: Replicate[]; summary: Bundle['summary'] | null; statistics: Bundle['statistics'] | null };
+}
+
+/**
+ * Owns every run's lifecycle: status, AbortController, timeout and budget
+ * timers, event numbering and the run record. Tools do the work; the
+ * orchestrator decides how a run ends.
+ */
+export class Orchestrator {
+  readonly #deps: OrchestratorDeps;
+  readonly #now: () => number;
+  readonly #active = new Map<string, ActiveRun>();
+  readonly #slots: Semaphore;
+  readonly #unsubscribeCancel: () => void;
+  #draining = false;
+
+  constructor(deps: OrchestratorDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#slots = new Semaphore(deps.limits.maxActiveRuns);
+    this.#unsubscribeCancel = deps.store.onCancel((runId) => this.#abortLocal(runId, cancelledError()));
+  }
+
+  /** Runs executing or queued in this process. */
+  get activeCount(): number {
+    return this.#active.size;
+  }
+
+  /**
+   * Checks a request and plans its run without side effects: a ServiceError
+   * here is an HTTP error for the caller, and nothing was created.
+   */
+  prepare(body: RunRequest, options: StartOptions): PreparedRun {
+    if (this.#draining) throw new ServiceError('unavailable', 'server is shutting down');
+    const plan = this.#plan(body);
+    const tool = this.#deps.registry.resolve(plan.tool, body.tool_version ?? plan.version);
+    const request = resolveRequest(body, tool, plan.options, this.#deps.limits, () => randomInt(0, 2 ** 31 - 1));
+    if (request.agent.output_schema) this.#deps.validator.compile(request.agent.output_schema);
+    const decision: PlannerDecision = { tool: tool.name, version: tool.version, rule: plan.rule ?? null, reason: plan.reason };
+    return {
+      id: `run_${randomUUID().replaceAll('-', '')}`,
+      body,
+      tool,
+      request,
+      decision,
+      trace: options.trace,
+      timeoutMs: body.timeout_ms ?? tool.defaults?.timeout_ms ?? this.#deps.limits.defaultTimeoutMs,
+    };
+  }
+
+  /**
+   * Starts a prepared run. Once this returns, the run exists and ends in a
+   * terminal status whatever happens.
+   */
+  async launch(prepared: PreparedRun, idempotencyKey?: string): Promise<RunHandle> {
+    const { id, tool, request, decision, trace, body } = prepared;
+    const createdAt = new Date(this.#now()).toISOString();
+    const record: RunResult = {
+      id,
+      object: 'run',
+      status: 'queued',
+      tool: tool.name,
+      tool_version: tool.version,
+      created_at: createdAt,
+      started_at: null,
+      completed_at: null,
+      bundle: null,
+      output: null,
+      usage: emptyUsage(),
+      cost_usd: 0,
+      cost_breakdown: [],
+      budget: emptyBudgetReport(request.budget),
+      planner: decision,
+      trace_id: trace.trace_id,
+      request_id: trace.request_id,
+      metadata: body.metadata ?? {},
+      error: null,
+    };
+    const controller = new AbortController();
+    const log = this.#deps.logger.child({ run_id: id, trace_id: trace.trace_id, request_id: trace.request_id });
+    const active: ActiveRun = {
+      id,
+      record,
+      tool,
+      request,
+      controller,
+      account: new RunAccount(request.budget, this.#now, (error) => controller.abort(error)),
+      trace,
+      log,
+      seq: 0,
+      writes: [],
+      done: Promise.resolve(record),
+      partial: { replicates: [], summary: null, statistics: null },
+    };
+    await this.#deps.store.saveRun(record);
+    this.#active.set(id, active);
+    this.#deps.metrics.activeRuns.inc();
+    active.done = this.#execute(active, prepared.timeoutMs, idempotencyKey);
+    return { id, record, done: active.done };
+  }
+
+  /** prepare + launch, for callers without an idempotency gate in between. */
+  async start(body: RunRequest, options: StartOptions): Promise<RunHandle> {
+    return this.launch(this.prepare(body, options), options.idempotencyKey);
+  }
+
+  /** The current record: live for runs of this process, else from the store. */
+  async get(id: string): Promise<RunResult | null> {
+    const active = this.#active.get(id);
+    if (!active) return this.#deps.store.getRun(id);
+    const { replicates, summary, statistics } = active.partial;
+    if (active.record.bundle || !summary || !statistics) return active.record;
+    const bundle: Bundle = {
+      replicates: [...replicates].sort((a, b) => a.index - b.index),
+      summary,
+      statistics,
+      early_stop: { triggered: false, reason: null },
+    };
+    return { ...active.record, bundle, usage: active.account.usage, cost_usd: active.account.costUsd, cost_breakdown: active.account.costBreakdown, budget: active.account.report() };
+  }
+
+  /**
+   * Cancels a run wherever it runs. Answers the record once the run has
+   * ended (or after `waitMs` if its owner does not answer); null if unknown.
+   */
+  async cancel(id: string, waitMs = 5000): Promise<RunResult | null> {
+    const active = this.#active.get(id);
+    if (active) {
+      this.#abortLocal(id, cancelledError());
+      return active.done;
+    }
+    const record = await this.#deps.store.getRun(id);
+    if (!record || isTerminal(record.status)) return record;
+    await this.#deps.store.publishCancel(id);
+    return this.#waitForTerminal(id, record, waitMs);
+  }
+
+  /** Stops taking runs and waits (up to `graceMs`) for active ones; cancels what is left. */
+  async drain(graceMs: number): Promise<void> {
+    this.#draining = true;
+    const pending = [...this.#active.values()].map((a) => a.done);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), graceMs);
+    });
+    const outcome = await Promise.race([Promise.allSettled(pending), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      for (const id of this.#active.keys()) this.#abortLocal(id, new ServiceError('unavailable', 'server shut down before the run finished'));
+      await Promise.allSettled([...this.#active.values()].map((a) => a.done));
+    }
+    this.#unsubscribeCancel();
+  }
+
+  /** True while draining (readiness answers 503). */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  #plan(body: RunRequest) {
+    if (body.tool !== undefined) return { tool: body.tool, reason: 'tool named in the request', rule: null, version: undefined, options: undefined };
+    return this.#deps.planner.choose(body);
+  }
+
+  #abortLocal(id: string, reason: ServiceError): void {
+    const active = this.#active.get(id);
+    if (active && !active.controller.signal.aborted) active.controller.abort(reason);
+  }
+
+  async #execute(active: ActiveRun, timeoutMs: number, idempotencyKey: string | undefined): Promise<RunResult> {
+    const { controller, log } = active;
+    let outcome: ToolOutcome | null = null;
+    let thrown: unknown = null;
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      await this.#slots.acquire(controller.signal);
+      try {
+        const startedAt = this.#now();
+        timers.push(setTimeout(() => controller.abort(new ServiceError('timeout', `run exceeded timeout_ms (${timeoutMs} ms)`)), timeoutMs));
+        const maxTime = active.request.budget.max_time_ms;
+        if (maxTime !== undefined) {
+          timers.push(
+            setTimeout(
+              () => controller.abort(new ServiceError('budget_exceeded', `time budget exceeded: ${maxTime} ms`, { details: { limit: 'max_time_ms' } })),
+              maxTime,
+            ),
+          );
+        }
+        active.record = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
+        active.writes.push(this.#deps.store.saveRun(active.record));
+        this.#emit(active, {
+          type: 'run_started',
+          tool_version: active.tool.version,
+          planner: active.record.planner,
+          replicates: active.request.replicates,
+        });
+        log.info({ tool: active.tool.name, tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
+        outcome = await active.tool.execute(this.#context(active, active.tool, active.request));
+      } finally {
+        this.#slots.release();
+      }
+    } catch (error) {
+      thrown = error;
+    } finally {
+      for (const t of timers) clearTimeout(t);
+    }
+    return this.#finish(active, outcome, thrown, idempotencyKey);
+  }
+
+  async #finish(active: ActiveRun, outcome: ToolOutcome | null, thrown: unknown, idempotencyKey: string | undefined): Promise<RunResult> {
+    const { controller, log } = active;
+    const { status, error } = decideStatus(controller.signal, outcome, thrown);
+    if (status === 'failed' && thrown !== null && !(thrown instanceof ServiceError)) log.error({ err: thrown }, 'tool failed unexpectedly');
+    const bundle: Bundle | null = outcome?.bundle ?? active.record.bundle;
+    const final: RunResult = {
+      ...active.record,
+      status,
+      started_at: active.record.started_at ?? null,
+      completed_at: new Date(this.#now()).toISOString(),
+      bundle,
+      output: outcome?.output ?? (bundle ? bundle.summary.consensus : null) ?? null,
+      usage: active.account.usage,
+      cost_usd: active.account.costUsd,
+      cost_breakdown: active.account.costBreakdown,
+      budget: active.account.report(),
+      error: error?.toJSON() ?? null,
+    };
+    active.record = final;
+    active.partial = { replicates: [], summary: null, statistics: null };
+    // The idempotency record and the run record are written before run_completed
+    // goes out, so a client that sees the end can replay or fetch it at once.
+    await Promise.allSettled(active.writes);
+    try {
+      await this.#deps.store.saveRun(final);
+      if (idempotencyKey) await this.#deps.store.completeIdempotency(idempotencyKey, final);
+    } catch (storeError) {
+      log.error({ err: storeError }, 'could not persist the final run record');
+    }
+    this.#emit(active, { type: 'run_completed', result: final });
+    await Promise.allSettled(active.writes);
+    active.writes = [];
+    this.#active.delete(active.id);
+    this.#deps.metrics.activeRuns.dec();
+    this.#deps.metrics.runs.inc({ status });
+    this.#deps.metrics.runDuration.observe({ status }, (Date.parse(final.completed_at as string) - Date.parse(final.created_at)) / 1000);
+    log.info({ status, usage: final.usage, cost_usd: final.cost_usd, error_code: error?.code ?? null }, 'run completed');
+    return final;
+  }
+
+  /** Stamps and stores one event. Appends go out in call order, which keeps every source's order. */
+  #emit(active: ActiveRun, event: EmittedEvent | OwnEvent): void {
+    const stamped = {
+      tool: active.tool.name,
+      ...event,
+      seq: ++active.seq,
+      run_id: active.id,
+      trace_id: active.trace.trace_id,
+      request_id: active.trace.request_id,
+      ts: new Date(this.#now()).toISOString(),
+    } as RunEvent;
+    if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#trackReplicate(active, stamped.replicate);
+    else if (stamped.type === 'partial_summary' && stamped.tool === active.tool.name) {
+      active.partial.summary = stamped.summary;
+      active.partial.statistics = stamped.statistics;
+    }
+    const write = this.#deps.store.appendEvent(stamped).catch((error: unknown) => active.log.error({ err: error, seq: stamped.seq }, 'event append failed'));
+    active.writes.push(write);
+    // Keep the pending list short on long runs: settled writes need no tracking.
+    if (active.writes.length > 64) active.writes = [Promise.allSettled(active.writes).then(() => undefined)];
+  }
+
+  /** Keeps the live record's partial bundle current for `GET /v1/runs/{id}` while the run works. */
+  #trackReplicate(active: ActiveRun, replicate: Replicate): void {
+    active.partial.replicates.push(replicate);
+    this.#deps.metrics.replicateLatency.observe({ provider: replicate.provider, model: replicate.model, status: replicate.status }, replicate.latency_ms / 1000);
+    if (replicate.error && replicate.status === 'failed') this.#deps.metrics.providerErrors.inc({ provider: replicate.provider, code: replicate.error.code });
+  }
+
+  #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal = active.controller.signal): ToolContext {
+    const deps = this.#deps;
+    const models: RunModels = {
+      provider: deps.gateway.provider,
+      call: async (call) => {
+        const callSignal = call.signal ? AbortSignal.any([signal, call.signal]) : signal;
+        try {
+          const result = await deps.gateway.call({ ...call, signal: callSignal, trace: active.trace });
+          active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
+          return result;
+        } catch (error) {
+          if (error instanceof ModelCallError) throw error;
+          throw new ModelCallError(isAbortError(error) ? cancelledError() : new ServiceError('internal', String(error)), 0, 0);
+        }
+      },
+    };
+    const ctx: ToolContext = {
+      runId: active.id,
+      toolName: tool.name,
+      request,
+      signal,
+      trace: active.trace,
+      log: active.log.child({ tool: tool.name }),
+      models,
+      emit: (event) => this.#emit(active, { tool: tool.name, ...event }),
+      replicate: (overrides) =>
+        runReplicates(
+          {
+            signal,
+            models,
+            emit: ctx.emit,
+            validator: deps.validator,
+            maxConcurrency: deps.limits.maxConcurrency,
+            account: active.account,
+            redact: deps.redactEvents ? (v) => deps.redact(v, 'event') : null,
+            log: ctx.log,
+          },
+          { ...request, ...overrides },
+        ),
+      runTool: async (name, inner, options = {}) => {
+        const innerTool = deps.registry.resolve(name, options.version);
+        const innerRequest: ResolvedRequest = { ...request, ...inner, agent: { ...request.agent, ...innerTool.defaults?.agent, ...inner.agent } as ResolvedRequest['agent'] };
+        const step = options.step ?? innerTool.name;
+        ctx.emit({ type: 'tool_started', tool: innerTool.name, step });
+        const result = await innerTool.execute(this.#context(active, innerTool, innerRequest, signal));
+        ctx.emit({ type: 'tool_completed', tool: innerTool.name, step, status: result.error ? 'failed' : 'succeeded' });
+        return result;
+      },
+    };
+    return ctx;
+  }
+
+  async #waitForTerminal(id: string, record: RunResult, waitMs: number): Promise<RunResult> {
+    const deadline = this.#now() + waitMs;
+    let current = record;
+    while (!isTerminal(current.status) && this.#now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      current = (await this.#deps.store.getRun(id)) ?? current;
+    }
+    return current;
+  }
+}
+
+/** Events only the orchestrator emits, before stamping. */
+type OwnEvent =
+  | Omit<Extract<RunEvent, { type: 'run_started' }>, keyof EventStamp>
+  | Omit<Extract<RunEvent, { type: 'run_completed' }>, keyof EventStamp>;
+
+function cancelledError(): ServiceError {
+  return new ServiceError('cancelled', 'run cancelled by request');
+}
+
+/** How a run ends: the abort reason wins (cancel, timeout, budget), then the tool's own verdict. */
+function decideStatus(signal: AbortSignal, outcome: ToolOutcome | null, thrown: unknown): { status: RunStatus; error: ServiceError | null } {
+  if (signal.aborted) {
+    const reason = signal.reason instanceof ServiceError ? signal.reason : cancelledError();
+    const status: RunStatus =
+      reason.code === 'timeout' ? 'timed_out' : reason.code === 'budget_exceeded' ? 'budget_exceeded' : reason.code === 'cancelled' ? 'cancelled' : 'failed';
+    return { status, error: reason };
+  }
+  if (thrown !== null) {
+    if (thrown instanceof ModelCallError) return { status: 'failed', error: thrown.error };
+    if (thrown instanceof ServiceError) return { status: 'failed', error: thrown };
+    return { status: 'failed', error: new ServiceError('internal', 'the tool failed unexpectedly') };
+  }
+  if (outcome?.error) return { status: 'failed', error: outcome.error };
+  return { status: 'succeeded', error: null };
+}

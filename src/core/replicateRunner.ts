@@ -1,0 +1,248 @@
+import type { Logger } from 'pino';
+import {
+  computeStatistics,
+  decideEarlyStop,
+  meanPairwiseDistance,
+  PairwiseMatrix,
+  summarize,
+  voteKey,
+  type BundleSummary,
+} from '../bundle/index.ts';
+import { ServiceError } from '../errors.ts';
+import { ModelCallError } from '../providers/gateway.ts';
+import { emptyUsage, type Bundle, type EarlyStopResult, type Replicate, type Statistics, type Summary } from '../schemas/bundle.ts';
+import type { EmittedEvent } from '../schemas/events.ts';
+import type { ResolvedRequest, RunModels, ToolOutcome } from '../tools/api.ts';
+import { replicateSeed } from './resolveRequest.ts';
+import type { RunAccount } from './runAccount.ts';
+import { Semaphore } from './semaphore.ts';
+import { synthesize } from './synthesizer.ts';
+import type { SchemaValidator } from './validator.ts';
+
+/** What the replicate engine needs from its run. */
+export interface ReplicateEnv {
+  signal: AbortSignal;
+  models: RunModels;
+  emit: (event: EmittedEvent) => void;
+  validator: SchemaValidator;
+  maxConcurrency: number;
+  account: RunAccount;
+  /** Applied to outputs placed in events, when event redaction is on. */
+  redact: ((value: unknown) => unknown) | null;
+  log: Logger;
+}
+
+/** Up to this many replicates, every arrival publishes a partial summary; past it, about this many in all. */
+const PARTIAL_SUMMARY_TARGET = 20;
+
+/**
+ * Runs `request.replicates` sub-agents in parallel (bounded), validates each
+ * output, publishes `replicate_done` and `partial_summary` as they land,
+ * stops early when the configured rule says the answer is settled, and
+ * returns the Evidence Bundle with the consensus as output.
+ */
+export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest): Promise<ToolOutcome> {
+  const n = request.replicates;
+  const stopper = new AbortController();
+  const signal = AbortSignal.any([env.signal, stopper.signal]);
+  const schema = request.agent.output_schema;
+  const matrix = new PairwiseMatrix({ metric: request.metric });
+  const finished: Replicate[] = [];
+  const validKeys: string[] = [];
+  const validIndices: number[] = [];
+  const slots = new Semaphore(Math.max(1, Math.min(env.maxConcurrency, n)));
+  const summaryEvery = n <= PARTIAL_SUMMARY_TARGET ? 1 : Math.ceil(n / PARTIAL_SUMMARY_TARGET);
+  let earlyStop: EarlyStopResult = { triggered: false, reason: null, rule: null, after: null };
+
+  const onFinished = (replicate: Replicate) => {
+    finished.push(replicate);
+    env.emit({
+      type: 'replicate_done',
+      source: `replicate:${replicate.index}`,
+      provider: replicate.provider,
+      model: replicate.model,
+      replicate: env.redact ? { ...replicate, output: env.redact(replicate.output) } : replicate,
+    });
+    matrix.add(replicate.index, replicate.valid ? replicate.output : null);
+    if (replicate.valid) {
+      validKeys.push(voteKey(replicate.output));
+      validIndices.push(replicate.index);
+    }
+    const rules = request.early_stop;
+    const publish = finished.length % summaryEvery === 0 || finished.length === n;
+    const needConfidence = rules?.confidence !== undefined && !earlyStop.triggered;
+    const summary = publish || needConfidence ? summarizeFinished(finished, matrix, request, env.validator) : null;
+    if (publish && summary) {
+      env.emit({
+        type: 'partial_summary',
+        summary: env.redact ? { ...summary, consensus: env.redact(summary.consensus) } : summary,
+        statistics: statisticsOf(finished, n),
+        budget_used: env.account.report().used,
+      });
+    }
+    if (!rules || earlyStop.triggered || signal.aborted) return;
+    const decision = decideEarlyStop(
+      {
+        keys: validKeys,
+        ...(rules.epsilon !== undefined ? { meanDistance: meanPairwiseDistance(matrix, validIndices) } : {}),
+        ...(summary ? { confidence: summary.confidence } : {}),
+        finished: finished.length,
+        requested: n,
+      },
+      rules,
+    );
+    if (decision.stop) {
+      earlyStop = { triggered: true, reason: decision.reason, rule: decision.rule, after: finished.length };
+      env.log.info({ rule: decision.rule, after: finished.length }, 'early stop');
+      stopper.abort(new ServiceError('cancelled', `stopped early: ${decision.reason ?? ''}`));
+    }
+  };
+
+  const launched = new Set<number>();
+  const runOne = async (index: number): Promise<void> => {
+    try {
+      await slots.acquire(signal);
+    } catch {
+      return; // never launched; filled in as cancelled below
+    }
+    launched.add(index);
+    try {
+      onFinished(await callOne(env, request, index, signal, schema));
+    } finally {
+      slots.release();
+    }
+  };
+
+  const indices = Array.from({ length: n }, (_, i) => i);
+  if (request.launch.policy === 'waves') {
+    const wave = request.launch.wave_size ?? defaultWaveSize(request);
+    for (let start = 0; start < n && !signal.aborted; start += wave) {
+      await Promise.all(indices.slice(start, start + wave).map(runOne));
+    }
+  } else {
+    await Promise.all(indices.map(runOne));
+  }
+
+  for (const index of indices) {
+    if (!launched.has(index)) {
+      const placeholder = notLaunched(index, request, env.models.provider, signal);
+      finished.push(placeholder);
+      matrix.add(index, null);
+    }
+  }
+  const replicates = [...finished].sort((a, b) => a.index - b.index);
+  const summary = summarizeFinished(replicates, matrix, request, env.validator);
+  const bundle: Bundle = { replicates, summary, statistics: statisticsOf(replicates, n), early_stop: earlyStop };
+  env.emit({ type: 'bundle_ready', bundle: env.redact ? { ...bundle, summary: { ...summary, consensus: env.redact(summary.consensus) } } : bundle });
+
+  const succeeded = replicates.filter((r) => r.valid);
+  if (succeeded.length === 0) {
+    return { output: null, bundle, error: env.signal.aborted ? null : allFailed(replicates) };
+  }
+  if (request.synthesize && !env.signal.aborted) {
+    const synthesis = await synthesize(env, request, bundle);
+    return { output: synthesis.output, bundle, error: synthesis.error };
+  }
+  return { output: summary.consensus, bundle };
+}
+
+/** One replicate: one model call, then schema validation. Never throws. */
+async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal, schema: Record<string, unknown> | undefined): Promise<Replicate> {
+  const seed = replicateSeed(request.seed, index);
+  try {
+    const result = await env.models.call({
+      model: request.agent.model,
+      instructions: request.agent.instructions,
+      input: request.input,
+      outputSchema: schema,
+      seed,
+      temperature: request.agent.temperature,
+      maxOutputTokens: request.agent.max_output_tokens,
+      signal,
+    });
+    const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
+    return {
+      index,
+      status: check.valid ? 'succeeded' : 'failed',
+      output: result.output,
+      valid: check.valid,
+      provider: result.provider,
+      model: result.model,
+      seed,
+      attempts: result.attempts,
+      usage: result.usage,
+      cost_usd: result.cost_usd,
+      latency_ms: round(result.latency_ms),
+      error: check.valid
+        ? null
+        : new ServiceError('schema_validation', `output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`, { details: { errors: check.errors.slice(0, 20) } }).toJSON(),
+    };
+  } catch (error) {
+    const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);
+    return {
+      index,
+      status: signal.aborted ? 'cancelled' : 'failed',
+      output: null,
+      valid: false,
+      provider: env.models.provider,
+      model: request.agent.model,
+      seed,
+      attempts: failure.attempts,
+      usage: emptyUsage(),
+      cost_usd: 0,
+      latency_ms: round(failure.latency_ms),
+      error: failure.error.toJSON(),
+    };
+  }
+}
+
+/** The summary over what has finished; the merged consensus is checked against the output schema too. */
+function summarizeFinished(replicates: readonly Replicate[], matrix: PairwiseMatrix, request: ResolvedRequest, validator: SchemaValidator): Summary {
+  const summary: BundleSummary = summarize(replicates, { matrix, merge: request.merge });
+  const schema = request.agent.output_schema;
+  if (!schema || summary.consensus === null || summary.consensus === undefined) return summary;
+  return { ...summary, consensus_valid: validator.validate(schema, summary.consensus).valid };
+}
+
+function statisticsOf(replicates: readonly Replicate[], requested: number): Statistics {
+  return computeStatistics(replicates, requested);
+}
+
+function notLaunched(index: number, request: ResolvedRequest, provider: string, signal: AbortSignal): Replicate {
+  const reason = signal.reason instanceof ServiceError ? signal.reason : new ServiceError('cancelled', 'not launched');
+  return {
+    index,
+    status: 'cancelled',
+    output: null,
+    valid: false,
+    provider,
+    model: request.agent.model,
+    seed: replicateSeed(request.seed, index),
+    attempts: 0,
+    usage: emptyUsage(),
+    cost_usd: 0,
+    latency_ms: 0,
+    error: reason.toJSON(),
+  };
+}
+
+/** Waves just big enough for the configured stopping rule to fire after the first. */
+function defaultWaveSize(request: ResolvedRequest): number {
+  const rules = request.early_stop;
+  return Math.max(1, rules?.quorum ?? 0, rules?.min_replicates ?? 0, rules?.window ?? 0, rules ? 2 : request.replicates);
+}
+
+function allFailed(replicates: readonly Replicate[]): ServiceError {
+  const codes = new Map<string, number>();
+  for (const r of replicates) if (r.error) codes.set(r.error.code, (codes.get(r.error.code) ?? 0) + 1);
+  const [code] = [...codes.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['provider_error'];
+  const first = replicates.find((r) => r.error?.code === code)?.error;
+  const known = code === 'schema_validation' || code === 'circuit_open' || code === 'rate_limited' || code === 'timeout' ? code : 'provider_error';
+  return new ServiceError(known, `all ${replicates.length} replicates failed; first error: ${first?.message ?? 'unknown'}`, {
+    retryable: first?.retryable ?? false,
+  });
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

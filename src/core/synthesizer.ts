@@ -1,0 +1,62 @@
+import { ServiceError } from '../errors.ts';
+import { ModelCallError } from '../providers/gateway.ts';
+import type { Bundle } from '../schemas/bundle.ts';
+import type { ResolvedRequest } from '../tools/api.ts';
+import type { ReplicateEnv } from './replicateRunner.ts';
+
+const DEFAULT_INSTRUCTIONS =
+  'You are given several independent answers to the same task and where they disagree. ' +
+  'Write the single best final answer: keep what the answers agree on, resolve disagreements by the strongest evidence, and do not mention the process.';
+
+/** Most replicate outputs quoted to the synthesizer (the rest are counted, not shown). */
+const MAX_QUOTED = 20;
+
+/**
+ * The synthesizer pass: one more model call that reads the replicates and
+ * their disagreements and writes the final output. Charged to the run like
+ * any call (so budgets apply); validated against the output schema.
+ */
+export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bundle: Bundle): Promise<{ output: unknown; error: ServiceError | null }> {
+  const options = typeof request.synthesize === 'object' ? request.synthesize : {};
+  const model = options.model ?? request.agent.model;
+  const schema = request.agent.output_schema;
+  const valid = bundle.replicates.filter((r) => r.valid);
+  const task = typeof request.input === 'string' ? request.input : request.input.map((m) => `${m.role}: ${m.content}`).join('\n');
+  const prompt = [
+    `Task:\n${task}`,
+    `Answers (${valid.length}):`,
+    ...valid.slice(0, MAX_QUOTED).map((r) => `[${r.index}] ${JSON.stringify(r.output)}`),
+    valid.length > MAX_QUOTED ? `(${valid.length - MAX_QUOTED} more answers not shown)` : '',
+    `Disagreements: ${JSON.stringify(bundle.summary.disagreements)}`,
+    `Consensus so far: ${JSON.stringify(bundle.summary.consensus)}`,
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+  try {
+    const result = await env.models.call({
+      model,
+      instructions: options.instructions ?? DEFAULT_INSTRUCTIONS,
+      input: prompt,
+      outputSchema: schema,
+      seed: request.seed,
+      signal: env.signal,
+    });
+    const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
+    const error = check.valid ? null : new ServiceError('schema_validation', `synthesized output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`);
+    env.emit({
+      type: 'synthesis_done',
+      source: 'synthesizer',
+      provider: result.provider,
+      model: result.model,
+      output: env.redact ? env.redact(result.output) : result.output,
+      usage: result.usage,
+      cost_usd: result.cost_usd,
+      error: error?.toJSON() ?? null,
+    });
+    return { output: check.valid ? result.output : bundle.summary.consensus, error };
+  } catch (error) {
+    const failure = error instanceof ModelCallError ? error.error : new ServiceError('internal', String(error));
+    env.emit({ type: 'synthesis_done', source: 'synthesizer', provider: env.models.provider, model, output: null, usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 }, cost_usd: 0, error: failure.toJSON() });
+    return { output: bundle.summary.consensus, error: env.signal.aborted ? null : failure };
+  }
+}

@@ -1,0 +1,38 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodType } from 'zod';
+import { ServiceError } from './errors.ts';
+import type { TraceContext } from './core/trace.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Trace and request ids of this request (set in onRequest). */
+    trace: TraceContext;
+    /** Who is calling: a hash of their API key, or `public` when auth is off. */
+    tenant: string;
+  }
+}
+
+/** Parses `value` with `schema`, or throws a 400 `invalid_request` listing every problem. */
+export function parseOr400<T>(schema: ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => {
+    const path = i.path.length > 0 ? i.path.join('.') : what;
+    if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    return `${path}: ${i.message}`;
+  });
+  throw new ServiceError('invalid_request', `invalid ${what}: ${problems.join('; ')}`, { details: { issues: problems } });
+}
+
+/** The contract's error envelope. */
+export function errorEnvelope(error: ServiceError, requestId: string) {
+  const body: Record<string, unknown> = { code: error.code, message: error.message, retryable: error.retryable, request_id: requestId };
+  if (error.details !== undefined) body.details = error.details;
+  return { error: body };
+}
+
+/** Sends a ServiceError as the envelope with its status (and Retry-After when known). */
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: ServiceError): FastifyReply {
+  if (error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(error.retryAfterMs / 1000)));
+  return reply.code(error.status).type('application/json').send(errorEnvelope(error, request.trace?.request_id ?? String(request.id)));
+}

@@ -1,0 +1,218 @@
+import OpenAI from 'openai';
+import { Agent, OpenAIProvider, Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents';
+import type { Logger } from 'pino';
+import { ServiceError } from '../errors.ts';
+import { Semaphore } from '../core/semaphore.ts';
+import { childTraceparent, outgoingHeaders, type TraceContext } from '../core/trace.ts';
+import { BreakerRegistry, type BreakerOptions } from '../reliability/breakers.ts';
+import { withRetry, type RetryPolicy } from '../reliability/retry.ts';
+import type { Usage } from '../schemas/bundle.ts';
+import type { RunInput } from '../schemas/request.ts';
+import { mapProviderError } from './errorMap.ts';
+import type { PricingTable } from './pricing.ts';
+
+/** One call to a model, as a tool asks for it. */
+export interface ModelCallRequest {
+  model: string;
+  instructions?: string | undefined;
+  input: RunInput;
+  /** JSON Schema the answer must follow; the answer is then parsed JSON. */
+  outputSchema?: Record<string, unknown> | undefined;
+  seed?: number | undefined;
+  temperature?: number | undefined;
+  maxOutputTokens?: number | undefined;
+  signal: AbortSignal;
+  trace: TraceContext;
+}
+
+/** What a successful call returns: the answer plus everything accounting needs. */
+export interface ModelCallResult {
+  output: unknown;
+  usage: Usage;
+  cost_usd: number;
+  provider: string;
+  model: string;
+  attempts: number;
+  latency_ms: number;
+}
+
+/** A failed call: the mapped error plus what was spent finding out. */
+export class ModelCallError extends Error {
+  readonly error: ServiceError;
+  readonly attempts: number;
+  readonly latency_ms: number;
+
+  constructor(error: ServiceError, attempts: number, latencyMs: number) {
+    super(error.message, { cause: error });
+    this.name = new.target.name;
+    this.error = error;
+    this.attempts = attempts;
+    this.latency_ms = latencyMs;
+  }
+}
+
+/** The seam between tools and providers: tools never see the openai SDK. */
+export interface ModelGateway {
+  /** Name on results and events (`simulator`, `openai`, …). */
+  readonly provider: string;
+  /** One model call with retries, breaker, error mapping, usage and price. */
+  call(request: ModelCallRequest): Promise<ModelCallResult>;
+  /** Breaker state per provider:model. */
+  breakerStates(): Record<string, 'closed' | 'open' | 'half_open'>;
+  close(): Promise<void>;
+}
+
+/** How to reach the provider and how hard to try. */
+export interface OpenAIGatewayOptions {
+  provider: string;
+  apiKey: string;
+  baseURL?: string | undefined;
+  api: 'chat_completions' | 'responses';
+  retry: RetryPolicy;
+  breaker: BreakerOptions;
+  maxConcurrency: number;
+  pricing: PricingTable;
+  logger: Logger;
+  /** For tests of the retry policy: deterministic jitter. */
+  random?: () => number;
+}
+
+/** Wraps a JSON Schema whose root is not an object, since structured outputs need an object root. */
+const WRAP_KEY = 'value';
+
+/**
+ * Model calls on the OpenAI Agents SDK. The openai client's own retries are
+ * off: one policy (ours) owns retrying, per attempt the breaker decides,
+ * and a global semaphore bounds calls in flight across runs.
+ */
+export class OpenAIGateway implements ModelGateway {
+  readonly provider: string;
+  readonly #runner: Runner;
+  readonly #options: OpenAIGatewayOptions;
+  readonly #breakers: BreakerRegistry;
+  readonly #limit: Semaphore;
+  readonly #modelProvider: OpenAIProvider;
+
+  constructor(options: OpenAIGatewayOptions) {
+    this.provider = options.provider;
+    this.#options = options;
+    setTracingDisabled(true);
+    const client = new OpenAI({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      maxRetries: 0,
+      // Trace headers travel per call through async context (see outgoingHeaders).
+      fetch: (url, init) => {
+        const headers = outgoingHeaders.getStore();
+        if (headers) {
+          const merged = new Headers(init?.headers);
+          merged.set('traceparent', headers.traceparent);
+          merged.set('x-request-id', headers['x-request-id']);
+          return fetch(url, { ...init, headers: merged });
+        }
+        return fetch(url, init);
+      },
+    });
+    this.#modelProvider = new OpenAIProvider({ openAIClient: client, useResponses: options.api === 'responses' });
+    this.#runner = new Runner({ modelProvider: this.#modelProvider, tracingDisabled: true });
+    this.#breakers = new BreakerRegistry(options.breaker, (error) => mapProviderError(error).fault === 'provider');
+    this.#breakers.onStateChange((key, state) => options.logger.warn({ breaker: key, state }, `circuit ${state}`));
+    this.#limit = new Semaphore(options.maxConcurrency);
+  }
+
+  breakerStates() {
+    return this.#breakers.states();
+  }
+
+  async call(request: ModelCallRequest): Promise<ModelCallResult> {
+    const started = performance.now();
+    const { signal } = request;
+    const schema = request.outputSchema;
+    const wrapped = schema !== undefined && schema.type !== 'object';
+    const agent = new Agent({
+      name: 'replicate',
+      instructions: request.instructions ?? '',
+      model: request.model,
+      ...(schema !== undefined
+        ? {
+            outputType: {
+              type: 'json_schema' as const,
+              name: 'output',
+              strict: false,
+              schema: (wrapped
+                ? { type: 'object', properties: { [WRAP_KEY]: schema }, required: [WRAP_KEY], additionalProperties: false }
+                : schema) as never,
+            },
+          }
+        : {}),
+      modelSettings: {
+        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+        ...(request.maxOutputTokens !== undefined ? { maxTokens: request.maxOutputTokens } : {}),
+        ...(request.seed !== undefined ? { providerData: { seed: request.seed } } : {}),
+      },
+    });
+    const input = toAgentInput(request.input);
+    const key = `${this.provider}:${request.model}`;
+    let attempts = 0;
+    try {
+      const result = await withRetry(
+        () => {
+          attempts++;
+          const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
+          return this.#breakers.fire(key, () =>
+            this.#limit.run(() => outgoingHeaders.run(headers, () => this.#runner.run(agent, input, { signal, maxTurns: 1 })), signal),
+          );
+        },
+        {
+          policy: this.#options.retry,
+          signal,
+          classify: mapProviderError,
+          ...(this.#options.random ? { random: this.#options.random } : {}),
+        },
+      );
+      const usage = sumUsage(result.rawResponses.map((r) => r.usage));
+      let output: unknown = result.finalOutput;
+      if (wrapped && output !== null && typeof output === 'object') output = (output as Record<string, unknown>)[WRAP_KEY];
+      return {
+        output,
+        usage,
+        cost_usd: this.#options.pricing.cost(request.model, usage),
+        provider: this.provider,
+        model: request.model,
+        attempts,
+        latency_ms: performance.now() - started,
+      };
+    } catch (error) {
+      // An aborted run reports why it was aborted (cancel, timeout, budget), not how the socket died.
+      const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error).error;
+      throw new ModelCallError(mapped, attempts, performance.now() - started);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#breakers.shutdown();
+    await this.#modelProvider.close();
+  }
+}
+
+function toAgentInput(input: RunInput): string | AgentInputItem[] {
+  if (typeof input === 'string') return input;
+  return input.map((m): AgentInputItem => {
+    if (m.role === 'assistant') {
+      return { role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: m.content }] };
+    }
+    if (m.role === 'user') return { role: 'user', content: m.content };
+    return { role: 'system', content: m.content };
+  });
+}
+
+function sumUsage(parts: Array<{ inputTokens: number; outputTokens: number; totalTokens: number } | undefined>): Usage {
+  let input = 0;
+  let output = 0;
+  for (const p of parts) {
+    if (!p) continue;
+    input += p.inputTokens;
+    output += p.outputTokens;
+  }
+  return { input_tokens: input, output_tokens: output, total_tokens: input + output };
+}

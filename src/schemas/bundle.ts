@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from '../errors.ts';
+
+/** Token counts, as reported by the provider. */
+export const UsageSchema = z.object({
+  input_tokens: z.number().int().min(0),
+  output_tokens: z.number().int().min(0),
+  total_tokens: z.number().int().min(0),
+});
+
+/** The `error` object on runs and replicates. */
+export const ErrorBodySchema = z.object({
+  code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
+  message: z.string(),
+  retryable: z.boolean(),
+  details: z.unknown().optional(),
+});
+
+/** One replicate's outcome inside an Evidence Bundle. */
+export const ReplicateSchema = z.object({
+  index: z.number().int().min(0),
+  status: z.enum(['succeeded', 'failed', 'cancelled']),
+  output: z.unknown(),
+  valid: z.boolean(),
+  provider: z.string(),
+  model: z.string(),
+  seed: z.number().int().nullable(),
+  attempts: z.number().int().min(0),
+  usage: UsageSchema,
+  cost_usd: z.number().min(0),
+  latency_ms: z.number().min(0),
+  error: ErrorBodySchema.nullable(),
+});
+
+/** Where replicates differ, by JSON Pointer. */
+export const DisagreementSchema = z.object({
+  path: z.string(),
+  values: z.array(z.object({ value: z.unknown(), replicates: z.array(z.number().int()) })),
+});
+
+/** Consensus and how far the replicates agree. */
+export const SummarySchema = z.object({
+  consensus: z.unknown(),
+  confidence: z.number().min(0).max(1),
+  disagreements: z.array(DisagreementSchema),
+  pairwise_distances: z.array(z.array(z.number().min(0).max(1))),
+  /** Marked false when the merged consensus does not satisfy the output schema. */
+  consensus_valid: z.boolean().optional(),
+});
+
+/** Counts over the replicates. */
+export const StatisticsSchema = z.object({
+  requested: z.number().int(),
+  completed: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+  latency_ms: z
+    .object({ min: z.number(), p50: z.number(), p95: z.number(), max: z.number(), mean: z.number() })
+    .nullable()
+    .optional(),
+  mean_distance: z.number().nullable().optional(),
+});
+
+/** Whether the run stopped before all replicates finished, and why. */
+export const EarlyStopResultSchema = z.object({
+  triggered: z.boolean(),
+  reason: z.string().nullable(),
+  rule: z.string().nullable().optional(),
+  after: z.number().int().nullable().optional(),
+});
+
+/** The Evidence Bundle: every replicate plus what they say together. */
+export const BundleSchema = z.object({
+  replicates: z.array(ReplicateSchema),
+  summary: SummarySchema,
+  statistics: StatisticsSchema,
+  early_stop: EarlyStopResultSchema,
+});
+
+export type Usage = z.infer<typeof UsageSchema>;
+export type Replicate = z.infer<typeof ReplicateSchema>;
+export type Disagreement = z.infer<typeof DisagreementSchema>;
+export type Summary = z.infer<typeof SummarySchema>;
+export type Statistics = z.infer<typeof StatisticsSchema>;
+export type EarlyStopResult = z.infer<typeof EarlyStopResultSchema>;
+export type Bundle = z.infer<typeof BundleSchema>;
+
+/** Zero usage, the start of every sum. */
+export function emptyUsage(): Usage {
+  return { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+}
+
+/** Adds b into a copy of a. */
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    input_tokens: a.input_tokens + b.input_tokens,
+    output_tokens: a.output_tokens + b.output_tokens,
+    total_tokens: a.total_tokens + b.total_tokens,
+  };
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { BundleSchema, ReplicateSchema, StatisticsSchema, SummarySchema, UsageSchema } from './bundle.ts';
+import { PlannerDecisionSchema, RunResultSchema } from './result.ts';
+
+/** Fields the orchestrator stamps on every event; tools never set them. */
+const Stamp = {
+  seq: z.number().int().min(1),
+  run_id: z.string(),
+  trace_id: z.string(),
+  request_id: z.string().optional(),
+  ts: z.string(),
+};
+
+/** Fields a tool may set on what it emits. */
+const Tagging = {
+  tool: z.string().optional(),
+  source: z.string().optional(),
+  provider: z.string().optional(),
+  model: z.string().optional(),
+};
+
+const BudgetUsed = z.object({ tokens: z.number(), cost_usd: z.number(), time_ms: z.number() });
+
+const eventBodies = {
+  run_started: { tool_version: z.string(), planner: PlannerDecisionSchema, replicates: z.number().int().nullable() },
+  replicate_done: { replicate: ReplicateSchema },
+  partial_summary: { summary: SummarySchema, statistics: StatisticsSchema, budget_used: BudgetUsed },
+  bundle_ready: { bundle: BundleSchema },
+  synthesis_done: { output: z.unknown(), usage: UsageSchema, cost_usd: z.number(), error: z.unknown().nullable() },
+  tool_started: { step: z.string().optional() },
+  tool_completed: { step: z.string().optional(), status: z.string() },
+  run_completed: { result: RunResultSchema },
+} as const;
+
+type EventType = keyof typeof eventBodies;
+
+function eventSchema<T extends EventType>(type: T) {
+  return z.object({ type: z.literal(type), ...Stamp, ...Tagging, ...eventBodies[type] });
+}
+
+function emittedSchema<T extends EventType>(type: T) {
+  return z.object({ type: z.literal(type), ...Tagging, ...eventBodies[type] });
+}
+
+/** Every event of a run, one union discriminated by `type`. */
+export const RunEventSchema = z.discriminatedUnion('type', [
+  eventSchema('run_started'),
+  eventSchema('replicate_done'),
+  eventSchema('partial_summary'),
+  eventSchema('bundle_ready'),
+  eventSchema('synthesis_done'),
+  eventSchema('tool_started'),
+  eventSchema('tool_completed'),
+  eventSchema('run_completed'),
+]);
+
+/** What a tool emits: an event without the orchestrator's stamp. */
+export const EmittedEventSchema = z.discriminatedUnion('type', [
+  emittedSchema('replicate_done'),
+  emittedSchema('partial_summary'),
+  emittedSchema('bundle_ready'),
+  emittedSchema('synthesis_done'),
+  emittedSchema('tool_started'),
+  emittedSchema('tool_completed'),
+]);
+
+export type RunEvent = z.infer<typeof RunEventSchema>;
+export type RunEventType = RunEvent['type'];
+export type EmittedEvent = z.infer<typeof EmittedEventSchema>;
+/** The stamp plus an emitted event, or an orchestrator-owned one. */
+export type EventStamp = Pick<RunEvent, 'seq' | 'run_id' | 'trace_id' | 'request_id' | 'ts'>;

@@ -1,0 +1,115 @@
+import type { Logger } from 'pino';
+import { buildApp } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { DefaultToolPlanner } from './core/planner.ts';
+import { parseRedactPatterns, patternRedactor } from './core/redaction.ts';
+import { createLogger } from './observability/logger.ts';
+import { Metrics } from './observability/metrics.ts';
+import { OpenAIGateway } from './providers/gateway.ts';
+import { PricingTable } from './providers/pricing.ts';
+import { startSimulator, type Simulator } from './providers/simulator/index.ts';
+import { createStore } from './store/index.ts';
+import { loadTools } from './tools/loader.ts';
+
+/** A running service and how to stop it. */
+export interface RunningService {
+  url: string;
+  config: Config;
+  simulator: Simulator | null;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole service from a config: the simulator when no provider is
+ * configured, the store, the tools, the app; then listens.
+ */
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  let simulator: Simulator | null = null;
+  let baseURL = config.OPENAI_BASE_URL;
+  let provider = providerName(config.OPENAI_BASE_URL);
+  if (config.OPENAI_API_KEY === undefined && config.OPENAI_BASE_URL === undefined) {
+    simulator = await startSimulator({ behavior: { latencyMs: config.SIMULATOR_LATENCY_MS } });
+    baseURL = simulator.url;
+    provider = 'simulator';
+    logger.warn({ url: simulator.url }, 'no OPENAI_API_KEY or OPENAI_BASE_URL: serving from the embedded simulator (offline, provider "simulator")');
+  }
+  const redact = patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS));
+  const metrics = new Metrics({ defaultMetrics: true });
+  const gateway = new OpenAIGateway({
+    provider,
+    // OpenAI-compatible servers often need no key; the SDK insists on one.
+    apiKey: config.OPENAI_API_KEY ?? 'sk-no-key',
+    baseURL,
+    api: config.OPENAI_API,
+    retry: { maxAttempts: config.RETRY_MAX_ATTEMPTS, baseMs: config.RETRY_BASE_MS, maxDelayMs: config.RETRY_MAX_DELAY_MS, maxTotalMs: config.RETRY_MAX_TOTAL_MS },
+    breaker: {
+      errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
+      volumeThreshold: config.BREAKER_VOLUME,
+      resetTimeout: config.BREAKER_RESET_MS,
+      rollingCountTimeout: config.BREAKER_ROLLING_MS,
+    },
+    maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
+    pricing: PricingTable.fromJson(config.PRICING_JSON),
+    logger,
+  });
+  const store = await createStore(config, logger);
+  const registry = await loadTools(config.TOOLS_DIR);
+  const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner: new DefaultToolPlanner('bundle'), logger, metrics, redact });
+  const url = await app.listen({ port: config.PORT, host: config.HOST });
+  logger.info({ url, provider, store: store.kind, tools: registry.names() }, 'service listening');
+  return {
+    url,
+    config,
+    simulator,
+    async close() {
+      await orchestrator.drain(config.SHUTDOWN_GRACE_MS);
+      await app.close();
+      await gateway.close();
+      await store.close();
+      await simulator?.close();
+    },
+  };
+}
+
+/** `openai` for OpenAI itself, else the base URL's host (a gateway, vLLM, Ollama…). */
+export function providerName(baseURL: string | undefined): string {
+  if (baseURL === undefined) return 'openai';
+  try {
+    const host = new URL(baseURL).hostname;
+    return host === 'api.openai.com' ? 'openai' : 'openai_compatible';
+  } catch {
+    return 'openai_compatible';
+  }
+}
+
+if (import.meta.main) {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, redact: patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS)) });
+  try {
+    const service = await startService(config, logger);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      service.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  } catch (error) {
+    logger.fatal({ err: error }, 'could not start');
+    process.exit(1);
+  }
+}

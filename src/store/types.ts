@@ -1,0 +1,62 @@
+import type { RunEvent } from '../schemas/events.ts';
+import type { RunResult } from '../schemas/result.ts';
+
+/** Stops a subscription. */
+export type Unsubscribe = () => void;
+
+/** An idempotency record: which run a key started, for which request. */
+export interface IdempotencyRecord {
+  fingerprint: string;
+  run_id: string;
+  /** The terminal result, kept so replays outlive the run record. */
+  result: RunResult | null;
+  created_at: number;
+}
+
+/** Outcome of claiming an idempotency key. */
+export type IdempotencyClaim = { claimed: true } | { claimed: false; record: IdempotencyRecord };
+
+/**
+ * Where runs, their events and idempotency records live. The memory store
+ * serves one process; the Redis store lets replicas share all of it. Both
+ * run the same contract tests (test/store/contract.ts).
+ *
+ * Events are appended in `seq` order by the run's owner; `subscribe` delivers
+ * appended events of a run to listeners in any replica.
+ */
+export interface Store {
+  /** Short name for logs and readiness (`memory`, `redis`). */
+  readonly kind: string;
+  /** Writes (creates or replaces) a run record. */
+  saveRun(run: RunResult): Promise<void>;
+  /** A run record, or null when unknown or expired. */
+  getRun(id: string): Promise<RunResult | null>;
+  /** Appends one event to the run's log and fans it out to subscribers. */
+  appendEvent(event: RunEvent): Promise<void>;
+  /** Events with `seq > after`, in order. */
+  readEvents(runId: string, after: number): Promise<RunEvent[]>;
+  /** Live events of a run appended after this call. */
+  subscribe(runId: string, listener: (event: RunEvent) => void): Unsubscribe;
+  /** Asks whichever replica owns the run to cancel it. */
+  publishCancel(runId: string): Promise<void>;
+  /** Called with a run id when any replica asks for its cancellation. */
+  onCancel(listener: (runId: string) => void): Unsubscribe;
+  /** Atomically claims `key` for `fingerprint`/`runId`, or returns who holds it. */
+  claimIdempotency(key: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyClaim>;
+  /** Stores the terminal result on a claimed key (keeps its TTL). */
+  completeIdempotency(key: string, result: RunResult): Promise<void>;
+  /** Frees a key whose run could not start, so a retry may claim it. */
+  releaseIdempotency(key: string): Promise<void>;
+  /** Throws when the store cannot serve (readiness). */
+  ping(): Promise<void>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/** Size limits and TTLs every store honours. */
+export interface StoreLimits {
+  runTtlMs: number;
+  maxRuns: number;
+  maxEventsPerRun: number;
+  maxIdempotencyKeys: number;
+}

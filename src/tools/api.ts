@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import type { ServiceError } from '../errors.ts';
+import type { TraceContext } from '../core/trace.ts';
+import type { Bundle } from '../schemas/bundle.ts';
+import type { EmittedEvent } from '../schemas/events.ts';
+import type { AgentSpec, BudgetLimits, EarlyStopConfig, LaunchConfig, RunInput, SynthesizeConfig } from '../schemas/request.ts';
+import type { ModelCallRequest, ModelCallResult } from '../providers/gateway.ts';
+
+/** A JSON Schema document. */
+export type JsonSchema = Record<string, unknown>;
+
+/** How replicate outputs are compared when building pairwise distances. */
+export type DistanceMetricName = 'auto' | 'structural' | 'textual';
+
+/** Defaults a tool brings; a request overrides them field by field. */
+export interface ToolDefaults {
+  replicates?: number;
+  agent?: AgentSpec;
+  early_stop?: EarlyStopConfig;
+  budget?: BudgetLimits;
+  launch?: LaunchConfig;
+  synthesize?: SynthesizeConfig;
+  metric?: DistanceMetricName;
+  merge?: string;
+  timeout_ms?: number;
+}
+
+/** The request as a tool sees it: defaults applied, model and seed resolved. */
+export interface ResolvedRequest {
+  input: RunInput;
+  agent: AgentSpec & { model: string };
+  replicates: number;
+  seed: number;
+  early_stop: EarlyStopConfig | undefined;
+  launch: LaunchConfig;
+  budget: BudgetLimits;
+  synthesize: SynthesizeConfig | undefined;
+  metric: DistanceMetricName;
+  merge: string;
+  options: Record<string, unknown>;
+}
+
+/** What a tool hands back: its output and, for bundle-style tools, the Evidence Bundle. */
+export interface ToolOutcome {
+  output: unknown;
+  bundle: Bundle | null;
+  /** Set when the tool failed in a way the run should report. */
+  error?: ServiceError | null;
+}
+
+/** A run-scoped handle on models: every call is charged to the run's budget and cost lines. */
+export interface RunModels {
+  call(request: Omit<ModelCallRequest, 'signal' | 'trace'> & { signal?: AbortSignal }): Promise<ModelCallResult>;
+  readonly provider: string;
+}
+
+/** Runs replicates of `request.agent` and returns the bundle (shared by all agent tools). */
+export type ReplicateFn = (overrides?: Partial<ResolvedRequest>) => Promise<ToolOutcome>;
+
+/**
+ * Everything a tool may touch while it runs. Nothing global: the signal is
+ * the run's (cancel, timeout, budget and early stop all abort through it).
+ */
+export interface ToolContext {
+  readonly runId: string;
+  readonly toolName: string;
+  readonly request: ResolvedRequest;
+  readonly signal: AbortSignal;
+  readonly trace: TraceContext;
+  readonly log: Logger;
+  readonly models: RunModels;
+  /** Emits an event; the orchestrator stamps seq, ids and time. */
+  emit(event: EmittedEvent): void;
+  /** The shared replicate engine: parallel sub-agents, validation, early stop, bundle. */
+  replicate: ReplicateFn;
+  /** Runs another registered tool inside this run (composition). Its events carry its own tool name. */
+  runTool(name: string, request: Partial<ResolvedRequest>, options?: { version?: string; step?: string }): Promise<ToolOutcome>;
+}
+
+/** A tool: metadata for the catalogue plus `execute`. */
+export interface ToolDefinition {
+  name: string;
+  /** semver */
+  version: string;
+  description: string;
+  input_schema: JsonSchema;
+  output_schema: JsonSchema;
+  tags: string[];
+  defaults?: ToolDefaults;
+  /** Tools this one composes, by name and semver range; checked at startup. */
+  dependencies?: Record<string, string>;
+  /** Where the tool came from (a file path for declarative tools). */
+  source?: string;
+  execute(ctx: ToolContext): Promise<ToolOutcome>;
+}
+
+/** Identity helper that gives tool modules type checking. */
+export function defineTool(tool: ToolDefinition): ToolDefinition {
+  return tool;
+}
