@@ -148,7 +148,8 @@ export class OpenAIGateway implements ModelGateway {
       modelSettings: {
         ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
         ...(request.maxOutputTokens !== undefined ? { maxTokens: request.maxOutputTokens } : {}),
-        ...(request.seed !== undefined ? { providerData: { seed: request.seed } } : {}),
+        // The Responses API has no `seed`; sending one there is refused by OpenAI.
+        ...(request.seed !== undefined && this.#options.api === 'chat_completions' ? { providerData: { seed: request.seed } } : {}),
       },
     });
     const input = toAgentInput(request.input);

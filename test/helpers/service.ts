@@ -1,0 +1,129 @@
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { Orchestrator } from '../../src/core/orchestrator.ts';
+import { DefaultToolPlanner, type Planner } from '../../src/core/planner.ts';
+import { patternRedactor } from '../../src/core/redaction.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { Metrics } from '../../src/observability/metrics.ts';
+import { OpenAIGateway } from '../../src/providers/gateway.ts';
+import { PricingTable } from '../../src/providers/pricing.ts';
+import { startSimulator, type Simulator, type SimulatorBehavior } from '../../src/providers/simulator/index.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
+import { storeLimits } from '../../src/store/index.ts';
+import type { Store } from '../../src/store/types.ts';
+import { loadTools } from '../../src/tools/loader.ts';
+import type { ToolRegistry } from '../../src/tools/registry.ts';
+
+/** A real service on port 0 against a real simulator, plus its captured log lines. */
+export interface TestService {
+  url: string;
+  sim: Simulator;
+  app: FastifyInstance;
+  orchestrator: Orchestrator;
+  store: Store;
+  config: Config;
+  /** Every log line the service wrote, as text. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** Options for {@link startTestService}. */
+export interface TestServiceOptions {
+  env?: Record<string, string>;
+  behavior?: Partial<SimulatorBehavior>;
+  store?: Store;
+  registry?: ToolRegistry;
+  planner?: Planner;
+  apiKey?: string;
+  /** Deterministic retry jitter (0..1). */
+  random?: () => number;
+}
+
+/**
+ * Starts the simulator and the service wired to it over HTTP, exactly as
+ * `npm start` does with OPENAI_BASE_URL pointing at an OpenAI-compatible server.
+ */
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const sim = await startSimulator({ behavior: options.behavior ?? {} });
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RETRY_BASE_MS: '1', ...options.env });
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(String(chunk));
+      callback();
+    },
+  });
+  const redact = patternRedactor();
+  const logger = createLogger({ level: config.LOG_LEVEL, redact, destination });
+  const gateway = new OpenAIGateway({
+    provider: 'simulator',
+    apiKey: options.apiKey ?? 'sk-test-secret-key-0123456789',
+    baseURL: sim.url,
+    api: config.OPENAI_API,
+    retry: { maxAttempts: config.RETRY_MAX_ATTEMPTS, baseMs: config.RETRY_BASE_MS, maxDelayMs: config.RETRY_MAX_DELAY_MS, maxTotalMs: config.RETRY_MAX_TOTAL_MS },
+    breaker: {
+      errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
+      volumeThreshold: config.BREAKER_VOLUME,
+      resetTimeout: config.BREAKER_RESET_MS,
+      rollingCountTimeout: config.BREAKER_ROLLING_MS,
+    },
+    maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
+    pricing: PricingTable.fromJson(config.PRICING_JSON),
+    logger,
+    ...(options.random ? { random: options.random } : {}),
+  });
+  const store = options.store ?? new MemoryStore(storeLimits(config));
+  const registry = options.registry ?? (await loadTools(config.TOOLS_DIR));
+  const { app, orchestrator } = await buildApp(config, {
+    store,
+    gateway,
+    registry,
+    planner: options.planner ?? new DefaultToolPlanner('bundle'),
+    logger,
+    metrics: new Metrics(),
+    redact,
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    sim,
+    app,
+    orchestrator,
+    store,
+    config,
+    logs,
+    async close() {
+      await orchestrator.drain(1000);
+      await app.close();
+      await gateway.close();
+      await store.close();
+      await sim.close();
+    },
+  };
+}
+
+/** POSTs JSON and returns status, headers and parsed body. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as any) : null };
+}
+
+/** GETs JSON. */
+export async function getJson(url: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  let body: any = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: res.status, headers: res.headers, body };
+}
