@@ -21,7 +21,8 @@ export interface RetryPolicy {
  */
 export function nextRetryDelay(input: { failure: MappedError; attempt: number; waitedMs: number; policy: RetryPolicy; random: () => number }): number | null {
   const { failure, attempt, waitedMs, policy, random } = input;
-  if (!failure.error.retryable || failure.fault !== 'provider') return null;
+  // An open circuit is the answer for now: retrying it would only spin.
+  if (!failure.error.retryable || failure.fault !== 'provider' || failure.error.code === 'circuit_open') return null;
   if (attempt >= policy.maxAttempts) return null;
   const ceiling = Math.min(policy.maxDelayMs, policy.baseMs * 2 ** (attempt - 1));
   const jittered = Math.floor(random() * ceiling);

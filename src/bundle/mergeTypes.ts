@@ -1,0 +1,69 @@
+/**
+ * Shapes shared by every merge strategy. Kept apart from the voting merge so
+ * that third-party strategies can depend on the contract without the
+ * implementation.
+ */
+
+/** One replicate's output; `null`/`undefined` output marks a failed or invalid replicate. */
+export interface MergeEntry {
+  /** Replicate index (an integer, unique within one merge). */
+  readonly index: number;
+  /** Parsed output: any JSON value, or a free-text string. */
+  readonly output: unknown;
+}
+
+/** One distinct value seen at a path and the replicates that produced it. */
+export interface DisagreementValue {
+  /** The value (for a free-text root: the most common spelling of a normalised answer). */
+  value: unknown;
+  /** Replicate indices, ascending. */
+  replicates: number[];
+}
+
+/**
+ * Where replicates differ. A path listed because some replicates lack the
+ * key lists only the replicates that have it; the absent ones are the rest.
+ */
+export interface Disagreement {
+  /** RFC 6901 JSON Pointer; `''` is the root. */
+  path: string;
+  /** Ordered by number of replicates (desc), then canonical JSON of the value. */
+  values: DisagreementValue[];
+}
+
+/** Outcome of merging the valid replicates. */
+export interface MergeResult {
+  /** The merged output; `null` when no replicate was valid. */
+  consensus: unknown;
+  /** Mean of `agreement` over its paths, in [0, 1]; 0 when no replicate was valid. */
+  confidence: number;
+  /** Sorted by path. */
+  disagreements: Disagreement[];
+  /**
+   * Per decided path (JSON Pointer): the share of valid replicates whose
+   * value there matches the consensus (an absent key matches an absent key).
+   */
+  agreement: Record<string, number>;
+}
+
+/** Tuning for the built-in merges. */
+export interface MergeOptions {
+  /**
+   * Distance for the medoid fallback of a free-text root when no answer has
+   * a majority; `textualDistance` by default.
+   */
+  readonly textMetric?: (a: string, b: string) => number;
+  /**
+   * Relative tolerance within which a number counts as agreeing with the
+   * median for `agreement`/`confidence`; 0.01 (1%) by default.
+   */
+  readonly numberTolerance?: number;
+}
+
+/** A pluggable way of turning replicate outputs into one consensus. */
+export interface MergeStrategy {
+  /** Stable name, e.g. for metrics and the bundle's provenance. */
+  readonly name: string;
+  /** Must be deterministic and independent of the order of `entries`. */
+  merge(entries: readonly MergeEntry[], opts?: MergeOptions): MergeResult;
+}
