@@ -7,6 +7,13 @@ export type Redactor = (value: unknown, target: RedactionTarget) => unknown;
 /** Credentials that must never leave the process in clear. */
 const ALWAYS = [/\bsk-[A-Za-z0-9_-]{8,}/g, /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi];
 
+/** Masks API keys and bearer tokens in a text (provider error messages echo keys back). */
+export function maskSecrets(text: string): string {
+  let out = text;
+  for (const re of ALWAYS) out = out.replace(re, '[REDACTED]');
+  return out;
+}
+
 /**
  * Builds the default redactor: masks API keys and bearer tokens always, and
  * every match of `patterns` (REDACT_PATTERNS). Walks objects and arrays;

@@ -179,6 +179,7 @@ async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: numbe
     };
   } catch (error) {
     const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);
+    if (!signal.aborted) env.log.warn({ replicate: index, code: failure.error.code, attempts: failure.attempts, err: failure.error }, 'replicate failed');
     return {
       index,
       status: signal.aborted ? 'cancelled' : 'failed',

@@ -1,5 +1,6 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { ModelBehaviorError } from '@openai/agents';
+import { maskSecrets } from '../core/redaction.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
 
 const RETRYABLE_STATUS = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
@@ -85,6 +86,8 @@ function hasSocketCode(error: unknown): boolean {
   return false;
 }
 
+/** Provider messages reach results and logs: secrets they echo are masked, length bounded. */
 function truncate(text: string, max = 300): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  const masked = maskSecrets(text);
+  return masked.length > max ? `${masked.slice(0, max)}…` : masked;
 }

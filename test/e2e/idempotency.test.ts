@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { openSse } from '../helpers/sse.ts';
+
+describe('Idempotency-Key (IETF draft semantics)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => svc.close());
+  beforeEach(() => svc.sim.reset());
+
+  it('same key, same body: the first run again, Idempotent-Replayed: true, no new provider call', async () => {
+    const body = { input: 'charge once', replicates: 2 };
+    const first = await postJson(`${svc.url}/v1/runs`, body, { 'idempotency-key': 'k-same-1' });
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const calls = svc.sim.stats().received;
+    // Key order does not change the fingerprint.
+    const second = await postJson(`${svc.url}/v1/runs`, { replicates: 2, input: 'charge once' }, { 'idempotency-key': 'k-same-1' });
+    expect(second.status).toBe(200);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.body).toEqual(first.body);
+    expect(svc.sim.stats().received).toBe(calls);
+  });
+
+  it('while the first is still running: 409 idempotency_in_progress', async () => {
+    svc.sim.configure({ latencyMs: 400 });
+    const body = { input: 'slow and once', replicates: 1 };
+    const first = postJson(`${svc.url}/v1/runs`, body, { 'idempotency-key': 'k-running' });
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await postJson(`${svc.url}/v1/runs`, body, { 'idempotency-key': 'k-running' });
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatchObject({ code: 'idempotency_in_progress', retryable: true });
+    expect((await first).status).toBe(200);
+    expect(svc.sim.stats().received).toBe(1);
+  });
+
+  it('same key, different body: 422 idempotency_conflict', async () => {
+    await postJson(`${svc.url}/v1/runs`, { input: 'one thing', replicates: 1 }, { 'idempotency-key': 'k-conflict' });
+    const other = await postJson(`${svc.url}/v1/runs`, { input: 'another thing', replicates: 1 }, { 'idempotency-key': 'k-conflict' });
+    expect(other.status).toBe(422);
+    expect(other.body.error.code).toBe('idempotency_conflict');
+  });
+
+  it('a request refused as invalid does not hold the key', async () => {
+    const bad = await postJson(`${svc.url}/v1/runs`, { input: 'x', replicates: 0 }, { 'idempotency-key': 'k-bad' });
+    expect(bad.status).toBe(400);
+    const good = await postJson(`${svc.url}/v1/runs`, { input: 'x', replicates: 1 }, { 'idempotency-key': 'k-bad' });
+    expect(good.status).toBe(200);
+  });
+
+  it('keys are scoped per tenant', async () => {
+    const multi = await startTestService({ env: { API_KEYS: 'tenant-a-key-123,tenant-b-key-456' } });
+    try {
+      const body = { input: 'per tenant', replicates: 1 };
+      const a = await postJson(`${multi.url}/v1/runs`, body, { 'idempotency-key': 'shared', authorization: 'Bearer tenant-a-key-123' });
+      const b = await postJson(`${multi.url}/v1/runs`, body, { 'idempotency-key': 'shared', authorization: 'Bearer tenant-b-key-456' });
+      expect(a.status).toBe(200);
+      expect(b.status).toBe(200);
+      expect(b.body.id).not.toBe(a.body.id);
+      expect(b.headers.get('idempotent-replayed')).toBeNull();
+      const anonymous = await postJson(`${multi.url}/v1/runs`, body);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body.error.code).toBe('unauthorized');
+    } finally {
+      await multi.close();
+    }
+  });
+
+  it('a streamed replay replays the events', async () => {
+    const body = { input: 'stream once', replicates: 2, stream: true };
+    const init = { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'k-stream' }, body: JSON.stringify(body) };
+    const first = await openSse(`${svc.url}/v1/runs`, init);
+    const calls = svc.sim.stats().received;
+    const replay = await openSse(`${svc.url}/v1/runs`, init);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.frames.map((f) => f.data)).toEqual(first.frames.map((f) => f.data));
+    expect(svc.sim.stats().received).toBe(calls);
+  });
+
+  it('records expire after IDEMPOTENCY_TTL_MS', async () => {
+    const short = await startTestService({ env: { IDEMPOTENCY_TTL_MS: '1000' } });
+    try {
+      const body = { input: 'expiring', replicates: 1 };
+      const first = await postJson(`${short.url}/v1/runs`, body, { 'idempotency-key': 'k-ttl' });
+      await new Promise((r) => setTimeout(r, 1100));
+      const later = await postJson(`${short.url}/v1/runs`, body, { 'idempotency-key': 'k-ttl' });
+      expect(later.body.id).not.toBe(first.body.id);
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('rejects a malformed key', async () => {
+    const res = await postJson(`${svc.url}/v1/runs`, { input: 'x' }, { 'idempotency-key': 'x'.repeat(300) });
+    expect(res.status).toBe(400);
+  });
+});
