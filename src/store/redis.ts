@@ -1,0 +1,383 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RunEvent } from '../schemas/events.ts';
+import { isTerminal, type RunResult } from '../schemas/result.ts';
+import type { IdempotencyClaim, IdempotencyRecord, Store, StoreLimits, Unsubscribe } from './types.ts';
+
+/**
+ * Unfinished runs still expire after this long (or `runTtlMs` if longer), so
+ * the records of a replica that died mid-run do not stay forever.
+ */
+export const ORPHAN_RUN_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** How long `connect` waits for Redis before giving up. */
+const CONNECT_TIMEOUT_MS = 5000;
+
+/** Expired index entries forgotten per save: enough to keep up, small enough to keep a save O(log n). */
+const INDEX_SWEEP_BATCH = 64;
+
+/** Runs evicted per save at most, so lowering `maxRuns` never makes one save slow. */
+const EVICT_BATCH = 16;
+
+/** Names of everything the Redis store keeps under one prefix. */
+export interface RedisKeys {
+  /** JSON run record. */
+  run(id: string): string;
+  /** List of the run's JSON events, in `seq` order. */
+  events(id: string): string;
+  /** Sorted set of every live run id, scored by when its record expires. */
+  readonly runIndex: string;
+  /** Sorted set of terminal run ids, scored the same way: eviction candidates. */
+  readonly doneIndex: string;
+  /** JSON idempotency record. */
+  idempotency(key: string): string;
+  /** Pub/sub channel carrying a run's events. */
+  eventChannel(id: string): string;
+  /** Pub/sub channel carrying run ids whose cancellation was asked. */
+  readonly cancelChannel: string;
+}
+
+/** The key layout for `prefix`; exported so tests and operators can find the data. */
+export function redisKeys(prefix: string): RedisKeys {
+  return {
+    run: (id) => `${prefix}run:${id}`,
+    events: (id) => `${prefix}events:${id}`,
+    runIndex: `${prefix}runs`,
+    doneIndex: `${prefix}runs:done`,
+    idempotency: (key) => `${prefix}idem:${key}`,
+    eventChannel: (id) => `${prefix}ch:events:${id}`,
+    cancelChannel: `${prefix}ch:cancel`,
+  };
+}
+
+// Scripts go out with EVAL, not EVALSHA: ioredis retries a NOSCRIPT miss as a
+// later EVAL, which would let subsequent appends overtake it. Redis caches the
+// compiled body either way. Evicted keys are built from the prefix, so the
+// store needs one Redis node (not Cluster).
+
+/** KEYS: run, events, runIndex, doneIndex. ARGV: json, ttlMs, id, terminal, maxRuns, runKeyPrefix, eventsKeyPrefix. */
+const SAVE_RUN = `
+local existed = redis.call('EXISTS', KEYS[1])
+local ttl = tonumber(ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('PEXPIRE', KEYS[2], ttl)
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[3], now + ttl, ARGV[3])
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], now + ttl, ARGV[3]) end
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, ${INDEX_SWEEP_BATCH})
+if #stale > 0 then
+  redis.call('ZREM', KEYS[3], unpack(stale))
+  redis.call('ZREM', KEYS[4], unpack(stale))
+end
+if existed == 1 then return 0 end
+local excess = math.min(redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[5]), ${EVICT_BATCH})
+local evicted = 0
+while evicted < excess do
+  local oldest = redis.call('ZRANGE', KEYS[4], 0, 0)
+  local victim = oldest[1]
+  if not victim then break end
+  redis.call('DEL', ARGV[6] .. victim, ARGV[7] .. victim)
+  redis.call('ZREM', KEYS[3], victim)
+  redis.call('ZREM', KEYS[4], victim)
+  evicted = evicted + 1
+end
+return evicted
+`;
+
+/** KEYS: run, events. ARGV: json, type, maxEventsPerRun, channel. */
+const APPEND_EVENT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local len = redis.call('LLEN', KEYS[2])
+  if ARGV[2] ~= 'partial_summary' or len < tonumber(ARGV[3]) then
+    redis.call('RPUSH', KEYS[2], ARGV[1])
+    if len == 0 then
+      local ttl = redis.call('PTTL', KEYS[1])
+      if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+    end
+  end
+end
+redis.call('PUBLISH', ARGV[4], ARGV[1])
+return 1
+`;
+
+/** KEYS: record. ARGV: json, ttlMs. Nil when claimed, else the holder's record. */
+const CLAIM = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return redis.call('GET', KEYS[1])
+`;
+
+/** KEYS: record. ARGV: expected json, new json. Compare-and-set keeping the TTL. */
+const COMPLETE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'XX', 'KEEPTTL')
+  return 1
+end
+return 0
+`;
+
+/** What `RedisStore.connect` needs. */
+export interface RedisStoreOptions {
+  /** `redis://[user:pass@]host:port[/db]`. */
+  url: string;
+  /** Prepended to every key and channel, so several deployments can share a Redis. */
+  prefix: string;
+  limits: StoreLimits;
+  /** TTL for idempotency claims whose own `ttlMs` is not a positive number. */
+  idempotencyTtlMs: number;
+  logger: Logger;
+}
+
+interface ChannelEntry {
+  listeners: Set<(event: RunEvent) => void>;
+  /** Settles when Redis confirmed the SUBSCRIBE; `readEvents` waits on it. */
+  ready: Promise<void>;
+}
+
+/**
+ * Store shared by replicas through Redis. One command connection carries
+ * every write, so un-awaited appends of a run reach Redis in call order; one
+ * subscriber connection carries all pub/sub for the process.
+ *
+ * Bounds: run records expire after `runTtlMs` once terminal (unfinished ones
+ * after {@link ORPHAN_RUN_TTL_MS} at least), and `maxRuns` is kept by
+ * evicting the earliest-expiring terminal run when a new run is saved.
+ * `maxIdempotencyKeys` is not enforced: every record carries its TTL, which
+ * is what bounds them in Redis.
+ */
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  readonly #client: Redis;
+  readonly #sub: Redis;
+  readonly #keys: RedisKeys;
+  readonly #limits: StoreLimits;
+  readonly #idempotencyTtlMs: number;
+  readonly #logger: Logger;
+  readonly #channels = new Map<string, ChannelEntry>();
+  readonly #cancelListeners = new Set<(runId: string) => void>();
+  #closed = false;
+
+  private constructor(client: Redis, sub: Redis, opts: RedisStoreOptions) {
+    this.#client = client;
+    this.#sub = sub;
+    this.#keys = redisKeys(opts.prefix);
+    this.#limits = opts.limits;
+    this.#idempotencyTtlMs = opts.idempotencyTtlMs;
+    this.#logger = opts.logger;
+    sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+  }
+
+  /** Connects both connections and listens for cancellations; rejects within seconds when Redis is unreachable. */
+  static async connect(opts: RedisStoreOptions): Promise<RedisStore> {
+    const logger = opts.logger.child({ component: 'redis-store' });
+    const options: RedisOptions = {
+      lazyConnect: true,
+      connectTimeout: 3000,
+      // Replies slower than this mean Redis is in trouble; fail the caller instead of hanging it.
+      commandTimeout: 5000,
+      // Queue through short outages (keeps append order), but give up after a few reconnects.
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 3,
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+    };
+    const client = new Redis(opts.url, options);
+    const sub = client.duplicate();
+    // Without an error listener ioredis prints to the console on every failed reconnect.
+    client.on('error', (err: Error) => logger.warn({ err }, 'redis connection error'));
+    sub.on('error', (err: Error) => logger.warn({ err }, 'redis subscriber connection error'));
+    const store = new RedisStore(client, sub, { ...opts, logger });
+    try {
+      await withTimeout(
+        (async () => {
+          await Promise.all([client.connect(), sub.connect()]);
+          await sub.subscribe(store.#keys.cancelChannel);
+        })(),
+        CONNECT_TIMEOUT_MS,
+      );
+    } catch (error) {
+      // connect() rejects on the first failure but keeps reconnecting in the background.
+      client.disconnect();
+      sub.disconnect();
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`Redis unreachable at ${redactUrl(opts.url)}: ${reason}`, { cause: error });
+    }
+    return store;
+  }
+
+  async saveRun(run: RunResult): Promise<void> {
+    const terminal = isTerminal(run.status);
+    const ttl = terminal ? this.#limits.runTtlMs : Math.max(this.#limits.runTtlMs, ORPHAN_RUN_TTL_MS);
+    const k = this.#keys;
+    await this.#client.eval(SAVE_RUN, 4, k.run(run.id), k.events(run.id), k.runIndex, k.doneIndex,
+      JSON.stringify(run), String(toPx(ttl)), run.id, terminal ? '1' : '0', String(this.#limits.maxRuns), k.run(''), k.events(''));
+  }
+
+  async getRun(id: string): Promise<RunResult | null> {
+    const raw = await this.#client.get(this.#keys.run(id));
+    return raw === null ? null : (JSON.parse(raw) as RunResult);
+  }
+
+  async appendEvent(event: RunEvent): Promise<void> {
+    const id = event.run_id;
+    // Storing and publishing in one script keeps the log and the live feed in the same order.
+    await this.#client.eval(APPEND_EVENT, 2, this.#keys.run(id), this.#keys.events(id),
+      JSON.stringify(event), event.type, String(this.#limits.maxEventsPerRun), this.#keys.eventChannel(id));
+  }
+
+  /**
+   * Waits for a pending subscription to the run first, so `subscribe` then
+   * `readEvents` leaves no gap: whatever the read misses is published after
+   * the subscription was live.
+   */
+  async readEvents(runId: string, after: number): Promise<RunEvent[]> {
+    await this.#channels.get(this.#keys.eventChannel(runId))?.ready;
+    const key = this.#keys.events(runId);
+    // Only summaries past maxEventsPerRun are dropped, so the first maxEventsPerRun
+    // entries hold seq 1..n and the answer starts at index min(after, max) or later.
+    const start = Math.max(0, Math.min(Math.floor(after), this.#limits.maxEventsPerRun));
+    const from = Math.max(0, start - 1);
+    const events = (await this.#client.lrange(key, from, -1)).map(parseEvent);
+    const sentinel = events[0];
+    // The entry before `start` proves nothing earlier is wanted; without that proof
+    // (logs not numbered from 1, or written under another limit) read the whole log.
+    if (from === 0 || (sentinel !== undefined && sentinel.seq <= after)) return events.filter((e) => e.seq > after);
+    return (await this.#client.lrange(key, 0, -1)).map(parseEvent).filter((e) => e.seq > after);
+  }
+
+  /**
+   * Live from when Redis confirms the subscription (see `readEvents`). The
+   * first listener of a run subscribes its channel, the last one to leave
+   * unsubscribes it; all share the store's subscriber connection.
+   */
+  subscribe(runId: string, listener: (event: RunEvent) => void): Unsubscribe {
+    const channel = this.#keys.eventChannel(runId);
+    let entry = this.#channels.get(channel);
+    if (!entry) {
+      const ready = this.#sub.subscribe(channel).then(() => undefined);
+      ready.catch((err: unknown) => this.#logger.error({ err, runId }, 'event subscription failed'));
+      entry = { listeners: new Set(), ready };
+      this.#channels.set(channel, entry);
+    }
+    const own = entry;
+    own.listeners.add(listener);
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      own.listeners.delete(listener);
+      if (own.listeners.size > 0 || this.#channels.get(channel) !== own) return;
+      this.#channels.delete(channel);
+      if (this.#closed) return;
+      this.#sub.unsubscribe(channel).catch((err: unknown) => this.#logger.warn({ err, runId }, 'event unsubscribe failed'));
+    };
+  }
+
+  async publishCancel(runId: string): Promise<void> {
+    await this.#client.publish(this.#keys.cancelChannel, runId);
+  }
+
+  onCancel(listener: (runId: string) => void): Unsubscribe {
+    this.#cancelListeners.add(listener);
+    return () => {
+      this.#cancelListeners.delete(listener);
+    };
+  }
+
+  async claimIdempotency(key: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyClaim> {
+    const ttl = ttlMs > 0 ? ttlMs : this.#idempotencyTtlMs;
+    const held = (await this.#client.eval(CLAIM, 1, this.#keys.idempotency(key), JSON.stringify(record), String(toPx(ttl)))) as string | null;
+    return held === null ? { claimed: true } : { claimed: false, record: JSON.parse(held) as IdempotencyRecord };
+  }
+
+  async completeIdempotency(key: string, result: RunResult): Promise<void> {
+    const redisKey = this.#keys.idempotency(key);
+    const raw = await this.#client.get(redisKey);
+    if (raw === null) return;
+    const record = { ...(JSON.parse(raw) as IdempotencyRecord), result };
+    // Compare-and-set: if the key expired and was claimed again meanwhile, the new holder's record stays.
+    await this.#client.eval(COMPLETE, 1, redisKey, raw, JSON.stringify(record));
+  }
+
+  async releaseIdempotency(key: string): Promise<void> {
+    await this.#client.del(this.#keys.idempotency(key));
+  }
+
+  async ping(): Promise<void> {
+    const reply = await this.#client.ping();
+    if (reply !== 'PONG') throw new Error(`unexpected PING reply: ${reply}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channels.clear();
+    this.#cancelListeners.clear();
+    await Promise.all([quit(this.#client), quit(this.#sub)]);
+  }
+
+  #onMessage(channel: string, message: string): void {
+    if (channel === this.#keys.cancelChannel) {
+      for (const listener of this.#cancelListeners) this.#deliver(() => listener(message));
+      return;
+    }
+    const entry = this.#channels.get(channel);
+    if (!entry) return;
+    let event: RunEvent;
+    try {
+      event = parseEvent(message);
+    } catch (err) {
+      this.#logger.error({ err, channel }, 'unreadable event message');
+      return;
+    }
+    for (const listener of entry.listeners) this.#deliver(() => listener(event));
+  }
+
+  /** A throwing listener must not starve the others or break the connection's reply parser. */
+  #deliver(call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.#logger.error({ err }, 'store listener threw');
+    }
+  }
+}
+
+function parseEvent(raw: string): RunEvent {
+  return JSON.parse(raw) as RunEvent;
+}
+
+/** PX wants a positive integer. */
+function toPx(ms: number): number {
+  return Math.max(1, Math.ceil(ms));
+}
+
+async function quit(connection: Redis): Promise<void> {
+  try {
+    await connection.quit();
+  } catch {
+    connection.disconnect();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The URL for error messages, without its password. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}
