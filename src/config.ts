@@ -61,7 +61,8 @@ export const ConfigSchema = z.object({
   REDACT_EVENTS: z.stringbool().default(false),
 
   TOOLS_DIR: z.string().default('tools'),
-  PLANNER_RULES: optionalString,
+  /** Planner rules file (YAML); when absent, runs without a `tool` use the `bundle` tool. */
+  PLANNER_RULES: z.string().default('config/planner.yaml'),
   SHUTDOWN_GRACE_MS: int(10_000, 0),
 });
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { DefaultToolPlanner } from './core/planner.ts';
+import { loadPlanner } from './core/rulePlanner.ts';
 import { parseRedactPatterns, patternRedactor } from './core/redaction.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -54,7 +54,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   const store = await createStore(config, logger);
   const registry = await loadTools(config.TOOLS_DIR);
-  const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner: new DefaultToolPlanner('bundle'), logger, metrics, redact });
+  const planner = loadPlanner(config.PLANNER_RULES, registry, { explicit: process.env.PLANNER_RULES !== undefined });
+  const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ url, provider, store: store.kind, tools: registry.names() }, 'service listening');
   return {

@@ -391,7 +391,19 @@ export class Orchestrator {
         ),
       runTool: async (name, inner, options = {}) => {
         const innerTool = deps.registry.resolve(name, options.version);
-        const innerRequest: ResolvedRequest = { ...request, ...inner, agent: { ...request.agent, ...innerTool.defaults?.agent, ...inner.agent } as ResolvedRequest['agent'] };
+        const d = innerTool.defaults ?? {};
+        // An inner tool runs on its own defaults; only the run-wide choices (seed, budget, model fallback) carry over.
+        const innerRequest: ResolvedRequest = {
+          ...request,
+          input: inner.input ?? request.input,
+          replicates: inner.replicates ?? d.replicates ?? request.replicates,
+          early_stop: inner.early_stop ?? d.early_stop,
+          launch: { policy: 'all', ...d.launch, ...inner.launch },
+          synthesize: inner.synthesize ?? d.synthesize,
+          metric: inner.metric ?? d.metric ?? 'auto',
+          merge: inner.merge ?? d.merge ?? 'vote',
+          agent: { model: request.agent.model, ...d.agent, ...inner.agent } as ResolvedRequest['agent'],
+        };
         const step = options.step ?? innerTool.name;
         ctx.emit({ type: 'tool_started', tool: innerTool.name, step });
         const result = await innerTool.execute(this.#context(active, innerTool, innerRequest, signal));

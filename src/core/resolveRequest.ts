@@ -37,16 +37,19 @@ export function resolveRequest(
     throw new ServiceError('invalid_request', `timeout_ms must be at most ${limits.maxTimeoutMs} (MAX_TIMEOUT_MS)`, { details: { field: 'timeout_ms' } });
   }
   const earlyStop = body.early_stop || d.early_stop ? { ...d.early_stop, ...body.early_stop } : undefined;
-  if (earlyStop?.min_replicates !== undefined && earlyStop.min_replicates > replicates) {
-    throw new ServiceError('invalid_request', `early_stop.min_replicates (${earlyStop.min_replicates}) exceeds replicates (${replicates})`, {
+  // Only what the caller asked for is an error; a tool default that cannot apply to a smaller run is relaxed.
+  if (body.early_stop?.min_replicates !== undefined && body.early_stop.min_replicates > replicates) {
+    throw new ServiceError('invalid_request', `early_stop.min_replicates (${body.early_stop.min_replicates}) exceeds replicates (${replicates})`, {
       details: { field: 'early_stop.min_replicates' },
     });
   }
-  if (earlyStop?.quorum !== undefined && earlyStop.quorum > replicates) {
-    throw new ServiceError('invalid_request', `early_stop.quorum (${earlyStop.quorum}) exceeds replicates (${replicates}); it could never be reached`, {
+  if (body.early_stop?.quorum !== undefined && body.early_stop.quorum > replicates) {
+    throw new ServiceError('invalid_request', `early_stop.quorum (${body.early_stop.quorum}) exceeds replicates (${replicates}); it could never be reached`, {
       details: { field: 'early_stop.quorum' },
     });
   }
+  if (earlyStop?.quorum !== undefined && earlyStop.quorum > replicates) earlyStop.quorum = replicates;
+  if (earlyStop?.min_replicates !== undefined && earlyStop.min_replicates > replicates) earlyStop.min_replicates = replicates;
   const agent = { ...d.agent, ...body.agent };
   return {
     input: body.input,

@@ -71,6 +71,8 @@ export const RunRequestSchema = z.strictObject({
   stream: z.boolean().optional(),
   background: z.boolean().optional(),
   metadata: z.record(z.string(), z.string()).optional(),
+  /** Kinds of tool wanted; planner rules may match on them. */
+  tags: z.array(z.string().min(1)).max(32).optional(),
 });
 
 export type Message = z.infer<typeof MessageSchema>;

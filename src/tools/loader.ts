@@ -1,13 +1,16 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import type { ToolDefinition } from './api.ts';
+import { parseDeclarativeTool, toToolDefinition } from './declarative.ts';
 import { ToolRegistry, ToolRegistryError } from './registry.ts';
 
 /**
  * Loads every tool in `dir`: TypeScript modules exporting `tool` (or
- * `tools`), registered through one registry. A file that does not load
- * stops startup with a message naming it.
+ * `tools`) and declarative YAML/JSON files, registered through one registry.
+ * A file that does not load stops startup with a message naming it (and,
+ * for declarative files, the field).
  */
 export async function loadTools(dir: string): Promise<ToolRegistry> {
   const registry = new ToolRegistry();
@@ -19,12 +22,30 @@ export async function loadTools(dir: string): Promise<ToolRegistry> {
   }
   for (const file of files) {
     const full = path.resolve(dir, file);
+    const source = path.relative(process.cwd(), full);
     if (/\.(ts|js|mjs)$/.test(file) && !file.endsWith('.d.ts') && !file.includes('.test.')) {
-      for (const tool of await loadModule(full)) registry.register({ ...tool, source: tool.source ?? path.relative(process.cwd(), full) });
+      for (const tool of await loadModule(full)) registry.register({ ...tool, source: tool.source ?? source });
+    } else if (/\.(ya?ml|json)$/.test(file)) {
+      registry.register(await loadDeclarative(full, source));
     }
   }
   registry.checkDependencies();
   return registry;
+}
+
+async function loadDeclarative(file: string, source: string): Promise<ToolDefinition> {
+  const text = await readFile(file, 'utf8');
+  let data: unknown;
+  try {
+    data = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ToolRegistryError(`${source}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+  }
+  try {
+    return toToolDefinition(parseDeclarativeTool(data, source), source);
+  } catch (error) {
+    throw new ToolRegistryError((error as Error).message);
+  }
 }
 
 async function loadModule(file: string): Promise<ToolDefinition[]> {

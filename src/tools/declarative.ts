@@ -1,0 +1,182 @@
+import { z } from 'zod';
+import { mergeOutputs, summarize } from '../bundle/index.ts';
+import { ServiceError } from '../errors.ts';
+import type { Bundle, Replicate } from '../schemas/bundle.ts';
+import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, SynthesizeSchema } from '../schemas/request.ts';
+import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
+
+const Name = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lowercase letters, digits, _ . - (starting with a letter)');
+const Semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[\w.]+)?(?:\+[\w.]+)?$/, 'a semver version such as 1.0.0');
+
+const Defaults = z.strictObject({
+  replicates: z.number().int().min(1).optional(),
+  early_stop: EarlyStopSchema.optional(),
+  budget: BudgetLimitsSchema.optional(),
+  launch: LaunchSchema.optional(),
+  synthesize: SynthesizeSchema.optional(),
+  metric: z.enum(['auto', 'structural', 'textual']).optional(),
+  merge: z.enum(['vote', 'first_valid']).optional(),
+  timeout_ms: z.number().int().positive().optional(),
+});
+
+const Common = {
+  name: Name,
+  version: Semver,
+  description: z.string().min(1),
+  tags: z.array(z.string().min(1)).default([]),
+  input_schema: z.record(z.string(), z.unknown()).optional(),
+  defaults: Defaults.optional(),
+};
+
+/** A step of a pipeline: a tool by name (and range); its input is the previous step's output unless `input` says otherwise. */
+const Step = z.strictObject({
+  tool: Name,
+  version: z.string().min(1).optional(),
+  /** Template with `{{input}}` (the run's input) and `{{previous}}` (the last step's output as text). */
+  input: z.string().min(1).optional(),
+  agent: AgentSpecSchema.optional(),
+  replicates: z.number().int().min(1).optional(),
+});
+
+/** The file formats of declarative tools, discriminated by `kind` (default `agent`). */
+export const DeclarativeToolSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    ...Common,
+    kind: z.literal('agent'),
+    instructions: z.string().min(1),
+    model: z.string().min(1).optional(),
+    output_schema: z.record(z.string(), z.unknown()).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+  }),
+  z.strictObject({ ...Common, kind: z.literal('pipeline'), steps: z.array(Step).min(1), output_schema: z.record(z.string(), z.unknown()).optional() }),
+  z.strictObject({
+    ...Common,
+    kind: z.literal('fanout'),
+    tools: z.array(Step).min(2),
+    /** `object`: {tool: output}; `vote`: one consensus over every branch's replicates. */
+    combine: z.enum(['object', 'vote']).default('object'),
+    output_schema: z.record(z.string(), z.unknown()).optional(),
+  }),
+]);
+
+export type DeclarativeTool = z.infer<typeof DeclarativeToolSchema>;
+
+/** Parses one declarative file's data; the error names the file and each bad field. */
+export function parseDeclarativeTool(data: unknown, file: string): DeclarativeTool {
+  const withKind = data !== null && typeof data === 'object' && !Array.isArray(data) && !('kind' in data) ? { ...data, kind: 'agent' } : data;
+  const parsed = DeclarativeToolSchema.safeParse(withKind);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => {
+    const field = i.path.length > 0 ? i.path.join('.') : '(root)';
+    return i.code === 'unrecognized_keys' ? `${field}: unknown field(s) ${i.keys.join(', ')}` : `${field}: ${i.message}`;
+  });
+  throw new Error(`${file}: invalid tool definition: ${problems.join('; ')}`);
+}
+
+const TEXT_INPUT = { type: 'object', required: ['input'], properties: { input: { type: ['string', 'array'] } } };
+
+/** Turns a parsed declarative file into a registered tool. */
+export function toToolDefinition(spec: DeclarativeTool, source: string): ToolDefinition {
+  const base = {
+    name: spec.name,
+    version: spec.version,
+    description: spec.description,
+    tags: spec.tags,
+    input_schema: spec.input_schema ?? TEXT_INPUT,
+    source,
+  };
+  if (spec.kind === 'agent') {
+    return {
+      ...base,
+      output_schema: spec.output_schema ?? { type: 'string' },
+      defaults: {
+        ...spec.defaults,
+        agent: {
+          instructions: spec.instructions,
+          ...(spec.model !== undefined ? { model: spec.model } : {}),
+          ...(spec.output_schema !== undefined ? { output_schema: spec.output_schema } : {}),
+          ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
+        },
+      },
+      execute: (ctx) => ctx.replicate(),
+    };
+  }
+  const dependencies = Object.fromEntries((spec.kind === 'pipeline' ? spec.steps : spec.tools).map((s) => [s.tool, s.version ?? '*']));
+  if (spec.kind === 'pipeline') {
+    return {
+      ...base,
+      output_schema: spec.output_schema ?? { description: 'the last step’s output' },
+      ...(spec.defaults ? { defaults: spec.defaults } : {}),
+      dependencies,
+      execute: (ctx) => runPipeline(ctx, spec.steps),
+    };
+  }
+  return {
+    ...base,
+    output_schema: spec.output_schema ?? { type: 'object', description: 'each branch’s output by tool name, or their consensus' },
+    ...(spec.defaults ? { defaults: spec.defaults } : {}),
+    dependencies,
+    execute: (ctx) => runFanout(ctx, spec.tools, spec.combine),
+  };
+}
+
+type StepSpec = z.infer<typeof Step>;
+
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function stepRequest(ctx: ToolContext, step: StepSpec, previous: unknown): Partial<ResolvedRequest> {
+  const original = typeof ctx.request.input === 'string' ? ctx.request.input : ctx.request.input.map((m) => m.content).join('\n');
+  const input = step.input
+    ? step.input.replaceAll('{{input}}', original).replaceAll('{{previous}}', asText(previous))
+    : previous === undefined
+      ? ctx.request.input
+      : asText(previous);
+  // Inner tools bring their own agent (instructions, schema, model); the outer request's agent does not leak in.
+  return { input, agent: { ...step.agent } as ResolvedRequest['agent'], ...(step.replicates !== undefined ? { replicates: step.replicates } : {}) };
+}
+
+/** Each step's output feeds the next; the run's bundle is the last step's. */
+async function runPipeline(ctx: ToolContext, steps: StepSpec[]): Promise<ToolOutcome> {
+  let previous: unknown;
+  let last: ToolOutcome = { output: null, bundle: null };
+  for (const [i, step] of steps.entries()) {
+    last = await ctx.runTool(step.tool, stepRequest(ctx, step, previous), { ...(step.version ? { version: step.version } : {}), step: `${i + 1}:${step.tool}` });
+    if (last.error || ctx.signal.aborted) return last;
+    if (last.output === null || last.output === undefined) {
+      return { ...last, error: new ServiceError('provider_error', `pipeline step ${i + 1} (${step.tool}) produced no output`) };
+    }
+    previous = last.output;
+  }
+  return last;
+}
+
+/** Every branch on the same input, concurrently; outputs combined per `combine`. */
+async function runFanout(ctx: ToolContext, branches: StepSpec[], combine: 'object' | 'vote'): Promise<ToolOutcome> {
+  const outcomes = await Promise.all(
+    branches.map((b, i) => ctx.runTool(b.tool, stepRequest(ctx, b, undefined), { ...(b.version ? { version: b.version } : {}), step: `${i + 1}:${b.tool}` })),
+  );
+  const failed = outcomes.find((o) => o.error);
+  const replicates: Replicate[] = [];
+  for (const o of outcomes) for (const r of o.bundle?.replicates ?? []) replicates.push({ ...r, index: replicates.length });
+  const summary = summarize(replicates, { merge: 'vote' });
+  const bundle: Bundle = {
+    replicates,
+    summary,
+    statistics: {
+      requested: outcomes.reduce((a, o) => a + (o.bundle?.statistics.requested ?? 0), 0),
+      completed: replicates.filter((r) => r.status !== 'cancelled').length,
+      succeeded: replicates.filter((r) => r.status === 'succeeded').length,
+      failed: replicates.filter((r) => r.status === 'failed').length,
+      cancelled: replicates.filter((r) => r.status === 'cancelled').length,
+    },
+    early_stop: { triggered: false, reason: null },
+  };
+  if (combine === 'vote') {
+    const merged = mergeOutputs(outcomes.map((o, index) => ({ index, output: o.output })));
+    return { output: merged.consensus, bundle, error: failed?.error ?? null };
+  }
+  const output = Object.fromEntries(branches.map((b, i) => [b.tool, outcomes[i]?.output ?? null]));
+  return { output, bundle, error: failed?.error ?? null };
+}
