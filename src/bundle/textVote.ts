@@ -4,10 +4,14 @@
  * answer wins, since a plurality of one among many paraphrases says little.
  */
 import { canonicalJson } from './canonical.ts';
+import { dedupeTexts } from './dedupe.ts';
 import { compareNumbers, compareText } from './order.ts';
 import type { Sample } from './samples.ts';
 import { normalizeText } from './text.ts';
 import { profileDistance, textProfile, type TextProfile } from './textProfile.ts';
+
+/** Textual distance under which two free-text answers count as the same answer. */
+const NEAR_DUPLICATE = 0.1;
 
 /** One distinct normalised answer. */
 export interface TextVote {
@@ -34,17 +38,17 @@ export function voteFreeText(
   samples: readonly Sample[],
   textMetric: ((a: string, b: string) => number) | null,
 ): TextVoteResult {
+  // Near-identical answers (same text up to case, spacing, punctuation or a
+  // word or two) are one answer: deduplicate before counting votes.
+  const byIndex = new Map(samples.map((s) => [s.index, s.value as string]));
   const byText = new Map<string, { spellings: Map<string, number>; replicates: number[] }>();
-  for (const s of samples) {
-    const text = s.value as string;
-    const key = normalizeText(text);
-    let g = byText.get(key);
-    if (g === undefined) {
-      g = { spellings: new Map(), replicates: [] };
-      byText.set(key, g);
+  for (const group of dedupeTexts(samples.map((s) => ({ index: s.index, output: s.value as string })), NEAR_DUPLICATE)) {
+    const spellings = new Map<string, number>();
+    for (const i of group.members) {
+      const text = byIndex.get(i) as string;
+      spellings.set(text, (spellings.get(text) ?? 0) + 1);
     }
-    g.spellings.set(text, (g.spellings.get(text) ?? 0) + 1);
-    g.replicates.push(s.index);
+    byText.set(normalizeText(byIndex.get(group.representative) as string), { spellings, replicates: [...group.members] });
   }
   const votes = [...byText]
     .map(([key, g]) => {
