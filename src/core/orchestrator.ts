@@ -12,6 +12,7 @@ import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutco
 import type { ToolRegistry } from '../tools/registry.ts';
 import type { Planner } from './planner.ts';
 import type { Redactor } from './redaction.ts';
+import { checkBudgetFits } from './budgetCheck.ts';
 import { runReplicates } from './replicateRunner.ts';
 import { resolveRequest, type RequestLimits } from './resolveRequest.ts';
 import { emptyBudgetReport, emptyUsage, RunAccount } from './runAccount.ts';
@@ -110,6 +111,7 @@ export class Orchestrator {
     const tool = this.#deps.registry.resolve(plan.tool, body.tool_version ?? plan.version);
     const request = resolveRequest(body, tool, plan.options, this.#deps.limits, () => randomInt(0, 2 ** 31 - 1));
     if (request.agent.output_schema) this.#deps.validator.compile(request.agent.output_schema);
+    checkBudgetFits(request, (model, usage) => this.#deps.gateway.costOf(model, usage));
     const decision: PlannerDecision = { tool: tool.name, version: tool.version, rule: plan.rule ?? null, reason: plan.reason };
     return {
       id: `run_${randomUUID().replaceAll('-', '')}`,

@@ -57,6 +57,8 @@ export interface ModelGateway {
   readonly provider: string;
   /** One model call with retries, breaker, error mapping, usage and price. */
   call(request: ModelCallRequest): Promise<ModelCallResult>;
+  /** What `usage` on `model` costs, in USD (0 for unpriced models). */
+  costOf(model: string, usage: Usage): number;
   /** Breaker state per provider:model. */
   breakerStates(): Record<string, 'closed' | 'open' | 'half_open'>;
   close(): Promise<void>;
@@ -122,6 +124,10 @@ export class OpenAIGateway implements ModelGateway {
 
   breakerStates() {
     return this.#breakers.states();
+  }
+
+  costOf(model: string, usage: Usage): number {
+    return this.#options.pricing.cost(model, usage);
   }
 
   async call(request: ModelCallRequest): Promise<ModelCallResult> {

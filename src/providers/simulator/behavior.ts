@@ -27,6 +27,7 @@ const latency = z.union([
   z
     .strictObject({ min: ms, max: ms })
     .refine((v) => v.min <= v.max, { message: 'latencyMs.min must not exceed latencyMs.max' }),
+  z.strictObject({ sequence: z.array(ms).min(1) }),
 ]);
 
 const weighted = z

@@ -83,6 +83,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let behavior: SimulatorBehavior = { ...startup };
   let faultQueue: FaultSpec[] = [...startup.faults];
   let answerIndex = 0;
+  let latencyIndex = 0;
   let simRng: Rng = mulberry32(seed);
   let stats = emptyStats();
   let idleWaiters: (() => void)[] = [];
@@ -95,12 +96,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     behavior = { ...behavior, ...patch };
     if (patch.faults) faultQueue = [...patch.faults];
     if (patch.answers) answerIndex = 0;
+    if (patch.latencyMs) latencyIndex = 0;
   }
 
   function reset(): void {
     behavior = { ...startup, faults: [] };
     faultQueue = [];
     answerIndex = 0;
+    latencyIndex = 0;
     simRng = mulberry32(seed);
     // In-flight requests still finish and decrement the fresh counters; keep them consistent.
     stats = { ...emptyStats(), inFlight: stats.inFlight, maxInFlight: stats.inFlight };
@@ -110,6 +113,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   function latency(): number {
     const l = behavior.latencyMs;
     if (typeof l === 'number') return l;
+    if ('sequence' in l) return l.sequence[latencyIndex++ % l.sequence.length] as number;
     return l.max > l.min ? l.min + simRng() * (l.max - l.min) : l.min;
   }
 

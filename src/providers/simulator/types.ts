@@ -4,8 +4,12 @@
  * can import them without pulling in `node:http`.
  */
 
-/** Delay before answering: a fixed number of ms, or a seeded uniform jitter range. */
-export type Latency = number | { min: number; max: number };
+/**
+ * Delay before answering: a fixed number of ms, a seeded uniform jitter
+ * range, or a sequence (the i-th request since configure/reset waits
+ * sequence[i % n]: answers that arrive one by one, deterministically).
+ */
+export type Latency = number | { min: number; max: number } | { sequence: number[] };
 
 /** One candidate answer with its sampling weight (weights need not sum to 1). */
 export interface WeightedValue {

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { openSse } from '../helpers/sse.ts';
+
+const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
+
+describe('early stop', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => svc.close());
+  beforeEach(() => svc.sim.reset());
+
+  it('quorum 3 over 10 agreeing replicates arriving one by one: stops, cancels the rest for real', async () => {
+    // One by one: the i-th request answers after (i+1) × 100 ms.
+    svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'yes' } }, latencyMs: { sequence: [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000] } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'agree?', replicates: 10, early_stop: { quorum: 3 }, agent: { output_schema: schema } });
+    expect(body.status).toBe('succeeded');
+    expect(body.bundle.early_stop).toMatchObject({ triggered: true, rule: 'quorum', after: 3 });
+    expect(body.bundle.early_stop.reason).toMatch(/3 of 3/);
+    expect(body.bundle.statistics.cancelled).toBeGreaterThanOrEqual(5);
+    expect(body.output).toEqual({ answer: 'yes' });
+    await svc.sim.waitForIdle();
+    expect(svc.sim.stats().completed).toBeLessThanOrEqual(5);
+    expect(svc.sim.stats().aborted).toBe(svc.sim.stats().received - svc.sim.stats().completed);
+    // Finished replicates are paid for; cancelled ones are not.
+    const paid = body.bundle.replicates.filter((r: any) => r.status === 'succeeded');
+    expect(body.usage.total_tokens).toBe(paid.reduce((a: number, r: any) => a + r.usage.total_tokens, 0));
+  });
+
+  it('never stops before min_replicates', async () => {
+    svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'same' } }, latencyMs: { min: 10, max: 300 } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'x', replicates: 8, early_stop: { quorum: 2, min_replicates: 5 }, agent: { output_schema: schema } });
+    expect(body.bundle.early_stop.triggered).toBe(true);
+    expect(body.bundle.early_stop.after).toBe(5);
+    expect(body.bundle.statistics.succeeded).toBe(5);
+  });
+
+  it('sends fewer requests with waves: Adaptive-Consistency stops after the first waves when answers agree', async () => {
+    svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'A' } } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, {
+      input: 'x',
+      replicates: 10,
+      early_stop: { rule: 'adaptive_consistency', threshold: 0.95 },
+      launch: { policy: 'waves', wave_size: 1 },
+      agent: { output_schema: schema },
+    });
+    expect(body.bundle.early_stop).toMatchObject({ triggered: true, rule: 'adaptive_consistency' });
+    expect(svc.sim.stats().received).toBe(body.bundle.early_stop.after);
+    expect(svc.sim.stats().received).toBeLessThan(10);
+    expect(body.bundle.replicates.filter((r: any) => r.attempts === 0)).toHaveLength(10 - body.bundle.early_stop.after);
+  });
+
+  it('does not stop when replicates disagree', async () => {
+    svc.sim.configure({ answers: { kind: 'sequence', values: [{ answer: 'A' }, { answer: 'B' }, { answer: 'C' }, { answer: 'D' }] } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'x', replicates: 4, early_stop: { quorum: 2 }, agent: { output_schema: schema } });
+    expect(body.bundle.early_stop).toMatchObject({ triggered: false, reason: null });
+    expect(body.bundle.statistics.succeeded).toBe(4);
+  });
+
+  it('stops on epsilon when the mean pairwise distance is small enough', async () => {
+    svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'close' } }, latencyMs: { min: 10, max: 400 } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'x', replicates: 6, early_stop: { epsilon: 0.05 }, agent: { output_schema: schema } });
+    expect(body.bundle.early_stop).toMatchObject({ triggered: true, rule: 'epsilon', after: 2 });
+  });
+});
+
+describe('live budgets', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => svc.close());
+  beforeEach(() => svc.sim.reset());
+
+  it('max_tokens 100 with 40 tokens per replicate: budget_exceeded after 2–3 replicates, the rest aborted', async () => {
+    svc.sim.configure({ usage: { inputTokens: 20, outputTokens: 20 }, latencyMs: { sequence: [100, 200, 300, 400, 500, 600, 700, 800] } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'spend', replicates: 8, budget: { max_tokens: 100 } });
+    expect(body.status).toBe('budget_exceeded');
+    expect(body.error.code).toBe('budget_exceeded');
+    const finished = body.bundle.replicates.filter((r: any) => r.status === 'succeeded');
+    expect(finished.length).toBeGreaterThanOrEqual(2);
+    expect(finished.length).toBeLessThanOrEqual(3);
+    expect(body.bundle.statistics.cancelled).toBe(8 - finished.length);
+    expect(body.budget.limits).toEqual({ max_tokens: 100 });
+    expect(body.budget.used.tokens).toBe(finished.length * 40);
+    await svc.sim.waitForIdle();
+    expect(svc.sim.stats().aborted).toBe(8 - finished.length);
+    expect(body.output).not.toBeNull();
+  });
+
+  it('max_cost_usd cancels when spend crosses it', async () => {
+    svc.sim.configure({ usage: { inputTokens: 100_000, outputTokens: 100_000 }, latencyMs: { min: 20, max: 600 } });
+    // gpt-4o: 0.25 + 1.00 = $1.25 per replicate.
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'expensive', replicates: 6, budget: { max_cost_usd: 2 }, agent: { model: 'gpt-4o' } });
+    expect(body.status).toBe('budget_exceeded');
+    expect(body.cost_usd).toBeGreaterThan(2);
+    expect(body.cost_usd).toBeLessThan(6 * 1.25);
+  });
+
+  it('max_time_ms ends the run close to the limit with a partial bundle', async () => {
+    svc.sim.configure({ faults: [{ type: 'ok' }, { type: 'hang' }, { type: 'hang' }] });
+    const t0 = Date.now();
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'slow', replicates: 3, budget: { max_time_ms: 400 } });
+    const elapsed = Date.now() - t0;
+    expect(body.status).toBe('budget_exceeded');
+    expect(body.error.details).toEqual({ limit: 'max_time_ms' });
+    expect(elapsed).toBeGreaterThanOrEqual(390);
+    expect(elapsed).toBeLessThan(1500);
+    expect(body.bundle.statistics.succeeded).toBe(1);
+    expect(body.bundle.statistics.cancelled).toBe(2);
+  });
+
+  it('streams budget used in partial summaries', async () => {
+    svc.sim.configure({ usage: { inputTokens: 5, outputTokens: 5 } });
+    const cap = await openSse(`${svc.url}/v1/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'x', replicates: 3, stream: true, budget: { max_tokens: 1000 } }),
+    });
+    const used = cap.frames.filter((f) => f.event === 'partial_summary').map((f) => f.data.budget_used.tokens);
+    expect(used).toEqual([10, 20, 30]);
+  });
+
+  it('refuses up front a budget that cannot fit even the minimum', async () => {
+    const res = await postJson(`${svc.url}/v1/runs`, { input: 'a long prompt '.repeat(200), replicates: 3, budget: { max_tokens: 50 } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(res.body.error.message).toMatch(/max_tokens \(50\) cannot cover/);
+    expect(svc.sim.stats().received).toBe(0);
+  });
+});
+
+describe('synthesizer pass', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService();
+  });
+  afterAll(async () => svc.close());
+  beforeEach(() => svc.sim.reset());
+
+  it('synthesize: true adds exactly one provider call and sets output', async () => {
+    svc.sim.configure({
+      answers: {
+        kind: 'function',
+        fn: (ctx) => (ctx.prompt.includes('Answers (') ? { answer: 'synthesized' } : { answer: `draft ${ctx.index}` }),
+      },
+    });
+    const cap = await openSse(`${svc.url}/v1/runs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'combine', replicates: 3, synthesize: true, stream: true, agent: { output_schema: schema } }),
+    });
+    const result = cap.frames.at(-1)!.data.result;
+    expect(svc.sim.stats().received).toBe(4);
+    expect(result.output).toEqual({ answer: 'synthesized' });
+    const synthesis = cap.frames.filter((f) => f.event === 'synthesis_done');
+    expect(synthesis).toHaveLength(1);
+    expect(synthesis[0]!.data.source).toBe('synthesizer');
+    // The synthesizer's usage is part of the run's.
+    const replicateTokens = result.bundle.replicates.reduce((a: number, r: any) => a + r.usage.total_tokens, 0);
+    expect(result.usage.total_tokens).toBe(replicateTokens + synthesis[0]!.data.usage.total_tokens);
+    const bundleIndex = cap.frames.findIndex((f) => f.event === 'bundle_ready');
+    const synthIndex = cap.frames.findIndex((f) => f.event === 'synthesis_done');
+    expect(synthIndex).toBeGreaterThan(bundleIndex);
+  });
+
+  it('uses the synthesizer model and instructions when given', async () => {
+    await postJson(`${svc.url}/v1/runs`, { input: 'combine', replicates: 2, synthesize: { model: 'gpt-4o', instructions: 'Be the judge.' } });
+    const last = svc.sim.requests.at(-1)!;
+    expect(last.model).toBe('gpt-4o');
+    expect(JSON.stringify(last.body)).toContain('Be the judge.');
+  });
+});
