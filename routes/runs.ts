@@ -15,6 +15,8 @@ export interface RunsRoutesOptions {
   orchestrator: Orchestrator;
   store: Store;
   idempotencyTtlMs: number;
+  /** Interval of `: ping` comments on idle streams. */
+  heartbeatMs: number;
   now: () => number;
 }
 
@@ -34,19 +36,31 @@ function wantsStream(request: FastifyRequest, stream: boolean | undefined): bool
 
 /**
  * Streams a run's events after `after` and keeps the connection until
- * `run_completed`. A client that goes away stops only its own stream.
+ * `run_completed`, with `: ping` comments while idle (the contract's
+ * heartbeat). A client that goes away stops only its own stream.
  */
-async function streamEvents(store: Store, reply: FastifyReply, runId: string, after: number): Promise<void> {
+async function streamEvents(store: Store, reply: FastifyReply, runId: string, after: number, heartbeatMs: number): Promise<void> {
   const stop = new AbortController();
-  reply.sse.onClose(() => stop.abort());
+  reply.sse.sendHeaders();
+  const heartbeat = setInterval(() => {
+    if (!reply.raw.writableEnded) reply.raw.write(': ping\n\n');
+  }, heartbeatMs);
+  reply.sse.onClose(() => {
+    clearInterval(heartbeat);
+    stop.abort();
+  });
   async function* frames() {
     for await (const event of followRun(store, runId, after, stop.signal)) yield frame(event);
   }
-  await reply.sse.send(frames());
+  try {
+    await reply.sse.send(frames());
+  } finally {
+    clearInterval(heartbeat);
+  }
 }
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
-export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, now }) => {
+export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, heartbeatMs, now }) => {
   app.post('/v1/runs', { sse: 'manual' }, async (request, reply) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
       throw new ServiceError('invalid_request', 'the request body must be a JSON object');
@@ -80,7 +94,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
       throw error;
     }
     reply.header('location', `/v1/runs/${handle.id}`);
-    if (stream) return streamEvents(store, reply, handle.id, 0);
+    if (stream) return streamEvents(store, reply, handle.id, 0, heartbeatMs);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status });
     return handle.done;
   });
@@ -115,7 +129,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     }
     const run = await orchestrator.get(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
-    return streamEvents(store, reply, id, after);
+    return streamEvents(store, reply, id, after, heartbeatMs);
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {

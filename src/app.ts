@@ -102,8 +102,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   });
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new ServiceError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  await app.register(fastifySSE, { heartbeatInterval: config.SSE_HEARTBEAT_MS });
-  await app.register(runsRoutes, { orchestrator, store: deps.store, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS, now });
+  // An empty JSON body (a bodiless POST /cancel from curl -H 'content-type: application/json') is no body, not an error.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    return parseJson(request, text, done);
+  });
+  // Heartbeats are ours (`: ping`, as the contract says), so the plugin's are off.
+  await app.register(fastifySSE, { heartbeatInterval: 0 });
+  await app.register(runsRoutes, { orchestrator, store: deps.store, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS, heartbeatMs: config.SSE_HEARTBEAT_MS, now });
   await app.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
   await app.register(healthRoutes, { store: deps.store, orchestrator, gateway: deps.gateway, metrics: deps.metrics });
   return { app, orchestrator };

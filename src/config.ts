@@ -29,7 +29,8 @@ export const ConfigSchema = z.object({
   /** Comma-separated bearer tokens; when set, requests must carry one. Each token is its own tenant. */
   API_KEYS: optionalString,
 
-  MAX_REPLICATES: int(100, 1, 1000),
+  /** The contract's bound on `replicates` (default 20); raise it for 100-replicate runs. */
+  MAX_REPLICATES: int(20, 1, 1000),
   /** Replicates of one run in flight at once. */
   MAX_CONCURRENCY: int(20, 1, 1000),
   /** Provider calls in flight across all runs of this process. */

@@ -35,6 +35,14 @@ describe('cancellation and timeouts reach the provider', () => {
     expect(record.body.status).toBe('cancelled');
   });
 
+  it('accepts a bodiless cancel even with a JSON content type', async () => {
+    svc.sim.configure({ faults: [{ type: 'hang' }] });
+    const started = await postJson(`${svc.url}/v1/runs`, { input: 'hang', replicates: 1, background: true });
+    const res = await fetch(`${svc.url}/v1/runs/${started.body.id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { status: string }).status).toBe("cancelled");
+  });
+
   it('cancelling a finished run changes nothing', async () => {
     const done = await postJson(`${svc.url}/v1/runs`, { input: 'quick', replicates: 1 });
     const again = await postJson(`${svc.url}/v1/runs/${done.body.id}/cancel`, {});

@@ -62,6 +62,7 @@ describe('run events over SSE', () => {
     expect(cap.frames[0]!.event).toBe('run_started');
     expect(cap.frames.at(-1)!.event).toBe('run_completed');
     expect(cap.comments.length).toBeGreaterThan(0);
+    expect(new Set(cap.comments)).toEqual(new Set(['ping']));
   });
 
   it('keeps each replicate source in order and seq dense under heavy concurrency', async () => {
