@@ -17,6 +17,8 @@ export interface RunsRoutesOptions {
   idempotencyTtlMs: number;
   /** Interval of `: ping` comments on idle streams. */
   heartbeatMs: number;
+  /** Open streams allowed at once in this process. */
+  maxStreams: number;
   now: () => number;
 }
 
@@ -39,7 +41,9 @@ function wantsStream(request: FastifyRequest, stream: boolean | undefined): bool
  * `run_completed`, with `: ping` comments while idle (the contract's
  * heartbeat). A client that goes away stops only its own stream.
  */
-async function streamEvents(store: Store, reply: FastifyReply, runId: string, after: number, heartbeatMs: number): Promise<void> {
+async function streamEvents(store: Store, reply: FastifyReply, runId: string, after: number, heartbeatMs: number, streams: { open: number }): Promise<void> {
+  streams.open++;
+  reply.raw.once('close', () => streams.open--);
   const stop = new AbortController();
   reply.sse.sendHeaders();
   const heartbeat = setInterval(() => {
@@ -60,7 +64,12 @@ async function streamEvents(store: Store, reply: FastifyReply, runId: string, af
 }
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
-export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, heartbeatMs, now }) => {
+export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, now }) => {
+  /** Streams open in this app (bounded by `maxStreams`). */
+  const streams = { open: 0 };
+  const streamSlot = () => {
+    if (streams.open >= maxStreams) throw new ServiceError('unavailable', `too many open streams (${streams.open}); retry shortly`, { retryAfterMs: 1000 });
+  };
   app.post('/v1/runs', { sse: 'manual' }, async (request, reply) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
       throw new ServiceError('invalid_request', 'the request body must be a JSON object');
@@ -68,6 +77,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     const body = parseOr400(RunRequestSchema, request.body, 'request body');
     const key = checkIdempotencyKey(request.headers['idempotency-key']);
     const stream = wantsStream(request, body.stream);
+    if (stream) streamSlot();
     const prepared = orchestrator.prepare(body, { trace: request.trace });
 
     let storeKey: string | undefined;
@@ -94,7 +104,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
       throw error;
     }
     reply.header('location', `/v1/runs/${handle.id}`);
-    if (stream) return streamEvents(store, reply, handle.id, 0, heartbeatMs);
+    if (stream) return streamEvents(store, reply, handle.id, 0, heartbeatMs, streams);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status });
     return handle.done;
   });
@@ -129,7 +139,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     }
     const run = await orchestrator.get(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
-    return streamEvents(store, reply, id, after, heartbeatMs);
+    streamSlot();
+    return streamEvents(store, reply, id, after, heartbeatMs, streams);
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {

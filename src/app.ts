@@ -70,6 +70,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       defaultModel: config.DEFAULT_MODEL,
       maxConcurrency: config.MAX_CONCURRENCY,
       maxActiveRuns: config.MAX_ACTIVE_RUNS,
+      maxQueuedRuns: config.MAX_QUEUED_RUNS,
     },
     now,
   });
@@ -111,7 +112,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   });
   // Heartbeats are ours (`: ping`, as the contract says), so the plugin's are off.
   await app.register(fastifySSE, { heartbeatInterval: 0 });
-  await app.register(runsRoutes, { orchestrator, store: deps.store, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS, heartbeatMs: config.SSE_HEARTBEAT_MS, now });
+  await app.register(runsRoutes, { orchestrator, store: deps.store, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS, heartbeatMs: config.SSE_HEARTBEAT_MS, maxStreams: config.MAX_STREAMS, now });
   await app.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
   await app.register(healthRoutes, { store: deps.store, orchestrator, gateway: deps.gateway, metrics: deps.metrics });
   return { app, orchestrator };

@@ -37,6 +37,10 @@ export const ConfigSchema = z.object({
   MAX_GLOBAL_CONCURRENCY: int(512, 1, 100_000),
   /** Runs executing at once in this process; further runs wait in a queue. */
   MAX_ACTIVE_RUNS: int(1000, 1, 100_000),
+  /** Runs waiting for an active slot; past it, new runs get 503 `unavailable` with Retry-After. */
+  MAX_QUEUED_RUNS: int(1000, 0, 1_000_000),
+  /** Open SSE streams per process; past it, new streams get 503 `unavailable`. */
+  MAX_STREAMS: int(10_000, 1, 1_000_000),
   DEFAULT_TIMEOUT_MS: int(120_000, 1, 3_600_000),
   MAX_TIMEOUT_MS: int(600_000, 1, 3_600_000),
   BODY_LIMIT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),

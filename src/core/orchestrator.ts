@@ -31,7 +31,7 @@ export interface OrchestratorDeps {
   logger: Logger;
   redact: Redactor;
   redactEvents: boolean;
-  limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number };
+  limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number; maxQueuedRuns: number };
   now?: () => number;
 }
 
@@ -107,6 +107,10 @@ export class Orchestrator {
    */
   prepare(body: RunRequest, options: StartOptions): PreparedRun {
     if (this.#draining) throw new ServiceError('unavailable', 'server is shutting down');
+    const { maxActiveRuns, maxQueuedRuns } = this.#deps.limits;
+    if (this.#active.size >= maxActiveRuns + maxQueuedRuns) {
+      throw new ServiceError('unavailable', `too many runs in progress (${this.#active.size}); retry shortly`, { retryAfterMs: 1000 });
+    }
     const plan = this.#plan(body);
     const tool = this.#deps.registry.resolve(plan.tool, body.tool_version ?? plan.version);
     const request = resolveRequest(body, tool, plan.options, this.#deps.limits, () => randomInt(0, 2 ** 31 - 1));

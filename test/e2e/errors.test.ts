@@ -85,3 +85,39 @@ describe('bad requests get the contract envelope, never a 500', () => {
     expectEnvelope(res.body, 'invalid_request');
   });
 });
+
+describe('limits answer 503 unavailable instead of growing', () => {
+  it('refuses runs beyond MAX_ACTIVE_RUNS + MAX_QUEUED_RUNS, and accepts again once they finish', async () => {
+    const svc = await startTestService({ env: { MAX_ACTIVE_RUNS: '1', MAX_QUEUED_RUNS: '1' }, behavior: { latencyMs: 300 } });
+    try {
+      const first = await postJson(`${svc.url}/v1/runs`, { input: 'a', replicates: 1, background: true });
+      const second = await postJson(`${svc.url}/v1/runs`, { input: 'b', replicates: 1, background: true });
+      expect(first.status).toBe(202);
+      expect(second.status).toBe(202);
+      expect(second.body.status).toBe('queued');
+      const third = await postJson(`${svc.url}/v1/runs`, { input: 'c', replicates: 1 });
+      expect(third.status).toBe(503);
+      expect(third.body.error).toMatchObject({ code: 'unavailable', retryable: true });
+      expect(third.headers.get('retry-after')).toBe('1');
+      await svc.orchestrator.drain(5000).catch(() => undefined);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('refuses streams beyond MAX_STREAMS', async () => {
+    const svc = await startTestService({ env: { MAX_STREAMS: '1' }, behavior: { latencyMs: 400 } });
+    try {
+      const started = await postJson(`${svc.url}/v1/runs`, { input: 'a', replicates: 1, background: true });
+      const abort = new AbortController();
+      const open = await fetch(`${svc.url}/v1/runs/${started.body.id}/events`, { signal: abort.signal });
+      expect(open.status).toBe(200);
+      const refused = await getJson(`${svc.url}/v1/runs/${started.body.id}/events`);
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.code).toBe('unavailable');
+      abort.abort();
+    } finally {
+      await svc.close();
+    }
+  });
+});
