@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isAbortError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { ModelCallError, type ModelGateway } from '../providers/gateway.ts';
-import type { Bundle, Replicate } from '../schemas/bundle.ts';
+import type { Bundle, Replicate, Usage } from '../schemas/bundle.ts';
 import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
 import type { RunRequest } from '../schemas/request.ts';
 import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from '../schemas/result.ts';
@@ -360,17 +360,19 @@ export class Orchestrator {
     const deps = this.#deps;
     const models: RunModels = {
       provider: deps.gateway.provider,
-      call: async (call) => {
-        const callSignal = call.signal ? AbortSignal.any([signal, call.signal]) : signal;
-        try {
-          const result = await deps.gateway.call({ ...call, signal: callSignal, trace: active.trace });
-          active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
-          return result;
-        } catch (error) {
-          if (error instanceof ModelCallError) throw error;
-          throw new ModelCallError(isAbortError(error) ? cancelledError() : new ServiceError('internal', String(error)), 0, 0);
-        }
-      },
+      call: (call) => charged(() => deps.gateway.call({ ...call, signal: withCallSignal(signal, call.signal), trace: active.trace })),
+      embed: (call) => charged(() => deps.gateway.embed({ ...call, signal: withCallSignal(signal, call.signal), trace: active.trace })),
+    };
+    /** Every provider operation's spend lands on the run's account, whoever made it. */
+    const charged = async <T extends { provider: string; model: string; usage: Usage; cost_usd: number }>(operation: () => Promise<T>): Promise<T> => {
+      try {
+        const result = await operation();
+        active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
+        return result;
+      } catch (error) {
+        if (error instanceof ModelCallError) throw error;
+        throw new ModelCallError(isAbortError(error) ? cancelledError() : new ServiceError('internal', String(error)), 0, 0);
+      }
     };
     const ctx: ToolContext = {
       runId: active.id,
@@ -435,6 +437,10 @@ export class Orchestrator {
 type OwnEvent =
   | Omit<Extract<RunEvent, { type: 'run_started' }>, keyof EventStamp>
   | Omit<Extract<RunEvent, { type: 'run_completed' }>, keyof EventStamp>;
+
+function withCallSignal(run: AbortSignal, call: AbortSignal | undefined): AbortSignal {
+  return call ? AbortSignal.any([run, call]) : run;
+}
 
 function cancelledError(): ServiceError {
   return new ServiceError('cancelled', 'run cancelled by request');

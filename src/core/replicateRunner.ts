@@ -6,7 +6,11 @@ import {
   PairwiseMatrix,
   summarize,
   voteKey,
+  canonicalJson,
+  cosineDistance,
+  distanceBetween,
   type BundleSummary,
+  type DistanceMetric,
 } from '../bundle/index.ts';
 import { ServiceError } from '../errors.ts';
 import { ModelCallError } from '../providers/gateway.ts';
@@ -46,7 +50,8 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const stopper = new AbortController();
   const signal = AbortSignal.any([env.signal, stopper.signal]);
   const schema = request.agent.output_schema;
-  const matrix = new PairwiseMatrix({ metric: request.metric });
+  const semantic = request.metric === 'semantic' ? new SemanticSpace() : null;
+  const matrix = new PairwiseMatrix({ metric: semantic ? semantic.distance : (request.metric as DistanceMetric) });
   const finished: Replicate[] = [];
   const validKeys: string[] = [];
   const validIndices: number[] = [];
@@ -107,7 +112,9 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     }
     launched.add(index);
     try {
-      onFinished(await callOne(env, request, index, signal, schema));
+      const replicate = await callOne(env, request, index, signal, schema);
+      if (semantic && replicate.valid) await semantic.embed(env, replicate.output, signal);
+      onFinished(replicate);
     } finally {
       slots.release();
     }
@@ -242,6 +249,35 @@ function allFailed(replicates: readonly Replicate[]): ServiceError {
   return new ServiceError(known, `all ${replicates.length} replicates failed; first error: ${first?.message ?? 'unknown'}`, {
     retryable: first?.retryable ?? false,
   });
+}
+
+/**
+ * The semantic metric: each valid output is embedded once (an embeddings
+ * call charged to the run), and outputs compare by cosine distance. An
+ * output whose embedding failed falls back to the automatic metric, so one
+ * failed call does not fail the run.
+ */
+class SemanticSpace {
+  readonly #vectors = new Map<string, number[]>();
+
+  async embed(env: ReplicateEnv, output: unknown, signal: AbortSignal): Promise<void> {
+    const text = typeof output === 'string' ? output : canonicalJson(output);
+    if (this.#vectors.has(text)) return;
+    try {
+      const result = await env.models.embed({ input: [text], signal });
+      const vector = result.vectors[0];
+      if (vector) this.#vectors.set(text, vector);
+    } catch (error) {
+      if (!signal.aborted) env.log.warn({ err: error }, 'embedding failed; falling back to the automatic metric for this output');
+    }
+  }
+
+  readonly distance = (a: unknown, b: unknown): number => {
+    if (a === null || a === undefined || b === null || b === undefined) return 1;
+    const va = this.#vectors.get(typeof a === 'string' ? a : canonicalJson(a));
+    const vb = this.#vectors.get(typeof b === 'string' ? b : canonicalJson(b));
+    return va && vb ? cosineDistance(va, vb) : distanceBetween(a, b, 'auto');
+  };
 }
 
 function round(ms: number): number {

@@ -36,6 +36,28 @@ export interface ModelCallResult {
   latency_ms: number;
 }
 
+/** Texts to embed (for the semantic distance metric). */
+export interface EmbeddingRequest {
+  input: string[];
+  model?: string | undefined;
+  signal: AbortSignal;
+  trace: TraceContext;
+}
+
+/** Vectors in input order, plus accounting. */
+export interface EmbeddingResult {
+  vectors: number[][];
+  usage: Usage;
+  cost_usd: number;
+  provider: string;
+  model: string;
+  attempts: number;
+  latency_ms: number;
+}
+
+/** The embedding model when a tool names none. */
+export const DEFAULT_EMBEDDING_MODEL = 'text-embedding-3-small';
+
 /** A failed call: the mapped error plus what was spent finding out. */
 export class ModelCallError extends Error {
   readonly error: ServiceError;
@@ -57,6 +79,8 @@ export interface ModelGateway {
   readonly provider: string;
   /** One model call with retries, breaker, error mapping, usage and price. */
   call(request: ModelCallRequest): Promise<ModelCallResult>;
+  /** Embeddings of texts, with the same retries, breaker and accounting as calls. */
+  embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
   /** What `usage` on `model` costs, in USD (0 for unpriced models). */
   costOf(model: string, usage: Usage): number;
   /** Breaker state per provider:model. */
@@ -94,6 +118,7 @@ export class OpenAIGateway implements ModelGateway {
   readonly #breakers: BreakerRegistry;
   readonly #limit: Semaphore;
   readonly #modelProvider: OpenAIProvider;
+  readonly #client: OpenAI;
 
   constructor(options: OpenAIGatewayOptions) {
     this.provider = options.provider;
@@ -115,6 +140,7 @@ export class OpenAIGateway implements ModelGateway {
         return fetch(url, init);
       },
     });
+    this.#client = client;
     this.#modelProvider = new OpenAIProvider({ openAIClient: client, useResponses: options.api === 'responses' });
     this.#runner = new Runner({ modelProvider: this.#modelProvider, tracingDisabled: true });
     this.#breakers = new BreakerRegistry(options.breaker, (error) => mapProviderError(error).fault === 'provider');
@@ -159,24 +185,10 @@ export class OpenAIGateway implements ModelGateway {
       },
     });
     const input = toAgentInput(request.input);
-    const key = `${this.provider}:${request.model}`;
-    let attempts = 0;
+    const attempt = this.#invoke(request.model, request, () => this.#runner.run(agent, input, { signal, maxTurns: 1 }));
+    const { attempts } = attempt;
     try {
-      const result = await withRetry(
-        () => {
-          attempts++;
-          const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
-          return this.#breakers.fire(key, () =>
-            this.#limit.run(() => outgoingHeaders.run(headers, () => this.#runner.run(agent, input, { signal, maxTurns: 1 })), signal),
-          );
-        },
-        {
-          policy: this.#options.retry,
-          signal,
-          classify: mapProviderError,
-          ...(this.#options.random ? { random: this.#options.random } : {}),
-        },
-      );
+      const result = await attempt.value;
       const usage = sumUsage(result.rawResponses.map((r) => r.usage));
       let output: unknown = result.finalOutput;
       if (wrapped && output !== null && typeof output === 'object') output = (output as Record<string, unknown>)[WRAP_KEY];
@@ -186,14 +198,59 @@ export class OpenAIGateway implements ModelGateway {
         cost_usd: this.#options.pricing.cost(request.model, usage),
         provider: this.provider,
         model: request.model,
-        attempts,
+        attempts: attempts(),
         latency_ms: performance.now() - started,
       };
     } catch (error) {
-      // An aborted run reports why it was aborted (cancel, timeout, budget), not how the socket died.
-      const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error).error;
-      throw new ModelCallError(mapped, attempts, performance.now() - started);
+      throw this.#failure(error, signal, attempts(), started);
     }
+  }
+
+  async embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
+    const started = performance.now();
+    const model = request.model ?? DEFAULT_EMBEDDING_MODEL;
+    const attempt = this.#invoke(model, request, () => this.#client.embeddings.create({ model, input: request.input }, { signal: request.signal }));
+    try {
+      const response = await attempt.value;
+      const input = response.usage?.prompt_tokens ?? 0;
+      const usage: Usage = { input_tokens: input, output_tokens: 0, total_tokens: input };
+      const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+      return { vectors, usage, cost_usd: this.#options.pricing.cost(model, usage), provider: this.provider, model, attempts: attempt.attempts(), latency_ms: performance.now() - started };
+    } catch (error) {
+      throw this.#failure(error, request.signal, attempt.attempts(), started);
+    }
+  }
+
+  /**
+   * One provider operation under the policy: retries (ours, p-retry), the
+   * breaker of provider:model per attempt, the global concurrency bound, and
+   * the trace headers on the wire. Returns the pending value and a live
+   * attempt count (it keeps counting while the value settles).
+   */
+  #invoke<T>(model: string, request: { signal: AbortSignal; trace: TraceContext }, operation: () => Promise<T>): { value: Promise<T>; attempts: () => number } {
+    const key = `${this.provider}:${model}`;
+    const { signal } = request;
+    let attempts = 0;
+    const value = withRetry(
+      () => {
+        attempts++;
+        const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
+        return this.#breakers.fire(key, () => this.#limit.run(() => outgoingHeaders.run(headers, operation), signal));
+      },
+      {
+        policy: this.#options.retry,
+        signal,
+        classify: mapProviderError,
+        ...(this.#options.random ? { random: this.#options.random } : {}),
+      },
+    );
+    return { value, attempts: () => attempts };
+  }
+
+  /** An aborted run reports why it was aborted (cancel, timeout, budget), not how the socket died. */
+  #failure(error: unknown, signal: AbortSignal, attempts: number, started: number): ModelCallError {
+    const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error).error;
+    return new ModelCallError(mapped, attempts, performance.now() - started);
   }
 
   async close(): Promise<void> {

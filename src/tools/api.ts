@@ -4,13 +4,17 @@ import type { TraceContext } from '../core/trace.ts';
 import type { Bundle } from '../schemas/bundle.ts';
 import type { EmittedEvent } from '../schemas/events.ts';
 import type { AgentSpec, BudgetLimits, EarlyStopConfig, LaunchConfig, RunInput, SynthesizeConfig } from '../schemas/request.ts';
-import type { ModelCallRequest, ModelCallResult } from '../providers/gateway.ts';
+import type { EmbeddingRequest, EmbeddingResult, ModelCallRequest, ModelCallResult } from '../providers/gateway.ts';
 
 /** A JSON Schema document. */
 export type JsonSchema = Record<string, unknown>;
 
-/** How replicate outputs are compared when building pairwise distances. */
-export type DistanceMetricName = 'auto' | 'structural' | 'textual';
+/**
+ * How replicate outputs are compared when building pairwise distances;
+ * `semantic` embeds each output (one embeddings call per replicate, charged
+ * to the run) and compares vectors by cosine.
+ */
+export type DistanceMetricName = 'auto' | 'structural' | 'textual' | 'semantic';
 
 /** Defaults a tool brings; a request overrides them field by field. */
 export interface ToolDefaults {
@@ -51,6 +55,7 @@ export interface ToolOutcome {
 /** A run-scoped handle on models: every call is charged to the run's budget and cost lines. */
 export interface RunModels {
   call(request: Omit<ModelCallRequest, 'signal' | 'trace'> & { signal?: AbortSignal }): Promise<ModelCallResult>;
+  embed(request: Omit<EmbeddingRequest, 'signal' | 'trace'> & { signal?: AbortSignal }): Promise<EmbeddingResult>;
   readonly provider: string;
 }
 

@@ -14,7 +14,7 @@ const Defaults = z.strictObject({
   budget: BudgetLimitsSchema.optional(),
   launch: LaunchSchema.optional(),
   synthesize: SynthesizeSchema.optional(),
-  metric: z.enum(['auto', 'structural', 'textual']).optional(),
+  metric: z.enum(['auto', 'structural', 'textual', 'semantic']).optional(),
   merge: z.enum(['vote', 'first_valid']).optional(),
   timeout_ms: z.number().int().positive().optional(),
 });

@@ -5,7 +5,7 @@
  */
 
 /** Which OpenAI API a model request came through. */
-export type ApiKind = 'chat' | 'responses';
+export type ApiKind = 'chat' | 'responses' | 'embeddings';
 
 /** Structured-output mode asked for by the client. */
 export type JsonMode = 'schema' | 'object' | null;
@@ -26,6 +26,9 @@ export interface ParsedRequest {
   /** Responses API echoes these back in the response object. */
   instructions: unknown;
   text: unknown;
+  /** Embeddings: the texts to embed, and how the vectors are encoded. */
+  inputs?: string[];
+  encodingFormat?: 'float' | 'base64';
 }
 
 type Obj = Record<string, unknown>;
@@ -79,6 +82,14 @@ export function parseModelRequest(api: ApiKind, body: unknown): ParsedRequest {
   const b: Obj = isObj(body) ? body : {};
   const model = typeof b.model === 'string' ? b.model : '';
   const stream = b.stream === true;
+  if (api === 'embeddings') {
+    const inputs = typeof b.input === 'string' ? [b.input] : Array.isArray(b.input) ? b.input.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))) : [];
+    return {
+      api, model, seed: null, prompt: inputs.join('\n'), promptChars: inputs.reduce((a, t) => a + t.length, 0), stream: false,
+      includeUsage: false, jsonMode: null, schema: null, instructions: null, text: null,
+      inputs, encodingFormat: b.encoding_format === 'base64' ? 'base64' : 'float',
+    };
+  }
   if (api === 'chat') {
     const { prompt, chars } = collect(Array.isArray(b.messages) ? b.messages : []);
     const streamOptions = isObj(b.stream_options) ? b.stream_options : {};

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { answerContent, chooseAnswer, estimateTokens } from './answers.ts';
 import { defaultBehavior, SimulatorConfigError, validateBehavior } from './behavior.ts';
 import { mulberry32, type Rng } from './prng.ts';
+import { embeddingsResponse } from './embeddings.ts';
 import { parseModelRequest, type ApiKind, type ParsedRequest } from './request.ts';
 import type {
   FaultSpec,
@@ -202,6 +203,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   }
 
   function answer(parsed: ParsedRequest, res: ServerResponse, finish: Finish, setTimer: (t: NodeJS.Timeout | undefined) => void): void {
+    if (parsed.api === 'embeddings') {
+      finish('completed', 200);
+      sendJson(res, 200, embeddingsResponse(parsed, behavior.usage.inputTokens ?? estimateTokens(parsed.promptChars)), { 'x-request-id': `req_sim${(++idCounter).toString(16)}` });
+      return;
+    }
     let value: unknown;
     try {
       value = chooseAnswer(behavior.answers, parsed, answerIndex++, simRng);
@@ -282,6 +288,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       readJson(req, res, (body) => modelRequest('chat', path, req, res, body));
     } else if (method === 'POST' && path === '/v1/responses') {
       readJson(req, res, (body) => modelRequest('responses', path, req, res, body));
+    } else if (method === 'POST' && path === '/v1/embeddings') {
+      readJson(req, res, (body) => modelRequest('embeddings', path, req, res, body));
     } else if (method === 'GET' && path === '/v1/models') {
       sendJson(res, 200, modelList(Math.floor(Date.now() / 1000)));
     } else if (!control(path, method, req, res)) {
