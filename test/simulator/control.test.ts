@@ -75,7 +75,7 @@ describe('HTTP control endpoints', () => {
   });
 
   it('unknown routes get a 404 and bad JSON a 400, both in OpenAI error format', async () => {
-    await expect(client.embeddings.create({ model: 'e', input: 'x' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.moderations.create({ model: 'm', input: 'x' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     const notFound = await fetch(`${root}/v2/nothing`);
     expect(notFound.status).toBe(404);
     expect(await notFound.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'unknown_url' } });

@@ -1,0 +1,325 @@
+/**
+ * Child processes of the benchmarks: the simulator, the service (as `node
+ * src/server.ts` or in-process in a worker with IPC), the bare proxy and
+ * load-generating clients. Every child is tracked so the driver can stop
+ * exactly the processes it started, by pid.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SimulatorBehavior, SimulatorStats } from '../../src/providers/simulator/types.ts';
+import { sleep } from './stats.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+});
+
+/** A started node child with its captured output. */
+export interface NodeChild {
+  proc: ChildProcess;
+  pid: number;
+  /** The last ~64 KB of stdout+stderr, for error reports. */
+  output(): string;
+  /** Resolves with the first stdout line the predicate accepts. */
+  waitForLine(accept: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  execArgv?: string[];
+  ipc?: boolean;
+  /** Keep stdout lines for waitForLine (default true). */
+  lines?: boolean;
+}
+
+/** Spawns `script` (relative to the repo root) with this process's Node binary. */
+export function spawnNode(script: string, options: SpawnOptions = {}): NodeChild {
+  const proc = spawn(process.execPath, [...(options.execArgv ?? []), path.join(REPO_ROOT, script), ...(options.args ?? [])], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  });
+  if (proc.pid === undefined) throw new Error(`could not spawn ${script}`);
+  live.add(proc);
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-65536);
+  };
+  let pending = '';
+  const lines: string[] = [];
+  const lineWaiters = new Set<(line: string) => void>();
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    keep(chunk);
+    if (options.lines === false) return;
+    pending += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (lines.length < 1000) lines.push(line);
+      for (const w of [...lineWaiters]) w(line);
+    }
+  });
+  proc.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once('exit', (code) => {
+      live.delete(proc);
+      resolve(code);
+    });
+  });
+  const child: NodeChild = {
+    proc,
+    pid: proc.pid,
+    output: () => tail,
+    exited,
+    waitForLine(accept, timeoutMs = 20_000) {
+      const seen = lines.find(accept);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          lineWaiters.delete(onLine);
+          reject(new Error(`${script}: no expected output line within ${timeoutMs} ms\n${tail}`));
+        }, timeoutMs);
+        const onLine = (line: string) => {
+          if (!accept(line)) return;
+          clearTimeout(timer);
+          lineWaiters.delete(onLine);
+          resolve(line);
+        };
+        lineWaiters.add(onLine);
+        exited.then((code) => {
+          if (!lineWaiters.has(onLine)) return;
+          clearTimeout(timer);
+          lineWaiters.delete(onLine);
+          reject(new Error(`${script} exited (${code}) before it was ready\n${tail}`));
+        });
+      });
+    },
+    async stop(graceMs = 15_000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      }, graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  return child;
+}
+
+/** A free loopback TCP port (bound then released). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `GET url` until it answers 200. */
+export async function waitHttpOk(url: string, child: NodeChild, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.proc.exitCode !== null) throw new Error(`process exited (${child.proc.exitCode}) before ${url} answered\n${child.output()}`);
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms\n${child.output()}`);
+    await sleep(50);
+  }
+}
+
+export async function postJson<T = unknown>(url: string, body: unknown): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST ${url} → ${res.status}: ${text.slice(0, 500)}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+export async function getJson<T = unknown>(url: string): Promise<T> {
+  const res = await fetch(url);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET ${url} → ${res.status}: ${text.slice(0, 500)}`);
+  return JSON.parse(text) as T;
+}
+
+/** The simulator in its own process. */
+export interface SimulatorChild extends NodeChild {
+  /** Base URL for the SDKs (`http://127.0.0.1:PORT/v1`). */
+  url: string;
+  origin: string;
+  configure(behavior: Partial<SimulatorBehavior>): Promise<void>;
+  reset(): Promise<void>;
+  stats(): Promise<SimulatorStats>;
+}
+
+/** Starts `node src/providers/simulator/main.ts` on a free loopback port. */
+export async function startSimulatorChild(latencyMs: number | string = 0): Promise<SimulatorChild> {
+  const child = spawnNode('src/providers/simulator/main.ts', {
+    env: { SIMULATOR_PORT: '0', SIMULATOR_HOST: '127.0.0.1', SIMULATOR_LATENCY_MS: String(latencyMs) },
+  });
+  const line = await child.waitForLine((l) => l.includes('"url"'));
+  const url = (JSON.parse(line) as { url: string }).url;
+  const origin = new URL(url).origin;
+  await waitHttpOk(`${origin}/_simulator/stats`, child);
+  return {
+    ...child,
+    url,
+    origin,
+    configure: async (behavior) => {
+      await postJson(`${origin}/_simulator/config`, behavior);
+    },
+    reset: async () => {
+      await postJson(`${origin}/_simulator/reset`, {});
+    },
+    stats: () => getJson<SimulatorStats>(`${origin}/_simulator/stats`),
+  };
+}
+
+/** Environment every benchmarked service gets unless a scenario overrides it. */
+export function serviceEnv(simulatorUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    OPENAI_BASE_URL: simulatorUrl,
+    // Never a real key: the simulator needs none and the SDK insists on one.
+    OPENAI_API_KEY: 'sk-bench-not-a-key',
+    SHUTDOWN_GRACE_MS: '2000',
+    // The brief's limit; the service's default may be lower.
+    MAX_REPLICATES: '100',
+    ...extra,
+  };
+}
+
+/** The service as in production: `node src/server.ts`, in its own process. */
+export interface ServiceChild extends NodeChild {
+  /** `http://127.0.0.1:PORT` */
+  origin: string;
+}
+
+export async function startServiceChild(simulatorUrl: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<ServiceChild> {
+  const port = await freePort();
+  const child = spawnNode('src/server.ts', { env: serviceEnv(simulatorUrl, { PORT: String(port), ...env }), execArgv, lines: false });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitHttpOk(`${origin}/healthz`, child);
+  return { ...child, origin };
+}
+
+/** Answers of the in-process service worker (bench/workers/inprocService.ts). */
+export interface MemorySample {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+export interface CpuSample {
+  user: number;
+  system: number;
+}
+
+/** The service started in-process (startService) inside a child with --expose-gc, driven over IPC. */
+export interface InprocServiceChild extends NodeChild {
+  origin: string;
+  /** Full GC (several passes) in the service process, then its memory. */
+  memory(gc?: boolean): Promise<MemorySample>;
+  cpu(): Promise<CpuSample>;
+}
+
+export async function startInprocService(simulatorUrl: string, env: Record<string, string> = {}): Promise<InprocServiceChild> {
+  const port = await freePort();
+  const child = spawnNode('bench/workers/inprocService.ts', {
+    env: serviceEnv(simulatorUrl, { PORT: String(port), ...env }),
+    execArgv: ['--expose-gc'],
+    ipc: true,
+    lines: false,
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitHttpOk(`${origin}/healthz`, child);
+  let nextId = 1;
+  const waiting = new Map<number, (reply: any) => void>();
+  child.proc.on('message', (msg: any) => {
+    const resolve = waiting.get(msg?.id);
+    if (resolve) {
+      waiting.delete(msg.id);
+      resolve(msg);
+    }
+  });
+  const ask = (cmd: string, extra: Record<string, unknown> = {}): Promise<any> =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`in-process service: no answer to ${cmd}`));
+      }, 60_000);
+      waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply);
+      });
+      child.proc.send({ id, cmd, ...extra });
+    });
+  return {
+    ...child,
+    origin,
+    memory: async (gc = true) => (await ask('memory', { gc })).memory as MemorySample,
+    cpu: async () => (await ask('cpu')).cpu as CpuSample,
+  };
+}
+
+/** The bare node:http pass-through proxy (the floor of scenario 0). */
+export interface ProxyChild extends NodeChild {
+  /** Base URL for the SDKs (`http://127.0.0.1:PORT/v1`). */
+  url: string;
+}
+
+export async function startProxyChild(targetOrigin: string): Promise<ProxyChild> {
+  const child = spawnNode('bench/workers/proxy.ts', { env: { PROXY_TARGET: targetOrigin } });
+  const line = await child.waitForLine((l) => l.includes('"url"'));
+  const origin = (JSON.parse(line) as { url: string }).url;
+  return { ...child, url: `${origin}/v1` };
+}
+
+/** CPU time (user+system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return ((utime + stime) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** USER_HZ; 100 on every mainstream Linux build. */
+const CLOCK_TICKS = 100;
