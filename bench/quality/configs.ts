@@ -32,6 +32,8 @@ export const STRATEGIES: StrategyConfig[] = [
   { id: 'ac90', label: 'Adaptive-Consistency, threshold 0.90', early_stop: { rule: 'adaptive_consistency', threshold: 0.9 }, launch: seq, expectRule: 'adaptive_consistency' },
   { id: 'ac95', label: 'Adaptive-Consistency, threshold 0.95', early_stop: { rule: 'adaptive_consistency', threshold: 0.95 }, launch: seq, expectRule: 'adaptive_consistency' },
   { id: 'ac99', label: 'Adaptive-Consistency, threshold 0.99', early_stop: { rule: 'adaptive_consistency', threshold: 0.99 }, launch: seq, expectRule: 'adaptive_consistency' },
+  { id: 'pred93', label: 'predictive, threshold 0.93 (default)', early_stop: { rule: 'predictive' }, launch: seq, expectRule: 'predictive' },
+  { id: 'pred97', label: 'predictive, threshold 0.97', early_stop: { rule: 'predictive', threshold: 0.97 }, launch: seq, expectRule: 'predictive' },
   { id: 'esc3', label: 'ESC, window 3', early_stop: { rule: 'esc', window: 3 }, launch: seq, expectRule: 'esc' },
   { id: 'esc4', label: 'ESC, window 4', early_stop: { rule: 'esc', window: 4 }, launch: seq, expectRule: 'esc' },
   { id: 'esc5', label: 'ESC, window 5', early_stop: { rule: 'esc', window: 5 }, launch: seq, expectRule: 'esc' },

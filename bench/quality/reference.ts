@@ -14,12 +14,12 @@ export interface EarlyStopParams {
   epsilon?: number;
   confidence?: number;
   min_replicates?: number;
-  rule?: 'adaptive_consistency' | 'esc';
+  rule?: 'adaptive_consistency' | 'esc' | 'predictive';
   threshold?: number;
   window?: number;
 }
 
-export type RuleName = 'epsilon' | 'quorum' | 'confidence' | 'adaptive_consistency' | 'esc';
+export type RuleName = 'epsilon' | 'quorum' | 'confidence' | 'adaptive_consistency' | 'esc' | 'predictive';
 
 /** Replicate seed per the API contract: run seed + index + 1. */
 export function replicateSeed(runSeed: number, index: number): number {
@@ -69,6 +69,27 @@ export function acProbability(v1: number, v2: number): number {
   return p;
 }
 
+/**
+ * The predictive rule, written independently of src/bundle: enumerate every
+ * way the remaining answers can fall under a Pólya urn (uniform prior) over
+ * leader / challenger / the rest, and sum the ways the challenger ends level
+ * or ahead. Memoised recursion instead of the service's forward DP.
+ */
+export function predictiveFlip(v1: number, v2: number, rest: number, remaining: number): number {
+  const memo = new Map<string, number>();
+  const go = (a: number, b: number, c: number, left: number): number => {
+    if (left === 0) return b >= a ? 1 : 0;
+    const key = `${a},${b},${c},${left}`;
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
+    const total = a + b + c + 3;
+    const p = ((a + 1) / total) * go(a + 1, b, c, left - 1) + ((b + 1) / total) * go(a, b + 1, c, left - 1) + ((c + 1) / total) * go(a, b, c + 1, left - 1);
+    memo.set(key, p);
+    return p;
+  };
+  return go(v1, v2, rest, remaining);
+}
+
 /** Mean pairwise 0/1 distance of categorical answers (1 when they differ). */
 function meanPairwise(labels: readonly string[]): number {
   const n = labels.length;
@@ -94,6 +115,7 @@ export function referenceDecision(seen: readonly string[], requested: number, es
   if (es.quorum !== undefined && v1 >= es.quorum) return 'quorum';
   if (es.confidence !== undefined && v1 / n >= es.confidence - 1e-12) return 'confidence';
   if (es.rule === 'adaptive_consistency' && acProbability(v1, v2) > (es.threshold ?? 0.95)) return 'adaptive_consistency';
+  if (es.rule === 'predictive' && 1 - predictiveFlip(v1, v2, n - v1 - v2, requested - n) >= (es.threshold ?? 0.93) - 1e-12) return 'predictive';
   if (es.rule === 'esc') {
     const w = es.window ?? 4;
     // ESC samples window after window and stops on the first unanimous one.

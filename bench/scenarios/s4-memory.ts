@@ -170,12 +170,23 @@ export const memoryScenario: Scenario<MemoryResult> = {
     const c = r.concurrent;
     const l = r.leak;
     return [
-      `Service in-process (\`startService\`) in a child started with \`--expose-gc\`; heap figures are \`heapUsed\` after forced full GCs, reported over IPC. Runs of ${r.replicates} replicates (tool \`bundle\`) posted at once and held open by the bench process; the simulator's latency keeps every call in flight while memory is read; MAX_GLOBAL_CONCURRENCY=10000 so no call waits in the global queue. Per-run figures are deltas over the baseline taken just before, divided by the number of runs; they include each run's HTTP request/response state, its 5 outgoing provider calls, the live record and its events.`,
+      `Service in-process (\`startService\`) in a child started with \`--expose-gc\`; heap figures are \`heapUsed\` after forced full GCs, reported over IPC. Runs of ${r.replicates} replicates (tool \`bundle\`) posted at once and held open by the bench process; the simulator's latency keeps every call in flight while memory is read; MAX_GLOBAL_CONCURRENCY=10000 so no call waits in the global queue. Launch time = until every call is in flight at the simulator. Per-run figures are deltas over the baseline taken just before, divided by the number of runs (RSS rarely shrinks, so its delta is only meaningful when the run count is large enough to grow the heap); they include each run's HTTP request/response state, its 5 outgoing provider calls, the live record and its events.`,
       '',
       table(
-        ['concurrent runs', 'calls in flight', 'heap before', 'heap loaded', 'heap / run', 'RSS / run', 'retained / finished run (in store)', 'errors', 'target'],
-        c.map((x) => [num(x.runs), num(x.inFlightCalls), bytes(x.base.heapUsed), bytes(x.loaded.heapUsed), bytes(x.heapPerRun), bytes(x.rssPerRun), bytes(x.retainedPerFinishedRun), x.errors, '< 100 KB / run; 0 errors']),
-        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+        ['concurrent runs', 'calls in flight', 'launch time', 'heap before → loaded', 'RSS before → loaded', 'heap / run', 'RSS / run', 'retained / finished run (in store)', 'errors', 'target'],
+        c.map((x) => [
+          num(x.runs),
+          num(x.inFlightCalls),
+          `${num(x.launchMs)} ms`,
+          `${bytes(x.base.heapUsed)} → ${bytes(x.loaded.heapUsed)}`,
+          `${bytes(x.base.rss)} → ${bytes(x.loaded.rss)}`,
+          bytes(x.heapPerRun),
+          bytes(x.rssPerRun),
+          bytes(x.retainedPerFinishedRun),
+          x.errors,
+          '< 100 KB / run; 0 errors',
+        ]),
+        ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
       ),
       '',
       `**Leak check**: RUN_TTL_MS=${l.runTtlMs}, MAX_RUNS=${l.maxRuns}; ${num(l.warmupRuns)} warm-up runs, then ${num(l.runs)} runs (${LEAK_CONCURRENCY} at a time) with a checkpoint every ${num(l.runs / (l.checkpoints.length - 1))}; each checkpoint waits past the TTL and one store sweep, then forces full GCs. Errors: ${l.errors}; active runs afterwards: ${l.activeAfter}.`,

@@ -4,6 +4,7 @@
  * the cancelling; this file only owns the decision and its explanation.
  */
 import { betaStopProbability } from './betaStop.ts';
+import { predictiveFlipProbability } from './predictiveStop.ts';
 import { canonicalJson } from './canonical.ts';
 import { compareText } from './order.ts';
 import { normalizeText } from './text.ts';
@@ -18,9 +19,12 @@ export interface EarlyStopConfig {
   readonly confidence?: number;
   /** Never stop before this many valid answers (default 2, at least 1). */
   readonly min_replicates?: number;
-  /** Optional sequential rule from the literature. */
-  readonly rule?: 'adaptive_consistency' | 'esc';
-  /** Adaptive-Consistency: stop when P(leader stays ahead) exceeds this (default 0.95). */
+  /** Optional sequential rule: two from the literature, and `predictive` (see predictiveStop.ts). */
+  readonly rule?: 'adaptive_consistency' | 'esc' | 'predictive';
+  /**
+   * Adaptive-Consistency: stop when P(leader stays ahead) exceeds this (default 0.95).
+   * Predictive: stop when P(the full run's vote keeps the leader) reaches this (default 0.93).
+   */
   readonly threshold?: number;
   /** ESC: window size (default 4). */
   readonly window?: number;
@@ -41,7 +45,7 @@ export interface EarlyStopState {
 }
 
 /** Which rule fired. */
-export type EarlyStopRule = 'epsilon' | 'quorum' | 'confidence' | 'adaptive_consistency' | 'esc';
+export type EarlyStopRule = 'epsilon' | 'quorum' | 'confidence' | 'adaptive_consistency' | 'esc' | 'predictive';
 
 /** The decision and, when stopping, a one-sentence explanation. */
 export interface EarlyStopDecision {
@@ -52,6 +56,8 @@ export interface EarlyStopDecision {
 
 const DEFAULT_MIN_REPLICATES = 2;
 const DEFAULT_AC_THRESHOLD = 0.95;
+/** Chosen with `npm run bench:quality`: the middle of the plateau where calls halve at under 0.5 pp loss. */
+const DEFAULT_PREDICTIVE_THRESHOLD = 0.93;
 const DEFAULT_ESC_WINDOW = 4;
 
 /**
@@ -104,6 +110,14 @@ export function decideEarlyStop(state: EarlyStopState, config: EarlyStopConfig):
         'adaptive_consistency',
         `P(leading answer stays ahead) = ${fmt(p)} > ${fmt(threshold)} with ${v1} vs ${v2} votes (Adaptive-Consistency)`,
       );
+    }
+  }
+  if (config.rule === 'predictive') {
+    const threshold = config.threshold ?? DEFAULT_PREDICTIVE_THRESHOLD;
+    const remaining = state.requested - state.finished;
+    const keep = 1 - predictiveFlipProbability(v1, v2, n - v1 - v2, remaining);
+    if (keep >= threshold) {
+      return stop('predictive', `P(all ${state.requested} replicates would still pick the leader) = ${fmt(keep)} ≥ ${fmt(threshold)} with ${v1} vs ${v2} votes, ${remaining} to go`);
     }
   }
   if (config.rule === 'esc') {

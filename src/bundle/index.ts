@@ -4,6 +4,7 @@
  * the orchestrator can recompute a bundle and get byte-identical results.
  */
 export { betaStopProbability } from './betaStop.ts';
+export { predictiveFlipProbability } from './predictiveStop.ts';
 export { canonicalJson, toJsonValue, type JsonValue } from './canonical.ts';
 export { dedupeTexts, type TextEntry, type TextGroup } from './dedupe.ts';
 export {

@@ -37,7 +37,7 @@ export const EarlyStopSchema = z.strictObject({
   min_replicates: z.number().int().min(1).optional(),
   quorum: z.number().int().min(1).optional(),
   confidence: z.number().min(0).max(1).optional(),
-  rule: z.enum(['adaptive_consistency', 'esc']).optional(),
+  rule: z.enum(['adaptive_consistency', 'esc', 'predictive']).optional(),
   threshold: z.number().gt(0).lt(1).optional(),
   window: z.number().int().min(2).optional(),
 });
