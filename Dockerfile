@@ -21,6 +21,7 @@ COPY package.json ./
 COPY src ./src
 COPY routes ./routes
 COPY tools ./tools
+COPY config ./config
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -66,8 +66,8 @@ export const ConfigSchema = z.object({
   REDACT_EVENTS: z.stringbool().default(false),
 
   TOOLS_DIR: z.string().default('tools'),
-  /** Planner rules file (YAML); when absent, runs without a `tool` use the `bundle` tool. */
-  PLANNER_RULES: z.string().default('config/planner.yaml'),
+  /** Planner rules file (YAML); unset, config/planner.yaml is used when present, else runs without a `tool` use `bundle`. */
+  PLANNER_RULES: optionalString,
   SHUTDOWN_GRACE_MS: int(10_000, 0),
 });
 

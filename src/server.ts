@@ -11,6 +11,9 @@ import { startSimulator, type Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
 import { loadTools } from './tools/loader.ts';
 
+/** Where planner rules are looked for when PLANNER_RULES is unset. */
+export const DEFAULT_PLANNER_RULES = 'config/planner.yaml';
+
 /** A running service and how to stop it. */
 export interface RunningService {
   url: string;
@@ -54,7 +57,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   });
   const store = await createStore(config, logger);
   const registry = await loadTools(config.TOOLS_DIR);
-  const planner = loadPlanner(config.PLANNER_RULES, registry, { explicit: process.env.PLANNER_RULES !== undefined });
+  const planner = loadPlanner(config.PLANNER_RULES ?? DEFAULT_PLANNER_RULES, registry, { explicit: config.PLANNER_RULES !== undefined });
   const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ url, provider, store: store.kind, tools: registry.names() }, 'service listening');

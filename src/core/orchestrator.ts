@@ -226,7 +226,7 @@ export class Orchestrator {
     const outcome = await Promise.race([Promise.allSettled(pending), timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
-      for (const id of this.#active.keys()) this.#abortLocal(id, new ServiceError('unavailable', 'server shut down before the run finished'));
+      for (const id of this.#active.keys()) this.#abortLocal(id, new ServiceError('cancelled', 'the server shut down before the run finished'));
       await Promise.allSettled([...this.#active.values()].map((a) => a.done));
     }
     this.#unsubscribeCancel();
@@ -252,20 +252,21 @@ export class Orchestrator {
     let outcome: ToolOutcome | null = null;
     let thrown: unknown = null;
     const timers: NodeJS.Timeout[] = [];
+    // timeout_ms is the run's whole wall-clock limit, time queued for a slot included.
+    timers.push(setTimeout(() => controller.abort(new ServiceError('timeout', `run exceeded timeout_ms (${timeoutMs} ms)`)), timeoutMs));
+    const maxTime = active.request.budget.max_time_ms;
+    if (maxTime !== undefined) {
+      timers.push(
+        setTimeout(
+          () => controller.abort(new ServiceError('budget_exceeded', `time budget exceeded: ${maxTime} ms`, { details: { limit: 'max_time_ms' } })),
+          maxTime,
+        ),
+      );
+    }
     try {
       await this.#slots.acquire(controller.signal);
       try {
         const startedAt = this.#now();
-        timers.push(setTimeout(() => controller.abort(new ServiceError('timeout', `run exceeded timeout_ms (${timeoutMs} ms)`)), timeoutMs));
-        const maxTime = active.request.budget.max_time_ms;
-        if (maxTime !== undefined) {
-          timers.push(
-            setTimeout(
-              () => controller.abort(new ServiceError('budget_exceeded', `time budget exceeded: ${maxTime} ms`, { details: { limit: 'max_time_ms' } })),
-              maxTime,
-            ),
-          );
-        }
         active.record = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
         active.writes.push(this.#deps.store.saveRun(active.record));
         this.#emit(active, {
@@ -329,7 +330,7 @@ export class Orchestrator {
 
   /** Stamps and stores one event. Appends go out in call order, which keeps every source's order. */
   #emit(active: ActiveRun, event: EmittedEvent | OwnEvent): void {
-    const stamped = {
+    let stamped = {
       tool: active.tool.name,
       ...event,
       seq: ++active.seq,
@@ -338,6 +339,7 @@ export class Orchestrator {
       request_id: active.trace.request_id,
       ts: new Date(this.#now()).toISOString(),
     } as RunEvent;
+    if (this.#deps.redactEvents) stamped = this.#deps.redact(stamped, 'event') as RunEvent;
     if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#trackReplicate(active, stamped.replicate);
     else if (stamped.type === 'partial_summary' && stamped.tool === active.tool.name) {
       active.partial.summary = stamped.summary;
@@ -392,7 +394,6 @@ export class Orchestrator {
             validator: deps.validator,
             maxConcurrency: deps.limits.maxConcurrency,
             account: active.account,
-            redact: deps.redactEvents ? (v) => deps.redact(v, 'event') : null,
             log: ctx.log,
           },
           { ...request, ...overrides },

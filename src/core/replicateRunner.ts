@@ -31,8 +31,6 @@ export interface ReplicateEnv {
   validator: SchemaValidator;
   maxConcurrency: number;
   account: RunAccount;
-  /** Applied to outputs placed in events, when event redaction is on. */
-  redact: ((value: unknown) => unknown) | null;
   log: Logger;
 }
 
@@ -66,7 +64,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
       source: `replicate:${replicate.index}`,
       provider: replicate.provider,
       model: replicate.model,
-      replicate: env.redact ? { ...replicate, output: env.redact(replicate.output) } : replicate,
+      replicate,
     });
     matrix.add(replicate.index, replicate.valid ? replicate.output : null);
     if (replicate.valid) {
@@ -80,7 +78,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     if (publish && summary) {
       env.emit({
         type: 'partial_summary',
-        summary: env.redact ? { ...summary, consensus: env.redact(summary.consensus) } : summary,
+        summary,
         statistics: statisticsOf(finished, n),
         budget_used: env.account.report().used,
       });
@@ -140,15 +138,14 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const replicates = [...finished].sort((a, b) => a.index - b.index);
   const summary = summarizeFinished(replicates, matrix, request, env.validator);
   const bundle: Bundle = { replicates, summary, statistics: statisticsOf(replicates, n), early_stop: earlyStop };
-  env.emit({ type: 'bundle_ready', bundle: env.redact ? { ...bundle, summary: { ...summary, consensus: env.redact(summary.consensus) } } : bundle });
+  env.emit({ type: 'bundle_ready', bundle });
 
   const succeeded = replicates.filter((r) => r.valid);
   if (succeeded.length === 0) {
     return { output: null, bundle, error: env.signal.aborted ? null : allFailed(replicates) };
   }
   if (request.synthesize && !env.signal.aborted) {
-    const synthesis = await synthesize(env, request, bundle);
-    return { output: synthesis.output, bundle, error: synthesis.error };
+    return { output: await synthesize(env, request, bundle), bundle };
   }
   return { output: summary.consensus, bundle };
 }

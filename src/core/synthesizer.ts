@@ -14,9 +14,11 @@ const MAX_QUOTED = 20;
 /**
  * The synthesizer pass: one more model call that reads the replicates and
  * their disagreements and writes the final output. Charged to the run like
- * any call (so budgets apply); validated against the output schema.
+ * any call (so budgets apply); validated against the output schema. Its
+ * answer becomes the output; when it fails or breaks the schema, the
+ * consensus stays the output and `synthesis_done` carries the error.
  */
-export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bundle: Bundle): Promise<{ output: unknown; error: ServiceError | null }> {
+export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bundle: Bundle): Promise<unknown> {
   const options = typeof request.synthesize === 'object' ? request.synthesize : {};
   const model = options.model ?? request.agent.model;
   const schema = request.agent.output_schema;
@@ -48,15 +50,17 @@ export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bu
       source: 'synthesizer',
       provider: result.provider,
       model: result.model,
-      output: env.redact ? env.redact(result.output) : result.output,
+      output: result.output,
       usage: result.usage,
       cost_usd: result.cost_usd,
       error: error?.toJSON() ?? null,
     });
-    return { output: check.valid ? result.output : bundle.summary.consensus, error };
+    // An answer that breaks the schema is reported on synthesis_done; the run keeps its valid consensus.
+    return check.valid ? result.output : bundle.summary.consensus;
   } catch (error) {
     const failure = error instanceof ModelCallError ? error.error : new ServiceError('internal', String(error));
     env.emit({ type: 'synthesis_done', source: 'synthesizer', provider: env.models.provider, model, output: null, usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 }, cost_usd: 0, error: failure.toJSON() });
-    return { output: bundle.summary.consensus, error: env.signal.aborted ? null : failure };
+    // A failed synthesizer call leaves the consensus standing; the failure is on synthesis_done.
+    return bundle.summary.consensus;
   }
 }

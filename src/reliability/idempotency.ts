@@ -6,6 +6,13 @@ import type { Store } from '../store/types.ts';
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
+/**
+ * A claim without a run record is normal for the few milliseconds between
+ * claim and launch (the second request must wait: 409); only a claim this old
+ * with no run behind it is abandoned and may be taken over.
+ */
+const STALE_CLAIM_MS = 30_000;
+
 /** Checks an Idempotency-Key header value (printable ASCII, 1..255 characters). */
 export function checkIdempotencyKey(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -47,8 +54,9 @@ export async function idempotencyGate(
   }
   const result = record.result ?? (await store.getRun(record.run_id));
   if (result && isTerminal(result.status)) return { kind: 'replay', result };
-  if (!result) {
-    // The first request claimed the key but its run is gone (it never started, or expired): let this one retry.
+  if (!result && input.now - record.created_at > STALE_CLAIM_MS) {
+    // The first request claimed the key long ago but its run never appeared (its replica died
+    // between claim and launch, or the record expired): let this one take over.
     await store.releaseIdempotency(input.key);
     return idempotencyGate(store, input);
   }

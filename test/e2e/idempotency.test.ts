@@ -97,3 +97,20 @@ describe('Idempotency-Key (IETF draft semantics)', () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe('Idempotency-Key under concurrency', () => {
+  it('five simultaneous requests with one key start exactly one run', async () => {
+    const svc = await startTestService({ behavior: { latencyMs: 300 } });
+    try {
+      const body = { input: 'race', replicates: 2 };
+      const results = await Promise.all(Array.from({ length: 5 }, () => postJson(`${svc.url}/v1/runs`, body, { 'idempotency-key': 'k-race' })));
+      const ok = results.filter((r) => r.status === 200);
+      expect(ok).toHaveLength(1);
+      expect(results.filter((r) => r.status === 409)).toHaveLength(4);
+      await svc.sim.waitForIdle();
+      expect(svc.sim.stats().received).toBe(2);
+    } finally {
+      await svc.close();
+    }
+  });
+});

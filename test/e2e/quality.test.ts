@@ -173,3 +173,63 @@ describe('synthesizer pass', () => {
     expect(JSON.stringify(last.body)).toContain('Be the judge.');
   });
 });
+
+describe('synthesizer fallback', () => {
+  it('keeps the valid consensus when the synthesized answer breaks the schema, and says so on synthesis_done', async () => {
+    const svc = await startTestService();
+    try {
+      svc.sim.configure({ answers: { kind: 'function', fn: (ctx) => (ctx.prompt.includes('Answers (') ? { wrong: true } : { answer: 'kept' }) } });
+      const cap = await openSse(`${svc.url}/v1/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: 'x', replicates: 2, synthesize: true, stream: true, agent: { output_schema: schema } }),
+      });
+      const result = cap.frames.at(-1)!.data.result;
+      expect(result.status).toBe('succeeded');
+      expect(result.output).toEqual({ answer: 'kept' });
+      const synthesis = cap.frames.find((f) => f.event === 'synthesis_done')!.data;
+      expect(synthesis.error.code).toBe('schema_validation');
+    } finally {
+      await svc.close();
+    }
+  });
+});
+
+describe('timeouts count time spent queued', () => {
+  it('a queued run times out at timeout_ms even without a slot', async () => {
+    const svc = await startTestService({ env: { MAX_ACTIVE_RUNS: '1' } });
+    try {
+      svc.sim.configure({ faults: [{ type: 'hang' }] });
+      const blocker = await postJson(`${svc.url}/v1/runs`, { input: 'hold the slot', replicates: 1, background: true });
+      const t0 = Date.now();
+      const queued = await postJson(`${svc.url}/v1/runs`, { input: 'wait', replicates: 1, timeout_ms: 300 });
+      expect(queued.body.status).toBe('timed_out');
+      expect(Date.now() - t0).toBeLessThan(1500);
+      await postJson(`${svc.url}/v1/runs/${blocker.body.id}/cancel`, {});
+    } finally {
+      await svc.close();
+    }
+  });
+});
+
+describe('REDACT_EVENTS', () => {
+  it('masks matches of REDACT_PATTERNS in every streamed event, while the result keeps them', async () => {
+    const svc = await startTestService({ env: { REDACT_EVENTS: 'true', REDACT_PATTERNS: 'secret-\\w+' } });
+    try {
+      svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'the code is secret-abc123' } } });
+      const cap = await openSse(`${svc.url}/v1/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: 'x', replicates: 2, stream: true, agent: { output_schema: schema } }),
+      });
+      const text = JSON.stringify(cap.frames.map((f) => f.data));
+      expect(text).not.toContain('secret-abc123');
+      expect(text).toContain('[REDACTED]');
+      const runId = cap.frames[0]!.data.run_id;
+      const record = await fetch(`${svc.url}/v1/runs/${runId}`).then((r) => r.json() as Promise<{ output: { answer: string } }>);
+      expect(record.output.answer).toBe('the code is secret-abc123');
+    } finally {
+      await svc.close();
+    }
+  });
+});

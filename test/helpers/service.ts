@@ -4,7 +4,7 @@ import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Orchestrator } from '../../src/core/orchestrator.ts';
 import { DefaultToolPlanner, type Planner } from '../../src/core/planner.ts';
-import { patternRedactor } from '../../src/core/redaction.ts';
+import { parseRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { OpenAIGateway } from '../../src/providers/gateway.ts';
@@ -55,7 +55,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       callback();
     },
   });
-  const redact = patternRedactor();
+  const redact = patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS));
   const logger = createLogger({ level: config.LOG_LEVEL, redact, destination });
   const gateway = new OpenAIGateway({
     provider: 'simulator',
