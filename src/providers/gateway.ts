@@ -233,9 +233,14 @@ export class OpenAIGateway implements ModelGateway {
     let attempts = 0;
     const value = withRetry(
       () => {
-        attempts++;
         const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
-        return this.#breakers.fire(key, () => this.#limit.run(() => outgoingHeaders.run(headers, operation), signal));
+        return this.#breakers.fire(key, () =>
+          this.#limit.run(() => {
+            // Counted when the request really goes out: not when the breaker refuses it or the run ends while it waits for a slot.
+            attempts++;
+            return outgoingHeaders.run(headers, operation);
+          }, signal),
+        );
       },
       {
         policy: this.#options.retry,
