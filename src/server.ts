@@ -5,8 +5,7 @@ import { loadPlanner } from './core/rulePlanner.ts';
 import { parseRedactPatterns, patternRedactor } from './core/redaction.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
-import { OpenAIGateway } from './providers/gateway.ts';
-import { PricingTable } from './providers/pricing.ts';
+import { gatewayFromConfig } from './providers/gateway.ts';
 import { startSimulator, type Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
 import { loadTools } from './tools/loader.ts';
@@ -38,21 +37,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   }
   const redact = patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS));
   const metrics = new Metrics({ defaultMetrics: true });
-  const gateway = new OpenAIGateway({
+  const gateway = gatewayFromConfig(config, {
     provider,
     // OpenAI-compatible servers often need no key; the SDK insists on one.
     apiKey: config.OPENAI_API_KEY ?? 'sk-no-key',
     baseURL,
-    api: config.OPENAI_API,
-    retry: { maxAttempts: config.RETRY_MAX_ATTEMPTS, baseMs: config.RETRY_BASE_MS, maxDelayMs: config.RETRY_MAX_DELAY_MS, maxTotalMs: config.RETRY_MAX_TOTAL_MS },
-    breaker: {
-      errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
-      volumeThreshold: config.BREAKER_VOLUME,
-      resetTimeout: config.BREAKER_RESET_MS,
-      rollingCountTimeout: config.BREAKER_ROLLING_MS,
-    },
-    maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
-    pricing: PricingTable.fromJson(config.PRICING_JSON),
     logger,
   });
   const store = await createStore(config, logger);

@@ -2,8 +2,8 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isAbortError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { ModelCallError, type ModelGateway } from '../providers/gateway.ts';
-import type { Bundle, Replicate, Usage } from '../schemas/bundle.ts';
+import { ModelCallError, type CallAccounting, type ModelGateway } from '../providers/gateway.ts';
+import type { Bundle, Replicate } from '../schemas/bundle.ts';
 import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
 import type { RunRequest } from '../schemas/request.ts';
 import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from '../schemas/result.ts';
@@ -366,7 +366,7 @@ export class Orchestrator {
       embed: (call) => charged(() => deps.gateway.embed({ ...call, signal: withCallSignal(signal, call.signal), trace: active.trace })),
     };
     /** Every provider operation's spend lands on the run's account, whoever made it. */
-    const charged = async <T extends { provider: string; model: string; usage: Usage; cost_usd: number }>(operation: () => Promise<T>): Promise<T> => {
+    const charged = async <T extends CallAccounting>(operation: () => Promise<T>): Promise<T> => {
       try {
         const result = await operation();
         active.account.charge(result.provider, result.model, result.usage, result.cost_usd);

@@ -9,7 +9,8 @@ import { withRetry, type RetryPolicy } from '../reliability/retry.ts';
 import type { Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
-import type { PricingTable } from './pricing.ts';
+import { PricingTable } from './pricing.ts';
+import type { Config } from '../config.ts';
 
 /** One call to a model, as a tool asks for it. */
 export interface ModelCallRequest {
@@ -25,15 +26,19 @@ export interface ModelCallRequest {
   trace: TraceContext;
 }
 
-/** What a successful call returns: the answer plus everything accounting needs. */
-export interface ModelCallResult {
-  output: unknown;
+/** What every successful provider operation reports for accounting. */
+export interface CallAccounting {
   usage: Usage;
   cost_usd: number;
   provider: string;
   model: string;
   attempts: number;
   latency_ms: number;
+}
+
+/** What a successful call returns: the answer plus its accounting. */
+export interface ModelCallResult extends CallAccounting {
+  output: unknown;
 }
 
 /** Texts to embed (for the semantic distance metric). */
@@ -45,14 +50,8 @@ export interface EmbeddingRequest {
 }
 
 /** Vectors in input order, plus accounting. */
-export interface EmbeddingResult {
+export interface EmbeddingResult extends CallAccounting {
   vectors: number[][];
-  usage: Usage;
-  cost_usd: number;
-  provider: string;
-  model: string;
-  attempts: number;
-  latency_ms: number;
 }
 
 /** The embedding model when a tool names none. */
@@ -101,6 +100,30 @@ export interface OpenAIGatewayOptions {
   logger: Logger;
   /** For tests of the retry policy: deterministic jitter. */
   random?: () => number;
+}
+
+/** The gateway the configuration describes, for `provider` at `baseURL`. */
+export function gatewayFromConfig(
+  config: Config,
+  target: { provider: string; baseURL: string | undefined; apiKey: string; logger: Logger; random?: () => number },
+): OpenAIGateway {
+  return new OpenAIGateway({
+    provider: target.provider,
+    apiKey: target.apiKey,
+    baseURL: target.baseURL,
+    api: config.OPENAI_API,
+    retry: { maxAttempts: config.RETRY_MAX_ATTEMPTS, baseMs: config.RETRY_BASE_MS, maxDelayMs: config.RETRY_MAX_DELAY_MS, maxTotalMs: config.RETRY_MAX_TOTAL_MS },
+    breaker: {
+      errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
+      volumeThreshold: config.BREAKER_VOLUME,
+      resetTimeout: config.BREAKER_RESET_MS,
+      rollingCountTimeout: config.BREAKER_ROLLING_MS,
+    },
+    maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
+    pricing: PricingTable.fromJson(config.PRICING_JSON),
+    logger: target.logger,
+    ...(target.random ? { random: target.random } : {}),
+  });
 }
 
 /** Wraps a JSON Schema whose root is not an object, since structured outputs need an object root. */

@@ -7,8 +7,7 @@ import { DefaultToolPlanner, type Planner } from '../../src/core/planner.ts';
 import { parseRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import { OpenAIGateway } from '../../src/providers/gateway.ts';
-import { PricingTable } from '../../src/providers/pricing.ts';
+import { gatewayFromConfig } from '../../src/providers/gateway.ts';
 import { startSimulator, type Simulator, type SimulatorBehavior } from '../../src/providers/simulator/index.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { storeLimits } from '../../src/store/index.ts';
@@ -57,20 +56,10 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   });
   const redact = patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS));
   const logger = createLogger({ level: config.LOG_LEVEL, redact, destination });
-  const gateway = new OpenAIGateway({
+  const gateway = gatewayFromConfig(config, {
     provider: 'simulator',
     apiKey: options.apiKey ?? 'sk-test-secret-key-0123456789',
     baseURL: sim.url,
-    api: config.OPENAI_API,
-    retry: { maxAttempts: config.RETRY_MAX_ATTEMPTS, baseMs: config.RETRY_BASE_MS, maxDelayMs: config.RETRY_MAX_DELAY_MS, maxTotalMs: config.RETRY_MAX_TOTAL_MS },
-    breaker: {
-      errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
-      volumeThreshold: config.BREAKER_VOLUME,
-      resetTimeout: config.BREAKER_RESET_MS,
-      rollingCountTimeout: config.BREAKER_ROLLING_MS,
-    },
-    maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
-    pricing: PricingTable.fromJson(config.PRICING_JSON),
     logger,
     ...(options.random ? { random: options.random } : {}),
   });
