@@ -87,7 +87,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     const requestId = request.headers['x-request-id'];
     const traceparent = request.headers.traceparent;
     request.trace = traceFromHeaders(typeof traceparent === 'string' ? traceparent : undefined, typeof requestId === 'string' ? requestId : undefined);
-    request.log = request.log.child({ trace_id: request.trace.trace_id, request_id: request.trace.request_id });
     reply.header('x-request-id', request.trace.request_id);
     if (apiKeys.length > 0 && request.url.startsWith('/v1/')) request.tenant = authenticate(request.headers.authorization, apiKeys);
   });
@@ -97,7 +96,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
 
   app.setErrorHandler((error: FastifyError | ServiceError, request, reply) => {
     const mapped = toServiceError(error);
-    if (mapped.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (mapped.status >= 500) request.log.error({ err: error, trace_id: request.trace?.trace_id, request_id: request.trace?.request_id }, 'request failed');
     if (reply.sent || reply.raw.headersSent) return;
     return sendError(request, reply, mapped);
   });

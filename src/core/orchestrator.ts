@@ -157,7 +157,7 @@ export class Orchestrator {
       error: null,
     };
     const controller = new AbortController();
-    const log = this.#deps.logger.child({ run_id: id, trace_id: trace.trace_id, request_id: trace.request_id });
+    const log = this.#deps.logger.child({ run_id: id, trace_id: trace.trace_id, request_id: trace.request_id, tool: tool.name });
     const active: ActiveRun = {
       id,
       record,
@@ -275,7 +275,7 @@ export class Orchestrator {
           planner: active.record.planner,
           replicates: active.request.replicates,
         });
-        log.info({ tool: active.tool.name, tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
+        log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
         outcome = await active.tool.execute(this.#context(active, active.tool, active.request));
       } finally {
         this.#slots.release();
@@ -382,7 +382,8 @@ export class Orchestrator {
       request,
       signal,
       trace: active.trace,
-      log: active.log.child({ tool: tool.name }),
+      // The run's logger already names its tool; only inner tools need their own.
+      log: tool === active.tool ? active.log : active.log.child({ tool: tool.name }),
       models,
       emit: (event) => this.#emit(active, { tool: tool.name, ...event }),
       replicate: (overrides) =>
