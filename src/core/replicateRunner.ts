@@ -56,6 +56,8 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const slots = new Semaphore(Math.max(1, Math.min(env.maxConcurrency, n)));
   const summaryEvery = n <= PARTIAL_SUMMARY_TARGET ? 1 : Math.ceil(n / PARTIAL_SUMMARY_TARGET);
   let earlyStop: EarlyStopResult = { triggered: false, reason: null, rule: null, after: null };
+  /** The latest summary and how many replicates it covered: the final one reuses it when nothing changed since. */
+  let latest: { summary: Summary; covers: number } | null = null;
 
   const onFinished = (replicate: Replicate) => {
     finished.push(replicate);
@@ -75,6 +77,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     const publish = finished.length % summaryEvery === 0 || finished.length === n;
     const needConfidence = rules?.confidence !== undefined && !earlyStop.triggered;
     const summary = publish || needConfidence ? summarizeFinished(finished, matrix, request, env.validator) : null;
+    if (summary) latest = { summary, covers: finished.length };
     if (publish && summary) {
       env.emit({
         type: 'partial_summary',
@@ -136,7 +139,9 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     }
   }
   const replicates = [...finished].sort((a, b) => a.index - b.index);
-  const summary = summarizeFinished(replicates, matrix, request, env.validator);
+  // (Assigned in callbacks, which TypeScript's narrowing does not see.)
+  const last = latest as { summary: Summary; covers: number } | null;
+  const summary = last?.covers === replicates.length ? last.summary : summarizeFinished(replicates, matrix, request, env.validator);
   const bundle: Bundle = { replicates, summary, statistics: statisticsOf(replicates, n), early_stop: earlyStop };
   env.emit({ type: 'bundle_ready', bundle });
 

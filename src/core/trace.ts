@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 /** Ids that follow a request from the client to the provider and into every log line. */
 export interface TraceContext {
@@ -41,14 +41,25 @@ export function traceFromHeaders(traceparent: string | undefined, requestId: str
   };
 }
 
-/** A fresh 16-byte trace id. */
+/**
+ * A fresh trace id: 32 hex digits from a v4 UUID (122 random bits, as W3C
+ * asks). randomUUID draws from a pooled buffer, randomBytes makes a syscall
+ * per id: this runs several times per run.
+ */
 export function newTraceId(): string {
-  return randomBytes(16).toString('hex');
+  return randomUUID().replaceAll('-', '');
+}
+
+/** A fresh 16-hex-digit span id. */
+export function newSpanId(): string {
+  const u = randomUUID();
+  // The first and last groups hold no version or variant bits.
+  return u.slice(0, 8) + u.slice(24, 32);
 }
 
 /** A traceparent for an outgoing call: same trace, a new span of ours as parent. */
 export function childTraceparent(trace: TraceContext): string {
-  return `00-${trace.trace_id}-${randomBytes(8).toString('hex')}-${trace.flags}`;
+  return `00-${trace.trace_id}-${newSpanId()}-${trace.flags}`;
 }
 
 /** Headers that outgoing provider requests of the current call should carry. */
