@@ -154,13 +154,12 @@ export class OpenAIGateway implements ModelGateway {
       // Trace headers travel per call through async context (see outgoingHeaders).
       fetch: (url, init) => {
         const headers = outgoingHeaders.getStore();
-        if (headers) {
-          const merged = new Headers(init?.headers);
-          merged.set('traceparent', headers.traceparent);
-          merged.set('x-request-id', headers['x-request-id']);
-          return fetch(url, { ...init, headers: merged });
-        }
-        return fetch(url, init);
+        if (!headers) return fetch(url, init);
+        // The openai SDK hands over a Headers instance of its own: set on it rather than copy it.
+        const target = init?.headers instanceof Headers ? init.headers : new Headers(init?.headers);
+        target.set('traceparent', headers.traceparent);
+        target.set('x-request-id', headers['x-request-id']);
+        return fetch(url, init?.headers === target ? init : { ...init, headers: target });
       },
     });
     this.#client = client;
