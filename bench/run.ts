@@ -6,10 +6,10 @@
  * then regenerates the marked sections of BENCHMARKS.md from every result
  * file present (so `--only` refreshes some sections and keeps the others).
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bytes, verdict } from './lib/format.ts';
-import { commandLine, machineInfo } from './lib/machine.ts';
+import { commandLine, cpuSnapshot, foreignCores, machineInfo } from './lib/machine.ts';
 import { replaceSection, table } from './lib/markdown.ts';
 import { REPO_ROOT } from './lib/procs.ts';
 import type { RunMeta, Scenario, StoredResult, TargetCheck } from './lib/scenario.ts';
@@ -60,7 +60,8 @@ function loadStored(s: Scenario): StoredResult | null {
 }
 
 function metaLine(meta: RunMeta): string {
-  return `_Measured ${meta.date} with \`${meta.command}\`${meta.quick ? ' (quick mode: smaller samples, indicative only)' : ''}; took ${meta.durationS.toFixed(0)} s._`;
+  const load = meta.foreignCores === undefined ? '' : `; other processes used ${meta.foreignCores} cores on average meanwhile${meta.foreignCores > 0.1 ? ' (⚠️ figures skewed by other work)' : ''}`;
+  return `_Measured ${meta.date} with \`${meta.command}\`${meta.quick ? ' (quick mode: smaller samples, indicative only)' : ''}; took ${meta.durationS.toFixed(0)} s${load}._`;
 }
 
 function renderDoc(): void {
@@ -120,10 +121,20 @@ async function main(): Promise<void> {
     if (args.only && !args.only.has(s.id)) continue;
     const started = performance.now();
     const log = (msg: string) => process.stdout.write(`[${s.id} ${s.key} +${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
+    // Other work on the machine skews every figure: CPU used by processes outside the bench is kept with the results.
+    const cpu0 = cpuSnapshot();
     log(`start: ${s.title}`);
     try {
       const result = await s.run({ quick: args.quick, log, resultsDir: RESULTS_DIR });
-      const meta: RunMeta = { date: new Date().toISOString(), command, quick: args.quick, durationS: (performance.now() - started) / 1000, machine };
+      const meta: RunMeta = {
+        date: new Date().toISOString(),
+        command,
+        quick: args.quick,
+        durationS: (performance.now() - started) / 1000,
+        machine,
+        foreignCores: foreignCores(cpu0, cpuSnapshot()),
+      };
+      if ((meta.foreignCores ?? 0) > 0.1) log(`warning: other processes used ${meta.foreignCores} cores on average during this scenario; its figures are skewed`);
       const stored: StoredResult = { scenario: { id: s.id, key: s.key, title: s.title }, meta, result };
       writeFileSync(resultFile(s), `${JSON.stringify(stored, null, 2)}\n`);
       for (const t of s.targets(result)) log(`${verdict(t.met)}: ${t.target} — ${t.measured}`);

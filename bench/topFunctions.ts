@@ -3,6 +3,7 @@
  * with the most self time, as `file:line`.
  *
  *   node bench/topFunctions.ts <file.cpuprofile | directory> [--top=15] [--ours] [--json] [--from-ms=N] [--to-ms=N]
+ *   node bench/topFunctions.ts <profile> --callers=<function name>   (self time of that function by nearest caller in our code)
  *
  * `--ours` keeps only the service's own code (src/, routes/, tools/);
  * `--from-ms`/`--to-ms` keep the samples in that window (ms since the
@@ -161,6 +162,41 @@ export function analyze(profile: CpuProfile, file = '', window: { fromMs?: numbe
   return { file, durationMs: durationUs / 1000, busyMs: busyUs / 1000, idleMs: idleUs / 1000, gcMs: gcUs / 1000, functions, owners };
 }
 
+/**
+ * Who is responsible for the time spent in functions named `name` (self
+ * time): per nearest caller in our code (src/, routes/, tools/), or `-` when
+ * no frame of ours is on the stack.
+ */
+export function callersInOurCode(profile: CpuProfile, name: string, window: { fromMs?: number; toMs?: number } = {}): Array<{ caller: string; ms: number }> {
+  const byId = new Map<number, ProfileNode>();
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const label = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${relative(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+  const out = new Map<string, number>();
+  const fromUs = (window.fromMs ?? 0) * 1000;
+  const toUs = (window.toMs ?? Number.POSITIVE_INFINITY) * 1000;
+  let at = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (at < fromUs || at > toUs) continue;
+    const node = byId.get(profile.samples[i] as number);
+    if (!node || (node.callFrame.functionName || '(anonymous)') !== name) continue;
+    let caller = '-';
+    for (let cur = parent.get(node.id); cur !== undefined; cur = parent.get(cur)) {
+      const n = byId.get(cur) as ProfileNode;
+      if (isOurs(relative(n.callFrame.url))) {
+        caller = label(n);
+        break;
+      }
+    }
+    out.set(caller, (out.get(caller) ?? 0) + Math.max(0, profile.timeDeltas[i + 1] ?? 0) / 1000);
+  }
+  return [...out.entries()].map(([caller, ms]) => ({ caller, ms })).sort((a, b) => b.ms - a.ms);
+}
+
 export function loadProfile(file: string): CpuProfile {
   return JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
 }
@@ -188,6 +224,13 @@ if (import.meta.main) {
   const fromMs = Number(args.find((a) => a.startsWith('--from-ms='))?.slice(10) ?? 0);
   const toMs = Number(args.find((a) => a.startsWith('--to-ms='))?.slice(8) ?? Number.POSITIVE_INFINITY);
   const file = resolveProfile(target);
+  const callersOf = args.find((a) => a.startsWith('--callers='))?.slice(10);
+  if (callersOf) {
+    for (const c of callersInOurCode(loadProfile(file), callersOf, { fromMs, toMs }).slice(0, top)) {
+      process.stdout.write(`${pad(c.ms.toFixed(1), 9, true)} ms  ${c.caller}\n`);
+    }
+    process.exit(0);
+  }
   const summary = analyze(loadProfile(file), path.relative(REPO_ROOT, file), { fromMs, toMs });
   const rows = summary.functions.filter((f) => !ours || f.ours).slice(0, top);
   if (args.includes('--json')) {

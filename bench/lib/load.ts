@@ -1,4 +1,45 @@
-/** Closed-loop load from the bench process: `count` runs, `concurrency` at a time. */
+/**
+ * HTTP from the bench process to the service for closed-loop load. Uses a
+ * node:http keep-alive agent the bench controls, so its idle connections can
+ * be closed on purpose before memory readings (fetch's global pool keeps
+ * them for the server's keep-alive hint, 72 s with Fastify).
+ */
+import http from 'node:http';
+
+let agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+/** Closes every pooled connection to the service (the service then sees them close). */
+export function closeIdleConnections(): void {
+  agent.destroy();
+  agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+}
+
+export interface HttpAnswer {
+  status: number;
+  text: string;
+}
+
+/** One request; `keepAlive: false` uses a fresh connection closed after the answer. */
+export function request(url: string, init: { method?: string; body?: string; keepAlive?: boolean } = {}): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { accept: 'application/json' };
+    if (init.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(init.body);
+    }
+    const req = http.request(url, { method: init.method ?? 'GET', headers, agent: init.keepAlive === false ? false : agent }, (res) => {
+      res.setEncoding('utf8');
+      let text = '';
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
 
 export interface LoadOutcome {
   ok: number;
@@ -8,15 +49,14 @@ export interface LoadOutcome {
 }
 
 export async function postRun(origin: string, body: unknown): Promise<{ status: number; run: any; bytes: number }> {
-  const res = await fetch(`${origin}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await res.text();
+  const { status, text } = await request(`${origin}/v1/runs`, { method: 'POST', body: JSON.stringify(body) });
   let run: any = null;
   try {
     run = JSON.parse(text);
   } catch {
     run = { raw: text.slice(0, 200) };
   }
-  return { status: res.status, run, bytes: Buffer.byteLength(text) };
+  return { status, run, bytes: Buffer.byteLength(text) };
 }
 
 export async function runMany(origin: string, body: unknown, count: number, concurrency: number): Promise<LoadOutcome> {

@@ -1,10 +1,10 @@
 /** Reads the service's own Prometheus endpoint (no new surface needed). */
+import { request } from './load.ts';
 
 export type MetricSamples = Map<string, number>;
 
 export async function scrape(origin: string): Promise<MetricSamples> {
-  const res = await fetch(`${origin}/metrics`);
-  const text = await res.text();
+  const { text } = await request(`${origin}/metrics`, { keepAlive: false });
   const out: MetricSamples = new Map();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;

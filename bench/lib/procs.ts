@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimulatorBehavior, SimulatorStats } from '../../src/providers/simulator/types.ts';
+import { closeIdleConnections, request } from './load.ts';
 import { sleep } from './stats.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -145,9 +146,7 @@ export async function waitHttpOk(url: string, child: NodeChild, timeoutMs = 20_0
   for (;;) {
     if (child.proc.exitCode !== null) throw new Error(`process exited (${child.proc.exitCode}) before ${url} answered\n${child.output()}`);
     try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.ok) return;
+      if ((await request(url, { keepAlive: false })).status === 200) return;
     } catch {
       /* not listening yet */
     }
@@ -156,17 +155,16 @@ export async function waitHttpOk(url: string, child: NodeChild, timeoutMs = 20_0
   }
 }
 
+// Control calls use one-off connections, so they leave no pooled socket behind in the service.
 export async function postJson<T = unknown>(url: string, body: unknown): Promise<T> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`POST ${url} → ${res.status}: ${text.slice(0, 500)}`);
+  const { status, text } = await request(url, { method: 'POST', body: JSON.stringify(body), keepAlive: false });
+  if (status < 200 || status >= 300) throw new Error(`POST ${url} → ${status}: ${text.slice(0, 500)}`);
   return (text ? JSON.parse(text) : null) as T;
 }
 
 export async function getJson<T = unknown>(url: string): Promise<T> {
-  const res = await fetch(url);
-  const text = await res.text();
-  if (!res.ok) throw new Error(`GET ${url} → ${res.status}: ${text.slice(0, 500)}`);
+  const { status, text } = await request(url, { keepAlive: false });
+  if (status < 200 || status >= 300) throw new Error(`GET ${url} → ${status}: ${text.slice(0, 500)}`);
   return JSON.parse(text) as T;
 }
 
@@ -232,6 +230,23 @@ export async function startServiceChild(simulatorUrl: string, env: Record<string
   return { ...child, origin };
 }
 
+/**
+ * Settling before a post-GC heap reading: pooled keep-alive sockets (undici
+ * and node:http close idle ones after ~4–6 s) otherwise come and go between
+ * readings and move heapUsed by megabytes. A settled reading waits at least
+ * SETTLE_MIN_MS, then until the service process has no TCP connection left;
+ * readings of an idle service then repeat within ~0.1 MB.
+ */
+export const SETTLE_MIN_MS = 2500;
+export const SETTLE_MAX_MS = 15_000;
+
+/**
+ * V8 flags of the in-process service used for memory readings: without
+ * bytecode flushing, functions idle for a few GCs keep their bytecode, so
+ * forced GCs do not show up as heap shrinkage (noise, not app behaviour).
+ */
+export const MEMORY_EXEC_ARGV = ['--no-flush-bytecode'];
+
 /** Answers of the in-process service worker (bench/workers/inprocService.ts). */
 export interface MemorySample {
   rss: number;
@@ -251,14 +266,16 @@ export interface InprocServiceChild extends NodeChild {
   origin: string;
   /** Full GC (several passes) in the service process, then its memory. */
   memory(gc?: boolean): Promise<MemorySample>;
+  /** Waits until the service has no open connection left (idle keep-alive sockets closed), then {@link memory}. */
+  settledMemory(): Promise<MemorySample>;
   cpu(): Promise<CpuSample>;
 }
 
-export async function startInprocService(simulatorUrl: string, env: Record<string, string> = {}): Promise<InprocServiceChild> {
+export async function startInprocService(simulatorUrl: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<InprocServiceChild> {
   const port = await freePort();
   const child = spawnNode('bench/workers/inprocService.ts', {
     env: serviceEnv(simulatorUrl, { PORT: String(port), ...env }),
-    execArgv: ['--expose-gc'],
+    execArgv: ['--expose-gc', ...execArgv],
     ipc: true,
     lines: false,
   });
@@ -290,6 +307,15 @@ export async function startInprocService(simulatorUrl: string, env: Record<strin
     ...child,
     origin,
     memory: async (gc = true) => (await ask('memory', { gc })).memory as MemorySample,
+    settledMemory: async () => {
+      // The bench closes its own pooled connections, waits at least SETTLE_MIN_MS (TTL expiry and a
+      // store sweep in the leak check), then until the service's provider sockets have closed too.
+      const start = performance.now();
+      closeIdleConnections();
+      await sleep(SETTLE_MIN_MS);
+      while (performance.now() - start < SETTLE_MAX_MS && ((await ask('sockets')).sockets as number) > 0) await sleep(250);
+      return (await ask('memory', { gc: true })).memory as MemorySample;
+    },
     cpu: async () => (await ask('cpu')).cpu as CpuSample,
   };
 }

@@ -34,6 +34,8 @@ export interface RunMeta {
   quick: boolean;
   durationS: number;
   machine: MachineInfo;
+  /** Average cores used by processes other than the bench and its children during the scenario. */
+  foreignCores?: number;
 }
 
 /** bench/results/<id>-<key>.json */

@@ -33,6 +33,8 @@ export interface LatencyResult {
   diff: { serviceMinusDirect: number; proxyMinusDirect: number; serviceMinusProxy: number };
   diffP99: { serviceMinusDirect: number; proxyMinusDirect: number; serviceMinusProxy: number };
   errors: number;
+  /** Where the service's time goes, per service request (p50s). */
+  breakdown: { callInServiceP50: number; outsideCallP50: number };
   agents: { calls: number; sdk: Summary; agents: Summary; diffP50: number; diffP99: number };
 }
 
@@ -65,12 +67,17 @@ export const latencyScenario: Scenario<LatencyResult> = {
       // Same client stack (the openai SDK's fetch) for the service path, so client costs cancel out.
       const viaService = new OpenAI({ baseURL: `${svc.origin}/v1`, apiKey: API_KEY, maxRetries: 0 });
       let errors = 0;
+      // The provider call as the service timed it (gateway: retry + breaker + Agents SDK + fetch), per service request.
+      let lastCallMs = Number.NaN;
+      const callInService: number[] = [];
+      const outsideCall: number[] = [];
       const call: Record<PathName, () => Promise<unknown>> = {
         direct: () => direct.chat.completions.create(chatBody),
         proxy: () => viaProxy.chat.completions.create(chatBody),
         service: async () => {
-          const run = await viaService.post<{ status: string }>('/runs', { body: runBody(1) });
+          const run = await viaService.post<{ status: string; bundle: { replicates: { latency_ms: number }[] } | null }>('/runs', { body: runBody(1) });
           if (run.status !== 'succeeded') errors++;
+          lastCallMs = run.bundle?.replicates[0]?.latency_ms ?? Number.NaN;
         },
       };
 
@@ -84,7 +91,12 @@ export const latencyScenario: Scenario<LatencyResult> = {
           // Rotate the order every request so no path always follows another.
           for (let k = 0; k < PATHS.length; k++) {
             const p = PATHS[(i + k) % PATHS.length] as PathName;
-            (samples[p][r] as number[]).push(await timed(call[p]));
+            const t = await timed(call[p]);
+            (samples[p][r] as number[]).push(t);
+            if (p === 'service') {
+              callInService.push(lastCallMs);
+              outsideCall.push(t - lastCallMs);
+            }
           }
         }
         ctx.log(`round ${r + 1}/${rounds}: direct ${median(samples.direct[r] as number[]).toFixed(3)} ms, service ${median(samples.service[r] as number[]).toFixed(3)} ms, proxy ${median(samples.proxy[r] as number[]).toFixed(3)} ms`);
@@ -142,6 +154,10 @@ export const latencyScenario: Scenario<LatencyResult> = {
           serviceMinusProxy: roundDiff('service', 'proxy', 'p99'),
         },
         errors,
+        breakdown: {
+          callInServiceP50: round(median(callInService), 4),
+          outsideCallP50: round(median(outsideCall), 4),
+        },
         agents: { calls: agentCalls, sdk, agents, diffP50: round(agents.p50 - sdk.p50, 4), diffP99: round(agents.p99 - sdk.p99, 4) },
       };
     } finally {
@@ -169,6 +185,8 @@ export const latencyScenario: Scenario<LatencyResult> = {
         ],
         ['l', 'r', 'r', 'l'],
       ),
+      '',
+      `Inside the service (p50 per request): the provider call as the gateway times it (retry + breaker + Agents SDK + fetch) takes ${ms(r.breakdown.callInServiceP50, 3)} vs ${ms(r.paths.direct.p50, 3)} for the direct SDK call; everything outside it (HTTP in/out, validation, planning, orchestration, bundle, events, serialisation) takes ${ms(r.breakdown.outsideCallP50, 3)}.`,
       '',
       `In-process, same openai client, ${r.agents.calls} sequential calls each, interleaved: the Agents SDK's own cost.`,
       '',

@@ -57,7 +57,7 @@ export const throughputScenario: Scenario<ThroughputResult> = {
   key: 'throughput',
   title: 'Throughput at saturation',
   async run(ctx) {
-    const durationS = ctx.quick ? 2 : 8;
+    const durationS = ctx.quick ? 1.5 : 6;
     const connections = ctx.quick ? CONNECTIONS_QUICK : CONNECTIONS_FULL;
     const started: NodeChild[] = [];
     try {

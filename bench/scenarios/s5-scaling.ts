@@ -9,8 +9,8 @@
 import { bytes, ms } from '../lib/format.ts';
 import { postRun, runMany } from '../lib/load.ts';
 import { table } from '../lib/markdown.ts';
-import { startInprocService, startSimulatorChild, type InprocServiceChild, type NodeChild, type SimulatorChild } from '../lib/procs.ts';
-import type { Scenario, TargetCheck } from '../lib/scenario.ts';
+import { MEMORY_EXEC_ARGV, startInprocService, startSimulatorChild, type InprocServiceChild, type NodeChild, type SimulatorChild } from '../lib/procs.ts';
+import type { Scenario, ScenarioContext, TargetCheck } from '../lib/scenario.ts';
 import { median, round } from '../lib/stats.ts';
 import { runBody } from '../lib/workload.ts';
 
@@ -47,35 +47,64 @@ export function bigObject(size: number, variant = 0): Record<string, unknown> {
   return obj;
 }
 
-async function measure(svc: InprocServiceChild, label: string, body: Record<string, unknown>, replicates: number, runs: number, outputBytes: number | null, warmup: number): Promise<Point> {
-  for (let i = 0; i < warmup; i++) await postRun(svc.origin, body);
-  const before = await svc.memory();
-  const cpu0 = await svc.cpu();
-  const walls: number[] = [];
-  let responseBytes = 0;
-  let errors = 0;
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    const res = await postRun(svc.origin, body);
-    walls.push(performance.now() - t);
-    responseBytes = res.bytes;
-    if (res.status !== 200 || res.run?.status !== 'succeeded') errors++;
+interface Config {
+  label: string;
+  replicates: number;
+  outputBytes: number | null;
+  runs: number;
+  body: Record<string, unknown>;
+  /** Simulator answers for this config (default answers when absent). */
+  answers?: unknown;
+}
+
+/**
+ * Runs each config's runs one at a time after a few untimed warm-up runs.
+ * Memory is read between configs after an idle settle, so one reading
+ * closes a config and opens the next: retained / run = heap growth over the
+ * config ÷ its runs including warm-up (every record stays in the store:
+ * default RUN_TTL_MS and MAX_RUNS).
+ */
+async function measureAll(ctx: ScenarioContext, svc: InprocServiceChild, sim: SimulatorChild, configs: Config[], warmup: number): Promise<Point[]> {
+  // Quick mode skips the idle settle before readings (they then wander by ~1–3 MB).
+  const read = () => (ctx.quick ? svc.memory() : svc.settledMemory());
+  const points: Point[] = [];
+  let before = await read();
+  for (const c of configs) {
+    if (c.answers) await sim.configure({ answers: c.answers as never });
+    else await sim.reset();
+    // Warm-up runs are untimed but stay in the store like the others, so they count for retained / run.
+    for (let i = 0; i < warmup; i++) await postRun(svc.origin, c.body);
+    const cpu0 = await svc.cpu();
+    const walls: number[] = [];
+    let responseBytes = 0;
+    let errors = 0;
+    for (let i = 0; i < c.runs; i++) {
+      const t = performance.now();
+      const res = await postRun(svc.origin, c.body);
+      walls.push(performance.now() - t);
+      responseBytes = res.bytes;
+      if (res.status !== 200 || res.run?.status !== 'succeeded') errors++;
+    }
+    const cpu1 = await svc.cpu();
+    const after = await read();
+    const cpuMs = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000 / c.runs;
+    const p: Point = {
+      label: c.label,
+      replicates: c.replicates,
+      outputBytes: c.outputBytes,
+      runs: c.runs,
+      wallP50: round(median(walls), 3),
+      cpuMsPerRun: round(cpuMs, 3),
+      cpuMsPerReplicate: round(cpuMs / c.replicates, 4),
+      responseBytes,
+      retainedPerRun: round((after.heapUsed - before.heapUsed) / (c.runs + warmup), 0),
+      errors,
+    };
+    before = after;
+    points.push(p);
+    ctx.log(`${p.label}: wall ${p.wallP50.toFixed(1)} ms, CPU ${p.cpuMsPerRun.toFixed(2)} ms/run (${p.cpuMsPerReplicate.toFixed(3)} ms/replicate), response ${bytes(p.responseBytes)}, retained ${bytes(p.retainedPerRun)}/run, errors ${p.errors}`);
   }
-  const cpu1 = await svc.cpu();
-  const after = await svc.memory();
-  const cpuMs = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / 1000 / runs;
-  return {
-    label,
-    replicates,
-    outputBytes,
-    runs,
-    wallP50: round(median(walls), 3),
-    cpuMsPerRun: round(cpuMs, 3),
-    cpuMsPerReplicate: round(cpuMs / replicates, 4),
-    responseBytes,
-    retainedPerRun: round((after.heapUsed - before.heapUsed) / runs, 0),
-    errors,
-  };
+  return points;
 }
 
 export const scalingScenario: Scenario<ScalingResult> = {
@@ -88,36 +117,31 @@ export const scalingScenario: Scenario<ScalingResult> = {
     try {
       const sim: SimulatorChild = await startSimulatorChild(0);
       started.push(sim);
-      const svc = await startInprocService(sim.url, { MAX_CONCURRENCY: '100' });
+      const svc = await startInprocService(sim.url, { MAX_CONCURRENCY: '100' }, MEMORY_EXEC_ARGV);
       started.push(svc);
       ctx.log('warm-up');
       await runMany(svc.origin, runBody(5), ctx.quick ? 100 : 300, 4);
-      await runMany(svc.origin, runBody(50), ctx.quick ? 2 : 10, 1);
-      const warmup = ctx.quick ? 1 : 2;
-      const byReplicates: Point[] = [];
-      // Many runs where they are cheap: the per-run heap delta is a difference of two post-GC readings that wander by ~1 MB.
-      const plan = ctx.quick ? [[1, 30], [10, 8], [50, 2], [100, 1]] : [[1, 200], [10, 60], [50, 12], [100, 8]];
-      for (const [n, runs] of plan as [number, number][]) {
-        // Default simulator answers: a different sentence per seed, so every pair is really compared.
-        const p = await measure(svc, `${n} replicates`, runBody(n), n, runs, null, warmup);
-        byReplicates.push(p);
-        ctx.log(`${n} replicates: wall ${p.wallP50.toFixed(1)} ms, CPU ${p.cpuMsPerRun.toFixed(2)} ms/run (${p.cpuMsPerReplicate.toFixed(3)} ms/replicate), response ${bytes(p.responseBytes)}, retained ${bytes(p.retainedPerRun)}/run`);
-      }
-      const byOutputSize: Point[] = [];
-      const sizes = ctx.quick ? [[1024, 2], [10_240, 2], [102_400, 1]] : [[1024, 10], [10_240, 8], [102_400, 5]];
+      // Many runs where they are cheap: retained / run divides a difference of two heap readings.
+      const plan = ctx.quick ? [[1, 10], [10, 3], [50, 1], [100, 1]] : [[1, 200], [10, 60], [50, 12], [100, 8]];
+      const sizes = ctx.quick ? [[1024, 1], [10_240, 1], [102_400, 1]] : [[1024, 10], [10_240, 8], [102_400, 5]];
+      const configs: Config[] = [];
+      // Default simulator answers: a different sentence per seed, so every pair is really compared.
+      for (const [n, runs] of plan as [number, number][]) configs.push({ label: `${n} replicates`, replicates: n, outputBytes: null, runs, body: runBody(n) });
+      const structured = runBody(outputReplicates, { agent: { output_schema: { type: 'object' } } });
       for (const [size, runs] of sizes as [number, number][]) {
-        const body = runBody(outputReplicates, { agent: { output_schema: { type: 'object' } } });
-        await sim.configure({ answers: { kind: 'fixed', value: bigObject(size) } });
-        const same = await measure(svc, `${bytes(size)} identical`, body, outputReplicates, runs, size, warmup);
-        byOutputSize.push(same);
-        ctx.log(`${bytes(size)} × ${outputReplicates} identical: wall ${same.wallP50.toFixed(1)} ms, CPU ${same.cpuMsPerRun.toFixed(2)} ms/run, response ${bytes(same.responseBytes)}, retained ${bytes(same.retainedPerRun)}/run`);
-        await sim.configure({ answers: { kind: 'sequence', values: Array.from({ length: outputReplicates }, (_, v) => bigObject(size, v)) } });
-        const distinct = await measure(svc, `${bytes(size)} distinct`, body, outputReplicates, runs, size, warmup);
-        byOutputSize.push(distinct);
-        ctx.log(`${bytes(size)} × ${outputReplicates} distinct: wall ${distinct.wallP50.toFixed(1)} ms, CPU ${distinct.cpuMsPerRun.toFixed(2)} ms/run, response ${bytes(distinct.responseBytes)}, retained ${bytes(distinct.retainedPerRun)}/run`);
+        configs.push({ label: `${bytes(size)} identical`, replicates: outputReplicates, outputBytes: size, runs, body: structured, answers: { kind: 'fixed', value: bigObject(size) } });
+        configs.push({
+          label: `${bytes(size)} distinct`,
+          replicates: outputReplicates,
+          outputBytes: size,
+          runs,
+          body: structured,
+          answers: { kind: 'sequence', values: Array.from({ length: outputReplicates }, (_, v) => bigObject(size, v)) },
+        });
       }
+      const points = await measureAll(ctx, svc, sim, configs, ctx.quick ? 1 : 2);
       await sim.reset();
-      return { byReplicates, byOutputSize, outputReplicates };
+      return { byReplicates: points.filter((p) => p.outputBytes === null), byOutputSize: points.filter((p) => p.outputBytes !== null), outputReplicates };
     } finally {
       for (const c of started.reverse()) await c.stop();
     }
@@ -130,7 +154,7 @@ export const scalingScenario: Scenario<ScalingResult> = {
       return `n^${(Math.log(b[key] / a[key]) / Math.log(x(b) / x(a))).toFixed(2)}`;
     };
     return [
-      'One run at a time (tool `bundle`) against a 0 ms simulator; service in-process in a `--expose-gc` child (CPU from `process.cpuUsage()`, heap after forced full GCs, both over IPC); MAX_CONCURRENCY=100. "Retained / run" = post-GC heap growth per finished run kept in the store (record + event log, default RUN_TTL_MS/MAX_RUNS). "Local exponent" = log-log slope against the previous row.',
+      `One run at a time (tool \`bundle\`) against a 0 ms simulator; service in-process in a \`--expose-gc --no-flush-bytecode\` child (CPU from \`process.cpuUsage()\`, heap after forced full GCs, both over IPC); MAX_CONCURRENCY=100; every configuration is warmed up first. "Retained / run" = post-GC heap growth per finished run kept in the store (record + event log, default RUN_TTL_MS/MAX_RUNS), from readings taken once the service has no open connection left. "Local exponent" = log-log slope against the previous row.`,
       '',
       '**By replicates** (default simulator answers: a different short sentence per replicate, so every pair is compared as text).',
       '',

@@ -44,7 +44,7 @@ export const profileScenario: Scenario<ProfileScenarioResult> = {
   key: 'profile',
   title: 'CPU profile at saturation',
   async run(ctx) {
-    const loadS = ctx.quick ? 3 : 10;
+    const loadS = ctx.quick ? 2 : 10;
     const profiles: ProfileResult[] = [];
     for (const replicates of [1, 5]) {
       const started: NodeChild[] = [];

@@ -4,6 +4,7 @@
  * benchmark can force full GCs and read memory and CPU from the service's
  * own process over IPC. Nothing new is exposed over HTTP.
  */
+import { Socket } from 'node:net';
 import { setImmediate as tick } from 'node:timers/promises';
 import { loadConfig } from '../../src/config.ts';
 import { parseRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
@@ -31,6 +32,11 @@ process.on('message', (msg: { id: number; cmd: string; gc?: boolean }) => {
     if (msg.cmd === 'memory') {
       if (msg.gc !== false) await fullGc();
       process.send?.({ id: msg.id, memory: process.memoryUsage() });
+    } else if (msg.cmd === 'sockets') {
+      // Open TCP connections (incoming from clients, outgoing to the provider); the listener is a TCPServerWrap.
+      const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+      const sockets = handles.filter((h): h is import('node:net').Socket => h instanceof Socket && h.remotePort !== undefined);
+      process.send?.({ id: msg.id, sockets: sockets.length, detail: sockets.map((s) => `${s.localPort}->${s.remotePort}`) });
     } else if (msg.cmd === 'cpu') {
       process.send?.({ id: msg.id, cpu: process.cpuUsage() });
     } else {
