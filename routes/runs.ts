@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { completedFromRecord, followRun } from '../src/core/eventFeed.ts';
-import type { Orchestrator } from '../src/core/orchestrator.ts';
+import { runBelongsTo, type Orchestrator } from '../src/core/orchestrator.ts';
 import { ServiceError } from '../src/errors.ts';
 import { parseOr400 } from '../src/http.ts';
 import { checkIdempotencyKey, idempotencyGate, requestFingerprint, scopedKey } from '../src/reliability/idempotency.ts';
@@ -63,6 +63,13 @@ async function streamEvents(store: Store, reply: FastifyReply, runId: string, af
   }
 }
 
+/** The run id of the path, refusing (as unknown, not forbidden: existence is not revealed) another tenant's run. */
+function ownedRunId(request: FastifyRequest): string {
+  const { id } = parseOr400(IdParams, request.params, 'path');
+  if (!runBelongsTo(id, request.tenant)) throw new ServiceError('not_found', `no run with id "${id}"`);
+  return id;
+}
+
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, now }) => {
   /** Streams open in this app (bounded by `maxStreams`). */
@@ -78,7 +85,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     const key = checkIdempotencyKey(request.headers['idempotency-key']);
     const stream = wantsStream(request, body.stream);
     if (stream) streamSlot();
-    const prepared = orchestrator.prepare(body, { trace: request.trace });
+    const prepared = orchestrator.prepare(body, { trace: request.trace, tenant: request.tenant });
 
     let storeKey: string | undefined;
     if (key !== undefined) {
@@ -122,14 +129,14 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
   }
 
   app.get('/v1/runs/:id', async (request) => {
-    const { id } = parseOr400(IdParams, request.params, 'path');
+    const id = ownedRunId(request);
     const run = await orchestrator.get(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
     return run;
   });
 
   app.get('/v1/runs/:id/events', { sse: 'manual' }, async (request, reply) => {
-    const { id } = parseOr400(IdParams, request.params, 'path');
+    const id = ownedRunId(request);
     const { after: afterQuery } = parseOr400(EventsQuery, request.query, 'query');
     const header = request.headers['last-event-id'];
     let after = afterQuery ?? 0;
@@ -144,7 +151,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {
-    const { id } = parseOr400(IdParams, request.params, 'path');
+    const id = ownedRunId(request);
     const run = await orchestrator.cancel(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
     return run;

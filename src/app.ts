@@ -6,7 +6,7 @@ import { healthRoutes } from '../routes/health.ts';
 import { runsRoutes } from '../routes/runs.ts';
 import { toolsRoutes } from '../routes/tools.ts';
 import type { Config } from './config.ts';
-import { Orchestrator } from './core/orchestrator.ts';
+import { Orchestrator, PUBLIC_TENANT } from './core/orchestrator.ts';
 import type { Planner } from './core/planner.ts';
 import type { Redactor } from './core/redaction.ts';
 import { traceFromHeaders } from './core/trace.ts';
@@ -82,7 +82,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     .map((k) => createHash('sha256').update(k).digest());
 
   app.decorateRequest('trace', null as never);
-  app.decorateRequest('tenant', 'public');
+  app.decorateRequest('tenant', PUBLIC_TENANT);
   app.addHook('onRequest', async (request, reply) => {
     const requestId = request.headers['x-request-id'];
     const traceparent = request.headers.traceparent;

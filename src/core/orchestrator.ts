@@ -38,6 +38,8 @@ export interface OrchestratorDeps {
 /** How a run was asked for, beyond its body. */
 export interface StartOptions {
   trace: TraceContext;
+  /** Who asks; with API keys on, run ids carry it so other tenants cannot reach the run. */
+  tenant?: string | undefined;
   /** Store key of the idempotency record to complete when the run ends. */
   idempotencyKey?: string | undefined;
 }
@@ -118,7 +120,7 @@ export class Orchestrator {
     checkBudgetFits(request, (model, usage) => this.#deps.gateway.costOf(model, usage));
     const decision: PlannerDecision = { tool: tool.name, version: tool.version, rule: plan.rule ?? null, reason: plan.reason };
     return {
-      id: `run_${randomUUID().replaceAll('-', '')}`,
+      id: runId(options.tenant),
       body,
       tool,
       request,
@@ -433,6 +435,20 @@ export class Orchestrator {
     }
     return current;
   }
+}
+
+/** The tenant of unauthenticated deployments: its runs are reachable by anyone who can reach the API. */
+export const PUBLIC_TENANT = 'public';
+
+/** A run id; a tenant's runs carry its tag so {@link runBelongsTo} can check ownership without a lookup. */
+function runId(tenant: string | undefined): string {
+  const random = randomUUID().replaceAll('-', '');
+  return tenant === undefined || tenant === PUBLIC_TENANT ? `run_${random}` : `run_${tenant}_${random}`;
+}
+
+/** Whether `tenant` may see run `id` (always, when auth is off). */
+export function runBelongsTo(id: string, tenant: string): boolean {
+  return tenant === PUBLIC_TENANT || id.startsWith(`run_${tenant}_`);
 }
 
 /** Events only the orchestrator emits, before stamping. */

@@ -114,3 +114,29 @@ describe('Idempotency-Key under concurrency', () => {
     }
   });
 });
+
+describe('runs belong to their tenant', () => {
+  it('another API key gets 404 for a run; its owner can read, follow and cancel it', async () => {
+    const svc = await startTestService({ env: { API_KEYS: 'tenant-a-key-123,tenant-b-key-456' }, behavior: { latencyMs: 300 } });
+    try {
+      const a = { authorization: 'Bearer tenant-a-key-123' };
+      const b = { authorization: 'Bearer tenant-b-key-456' };
+      const started = await postJson(`${svc.url}/v1/runs`, { input: 'mine', replicates: 1, background: true }, a);
+      const id = started.body.id;
+      for (const res of [
+        await fetch(`${svc.url}/v1/runs/${id}`, { headers: b }),
+        await fetch(`${svc.url}/v1/runs/${id}/events`, { headers: b }),
+        await fetch(`${svc.url}/v1/runs/${id}/cancel`, { method: 'POST', headers: b }),
+      ]) {
+        expect(res.status).toBe(404);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+      }
+      const own = await fetch(`${svc.url}/v1/runs/${id}`, { headers: a });
+      expect(own.status).toBe(200);
+      const cancelled = await postJson(`${svc.url}/v1/runs/${id}/cancel`, {}, a);
+      expect(cancelled.body.status).toBe('cancelled');
+    } finally {
+      await svc.close();
+    }
+  });
+});
