@@ -19,6 +19,8 @@ export interface RunsRoutesOptions {
   heartbeatMs: number;
   /** Open streams allowed at once in this process. */
   maxStreams: number;
+  /** Redaction for events rebuilt from a record (REDACT_EVENTS); stored events are redacted when emitted. */
+  redactEvent: (event: RunEvent) => RunEvent;
   now: () => number;
 }
 
@@ -41,7 +43,15 @@ function wantsStream(request: FastifyRequest, stream: boolean | undefined): bool
  * `run_completed`, with `: ping` comments while idle (the contract's
  * heartbeat). A client that goes away stops only its own stream.
  */
-async function streamEvents(store: Store, reply: FastifyReply, runId: string, after: number, heartbeatMs: number, streams: { open: number }): Promise<void> {
+async function streamEvents(
+  store: Store,
+  reply: FastifyReply,
+  runId: string,
+  after: number,
+  heartbeatMs: number,
+  streams: { open: number },
+  redactEvent: (event: RunEvent) => RunEvent,
+): Promise<void> {
   streams.open++;
   reply.raw.once('close', () => streams.open--);
   const stop = new AbortController();
@@ -54,7 +64,7 @@ async function streamEvents(store: Store, reply: FastifyReply, runId: string, af
     stop.abort();
   });
   async function* frames() {
-    for await (const event of followRun(store, runId, after, stop.signal)) yield frame(event);
+    for await (const event of followRun(store, runId, after, stop.signal, redactEvent)) yield frame(event);
   }
   try {
     await reply.sse.send(frames());
@@ -71,7 +81,7 @@ function ownedRunId(request: FastifyRequest): string {
 }
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
-export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, now }) => {
+export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, now }) => {
   /** Streams open in this app (bounded by `maxStreams`). */
   const streams = { open: 0 };
   const streamSlot = () => {
@@ -111,7 +121,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
       throw error;
     }
     reply.header('location', `/v1/runs/${handle.id}`);
-    if (stream) return streamEvents(store, reply, handle.id, 0, heartbeatMs, streams);
+    if (stream) return streamEvents(store, reply, handle.id, 0, heartbeatMs, streams, redactEvent);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status });
     return handle.done;
   });
@@ -123,7 +133,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     const last = events.at(-1);
     async function* frames() {
       for (const event of events) yield frame(event);
-      if (last?.type !== 'run_completed') yield frame(completedFromRecord(result, (last?.seq ?? 0) + 1));
+      if (last?.type !== 'run_completed') yield frame(redactEvent(completedFromRecord(result, (last?.seq ?? 0) + 1)));
     }
     await reply.sse.send(frames());
   }
@@ -147,7 +157,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     const run = await orchestrator.get(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
     streamSlot();
-    return streamEvents(store, reply, id, after, heartbeatMs, streams);
+    return streamEvents(store, reply, id, after, heartbeatMs, streams, redactEvent);
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {

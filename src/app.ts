@@ -15,6 +15,7 @@ import { ServiceError } from './errors.ts';
 import { sendError } from './http.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ModelGateway } from './providers/gateway.ts';
+import type { RunEvent } from './schemas/events.ts';
 import type { Store } from './store/types.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
@@ -111,7 +112,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   });
   // Heartbeats are ours (`: ping`, as the contract says), so the plugin's are off.
   await app.register(fastifySSE, { heartbeatInterval: 0 });
-  await app.register(runsRoutes, { orchestrator, store: deps.store, idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS, heartbeatMs: config.SSE_HEARTBEAT_MS, maxStreams: config.MAX_STREAMS, now });
+  await app.register(runsRoutes, {
+    orchestrator,
+    store: deps.store,
+    idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
+    heartbeatMs: config.SSE_HEARTBEAT_MS,
+    maxStreams: config.MAX_STREAMS,
+    redactEvent: config.REDACT_EVENTS ? (event) => deps.redact(event, 'event') as RunEvent : (event) => event,
+    now,
+  });
   await app.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
   await app.register(healthRoutes, { store: deps.store, orchestrator, gateway: deps.gateway, metrics: deps.metrics });
   return { app, orchestrator };

@@ -11,7 +11,14 @@ const COMPLETION_GRACE_MS = 2000;
  * events already seen in history are skipped by `seq`. Works on any replica:
  * it only reads the store.
  */
-export async function* followRun(store: Store, runId: string, after: number, signal: AbortSignal): AsyncGenerator<RunEvent> {
+export async function* followRun(
+  store: Store,
+  runId: string,
+  after: number,
+  signal: AbortSignal,
+  /** Applied to a closing event rebuilt from the record (stored events were redacted when emitted). */
+  redact: (event: RunEvent) => RunEvent = (event) => event,
+): AsyncGenerator<RunEvent> {
   const queue: RunEvent[] = [];
   let wake: (() => void) | null = null;
   const unsubscribe = store.subscribe(runId, (event) => {
@@ -40,7 +47,7 @@ export async function* followRun(store: Store, runId: string, after: number, sig
       if (Date.now() >= deadline) {
         // The log lost its end (evicted or the owner died after saving): close with the record itself.
         const final = (await store.getRun(runId)) as RunResult;
-        yield completedFromRecord(final, last + 1);
+        yield redact(completedFromRecord(final, last + 1));
         return;
       }
       await new Promise<void>((resolve) => {
