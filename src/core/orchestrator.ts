@@ -271,12 +271,7 @@ export class Orchestrator {
         const startedAt = this.#now();
         active.record = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
         active.writes.push(this.#deps.store.saveRun(active.record));
-        this.#emit(active, {
-          type: 'run_started',
-          tool_version: active.tool.version,
-          planner: active.record.planner,
-          replicates: active.request.replicates,
-        });
+        this.#emitStarted(active);
         log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
         outcome = await active.tool.execute(this.#context(active, active.tool, active.request));
       } finally {
@@ -319,6 +314,8 @@ export class Orchestrator {
     } catch (storeError) {
       log.error({ err: storeError }, 'could not persist the final run record');
     }
+    // A run that ended while queued (cancel, timeout) still opens its stream with run_started.
+    if (active.seq === 0) this.#emitStarted(active);
     this.#emit(active, { type: 'run_completed', result: final });
     await Promise.allSettled(active.writes);
     active.writes = [];
@@ -328,6 +325,10 @@ export class Orchestrator {
     this.#deps.metrics.runDuration.observe({ status }, (Date.parse(final.completed_at as string) - Date.parse(final.created_at)) / 1000);
     log.info({ status, usage: final.usage, cost_usd: final.cost_usd, error_code: error?.code ?? null }, 'run completed');
     return final;
+  }
+
+  #emitStarted(active: ActiveRun): void {
+    this.#emit(active, { type: 'run_started', tool_version: active.tool.version, planner: active.record.planner, replicates: active.request.replicates });
   }
 
   /** Stamps and stores one event. Appends go out in call order, which keeps every source's order. */

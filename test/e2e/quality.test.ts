@@ -233,3 +233,23 @@ describe('REDACT_EVENTS', () => {
     }
   });
 });
+
+describe('a run that ends while queued', () => {
+  it('still streams run_started first and run_completed last', async () => {
+    const svc = await startTestService({ env: { MAX_ACTIVE_RUNS: '1' } });
+    try {
+      svc.sim.configure({ faults: [{ type: 'hang' }] });
+      const blocker = await postJson(`${svc.url}/v1/runs`, { input: 'hold the slot', replicates: 1, background: true });
+      const cap = await openSse(`${svc.url}/v1/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: 'queued', replicates: 1, timeout_ms: 200, stream: true }),
+      });
+      expect(cap.frames.map((f) => f.event)).toEqual(['run_started', 'run_completed']);
+      expect(cap.frames[1]!.data.result.status).toBe('timed_out');
+      await postJson(`${svc.url}/v1/runs/${blocker.body.id}/cancel`, {});
+    } finally {
+      await svc.close();
+    }
+  });
+});
