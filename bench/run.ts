@@ -5,6 +5,7 @@
  * own simulator/service processes), writes bench/results/<id>-<key>.json,
  * then regenerates the marked sections of BENCHMARKS.md from every result
  * file present (so `--only` refreshes some sections and keeps the others).
+ * `--quick` writes to bench/results/quick/ and leaves BENCHMARKS.md alone.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,16 +23,21 @@ import { scalingScenario } from './scenarios/s5-scaling.ts';
 import { profileScenario } from './scenarios/s6-profile.ts';
 
 const SCENARIOS: Scenario[] = [latencyScenario, overheadScenario, streamScenario, throughputScenario, memoryScenario, scalingScenario, profileScenario];
-const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
+const FULL_RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
+// Quick (smoke) runs never replace the published figures: their results go to a directory of their own.
+const QUICK_RESULTS_DIR = path.join(FULL_RESULTS_DIR, 'quick');
+let RESULTS_DIR = FULL_RESULTS_DIR;
 const DOC = path.join(REPO_ROOT, 'BENCHMARKS.md');
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<number> | null; noDoc: boolean } {
+function parseArgs(argv: string[]): { quick: boolean; only: Set<number> | null; noDoc: boolean; docOnly: boolean } {
   let quick = false;
   let noDoc = false;
+  let docOnly = false;
   let only: Set<number> | null = null;
   for (const arg of argv) {
     if (arg === '--quick') quick = true;
     else if (arg === '--no-doc') noDoc = true;
+    else if (arg === '--doc-only') docOnly = true;
     else if (arg.startsWith('--only=')) {
       only = new Set();
       for (const part of arg.slice(7).split(',')) {
@@ -40,11 +46,11 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<number> | null; 
         only.add(s.id);
       }
     } else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`usage: npm run bench [-- --quick] [-- --only=0,2|latency,...] [-- --no-doc]\nscenarios: ${SCENARIOS.map((x) => `${x.id}=${x.key}`).join(', ')}\n`);
+      process.stdout.write(`usage: npm run bench [-- --quick] [-- --only=0,2|latency,...] [-- --no-doc] [-- --doc-only]\nscenarios: ${SCENARIOS.map((x) => `${x.id}=${x.key}`).join(', ')}\n`);
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
-  return { quick, only, noDoc };
+  return { quick, only, noDoc, docOnly };
 }
 
 function resultFile(s: Scenario): string {
@@ -64,6 +70,7 @@ function metaLine(meta: RunMeta): string {
   return `_Measured ${meta.date} with \`${meta.command}\`${meta.quick ? ' (quick mode: smaller samples, indicative only)' : ''}; took ${meta.durationS.toFixed(0)} s${load}._`;
 }
 
+/** Regenerates the marked sections of BENCHMARKS.md from the full-run results. */
 function renderDoc(): void {
   let doc: string;
   try {
@@ -111,7 +118,14 @@ function renderDoc(): void {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.docOnly) {
+    renderDoc();
+    process.stdout.write(`bench: BENCHMARKS.md regenerated from ${path.relative(REPO_ROOT, FULL_RESULTS_DIR)}/*.json\n`);
+    return;
+  }
+  if (args.quick) RESULTS_DIR = QUICK_RESULTS_DIR;
   mkdirSync(path.join(RESULTS_DIR, 'profiles'), { recursive: true });
+  if (args.quick) writeFileSync(path.join(RESULTS_DIR, '.gitignore'), '# smoke-run output of `npm run bench -- --quick`\n*\n');
   const machine = machineInfo();
   const command = commandLine();
   const t0 = performance.now();
@@ -144,7 +158,9 @@ async function main(): Promise<void> {
       log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
   }
-  if (!args.noDoc) {
+  if (args.quick) {
+    process.stdout.write(`bench: quick mode — results in ${path.relative(REPO_ROOT, RESULTS_DIR)}/, BENCHMARKS.md left alone\n`);
+  } else if (!args.noDoc) {
     renderDoc();
     process.stdout.write(`bench: BENCHMARKS.md updated\n`);
   }

@@ -10,6 +10,8 @@ export interface AutocannonOptions {
   pipelining?: number;
   /** Seconds. */
   duration?: number;
+  /** Stop after this many requests instead of after `duration`. */
+  amount?: number;
   /** Seconds per request before it counts as a timeout. */
   timeout?: number;
 }

@@ -57,12 +57,14 @@ export interface StreamResult {
 
 const REPLICATES = 5;
 
+const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : `${v.toFixed(0)} %`);
+
 function levels(quick: boolean): Level[] {
   if (quick) {
     return [
-      { clients: 1, latencyMs: { min: 50, max: 150 }, rampMs: 300, windowMs: 1500 },
-      { clients: 100, latencyMs: { min: 1000, max: 3000 }, rampMs: 1000, windowMs: 2500 },
-      { clients: 1000, latencyMs: { min: 2000, max: 5000 }, rampMs: 2000, windowMs: 3000 },
+      { clients: 1, latencyMs: { min: 50, max: 150 }, rampMs: 300, windowMs: 1000 },
+      { clients: 100, latencyMs: { min: 500, max: 1500 }, rampMs: 500, windowMs: 1500 },
+      { clients: 1000, latencyMs: { min: 1000, max: 3000 }, rampMs: 1500, windowMs: 2000 },
     ];
   }
   return [
@@ -78,54 +80,63 @@ export const streamScenario: Scenario<StreamResult> = {
   title: 'Stream event latency',
   async run(ctx) {
     const out: LevelResult[] = [];
-    for (const level of levels(ctx.quick)) {
-      const started: NodeChild[] = [];
-      try {
-        const sim = await startSimulatorChild(0);
-        started.push(sim);
-        await sim.configure({ answers: { kind: 'fixed', value: ANSWER }, latencyMs: level.latencyMs });
-        // Global provider concurrency raised so 1,000 runs × 5 replicates are not throttled (the default is 512).
-        const svc = await startServiceChild(sim.url, { MAX_GLOBAL_CONCURRENCY: '10000' });
-        started.push(svc);
-        ctx.log(`${level.clients} client(s): latency ${level.latencyMs.min}–${level.latencyMs.max} ms, ramp ${level.rampMs} ms, window ${level.windowMs} ms`);
-        const clients = spawnNode('bench/workers/sseClients.ts', {
-          env: { SSE_CONFIG: JSON.stringify({ origin: svc.origin, clients: level.clients, rampMs: level.rampMs, windowMs: level.windowMs, durationMs: level.windowMs, body: runBody(REPLICATES) }) },
-        });
-        started.push(clients);
-        // At the start of the window: reset the service's loop-lag histogram (it resets on every scrape) and note CPU.
-        await sleep(level.rampMs);
-        const m0 = await scrape(svc.origin);
-        const svc0 = processCpuMs(svc.pid);
-        const cli0 = processCpuMs(clients.pid);
-        const t0 = performance.now();
-        await sleep(level.windowMs);
-        const wall = performance.now() - t0;
-        const svcCpu = processCpuMs(svc.pid) - svc0;
-        const cliCpu = processCpuMs(clients.pid) - cli0;
-        const m1 = await scrape(svc.origin);
-        const lag = sumMetric(m1, 'nodejs_eventloop_lag_p99_seconds') * 1000;
-        const delta = (name: string, filter?: (labels: string) => boolean) => sumMetric(m1, name, filter) - sumMetric(m0, name, filter);
-        const gcMs = delta('nodejs_gc_duration_seconds_sum') * 1000;
-        const longGcs = delta('nodejs_gc_duration_seconds_count') - delta('nodejs_gc_duration_seconds_bucket', (l) => l.includes('le="0.1"'));
-        const line = await clients.waitForLine((l) => l.startsWith('{"clients"'), 60_000);
-        const report = JSON.parse(line) as ClientReport;
-        const result: LevelResult = {
-          ...level,
-          report,
-          eventsPerS: round(report.events / (level.windowMs / 1000), 1),
-          serviceCpuPct: round((svcCpu / wall) * 100, 1),
-          clientCpuPct: round((cliCpu / wall) * 100, 1),
-          serviceLoopLagP99Ms: round(lag, 2),
-          serviceGcPct: round((gcMs / wall) * 100, 1),
-          serviceLongGcs: longGcs,
-        };
-        out.push(result);
-        ctx.log(
-          `  ${report.events} events (${result.eventsPerS}/s), ${report.runsCompleted} runs, ${report.errors} errors: p50 ≤ ${report.latency.p50.toFixed(3)} ms, p99 ≤ ${report.latency.p99.toFixed(3)} ms; service CPU ${result.serviceCpuPct}%, client CPU ${result.clientCpuPct}%, service loop lag p99 ${result.serviceLoopLagP99Ms} ms, GC ${result.serviceGcPct}% (${result.serviceLongGcs} pauses ≥ 100 ms)`,
-        );
-      } finally {
-        for (const c of started.reverse()) await c.stop();
+    const sim = await startSimulatorChild(0);
+    try {
+      for (const level of levels(ctx.quick)) {
+        const started: NodeChild[] = [];
+        try {
+          await sim.reset();
+          await sim.configure({ answers: { kind: 'fixed', value: ANSWER }, latencyMs: level.latencyMs });
+          // Global provider concurrency raised so 1,000 runs × 5 replicates are not throttled (the default is 512);
+          // no shutdown grace: runs still going when the window closes are of no interest.
+          const svc = await startServiceChild(sim.url, { MAX_GLOBAL_CONCURRENCY: '10000', SHUTDOWN_GRACE_MS: '0' });
+          started.push(svc);
+          ctx.log(`${level.clients} client(s): latency ${level.latencyMs.min}–${level.latencyMs.max} ms, ramp ${level.rampMs} ms, window ${level.windowMs} ms`);
+          const clients = spawnNode('bench/workers/sseClients.ts', {
+            env: { SSE_CONFIG: JSON.stringify({ origin: svc.origin, clients: level.clients, rampMs: level.rampMs, windowMs: level.windowMs, durationMs: level.windowMs, body: runBody(REPLICATES) }) },
+          });
+          started.push(clients);
+          await clients.waitForLine((l) => l.startsWith('{"ready"'));
+          // At the start of the window: reset the service's loop-lag histogram (it resets on every scrape) and note CPU.
+          await sleep(level.rampMs);
+          // CPU is read at the window's edges; the scrapes are not awaited there because a loaded
+          // service answers them late, which would shift the window.
+          const svc0 = processCpuMs(svc.pid);
+          const cli0 = processCpuMs(clients.pid);
+          const t0 = performance.now();
+          const m0Pending = scrape(svc.origin);
+          await sleep(level.windowMs);
+          const wall = performance.now() - t0;
+          const svcCpu = processCpuMs(svc.pid) - svc0;
+          const cliCpu = processCpuMs(clients.pid) - cli0;
+          const m0 = await m0Pending;
+          const m1 = await scrape(svc.origin);
+          const lag = sumMetric(m1, 'nodejs_eventloop_lag_p99_seconds') * 1000;
+          const delta = (name: string, filter?: (labels: string) => boolean) => sumMetric(m1, name, filter) - sumMetric(m0, name, filter);
+          const gcMs = delta('nodejs_gc_duration_seconds_sum') * 1000;
+          const longGcs = delta('nodejs_gc_duration_seconds_count') - delta('nodejs_gc_duration_seconds_bucket', (l) => l.includes('le="0.1"'));
+          const line = await clients.waitForLine((l) => l.startsWith('{"clients"'), 60_000);
+          const report = JSON.parse(line) as ClientReport;
+          const result: LevelResult = {
+            ...level,
+            report,
+            eventsPerS: round(report.events / (level.windowMs / 1000), 1),
+            serviceCpuPct: round((svcCpu / wall) * 100, 1),
+            clientCpuPct: round((cliCpu / wall) * 100, 1),
+            serviceLoopLagP99Ms: round(lag, 2),
+            serviceGcPct: round((gcMs / wall) * 100, 1),
+            serviceLongGcs: longGcs,
+          };
+          out.push(result);
+          ctx.log(
+            `  ${report.events} events (${result.eventsPerS}/s), ${report.runsCompleted} runs, ${report.errors} errors: p50 ≤ ${report.latency.p50.toFixed(3)} ms, p99 ≤ ${report.latency.p99.toFixed(3)} ms; service CPU ${result.serviceCpuPct}%, client CPU ${result.clientCpuPct}%, service loop lag p99 ${result.serviceLoopLagP99Ms} ms, GC ${result.serviceGcPct}% (${result.serviceLongGcs} pauses ≥ 100 ms)`,
+          );
+        } finally {
+          for (const c of started.reverse()) await c.stop();
+        }
       }
+    } finally {
+      await sim.stop();
     }
     return { replicates: REPLICATES, levels: out };
   },
@@ -136,10 +147,10 @@ export const streamScenario: Scenario<StreamResult> = {
         num(l.clients),
         `${l.latencyMs.min / 1000}–${l.latencyMs.max / 1000} s`,
         `${num(l.report.events)} (${num(l.eventsPerS)}/s)`,
-        `${ms(s.p50 - 1, 2)} … ${ms(s.p50, 2)}`,
-        `${ms(s.p99 - 1, 2)} … ${ms(s.p99, 2)}`,
+        `${ms(Math.max(0, s.p50 - 1), 2)} … ${ms(s.p50, 2)}`,
+        `${ms(Math.max(0, s.p99 - 1), 2)} … ${ms(s.p99, 2)}`,
         ms(s.max, 1),
-        `${l.serviceCpuPct.toFixed(0)} % / ${l.clientCpuPct.toFixed(0)} %`,
+        `${pct(l.serviceCpuPct)} / ${pct(l.clientCpuPct)}`,
         ms(Math.max(0, l.serviceLoopLagP99Ms - 10), 1),
         `${(l.serviceGcPct ?? 0).toFixed(1)} % / ${l.serviceLongGcs ?? 0}`,
         ms(Math.max(0, l.report.clientLoopDelayMs.p99 - 1), 1),
@@ -152,7 +163,7 @@ export const streamScenario: Scenario<StreamResult> = {
     return [
       `Each client (all in one separate process) streams its own run (\`stream: true\`, tool \`bundle\`, ${r.replicates} replicates) and starts another when it ends. Model latency is drawn uniformly from the range shown, growing with the number of clients so the event rate stays well below the saturation of scenario 3; MAX_GLOBAL_CONCURRENCY=10000 so no provider call is throttled. Only events received inside the measurement window count.`,
       '',
-      '**Resolution.** `ts` is an ISO string with millisecond resolution (floored), while receipt is taken on a sub-millisecond clock mapped onto the wall clock (calibrated on a `Date.now()` tick, drift checked at the end). So each measured value is an *upper bound*: the true latency lies in (measured − 1 ms, measured]. The table shows both bounds (lower … upper). A p99 below 1 ms is therefore only provable when the upper bound is below 1 ms, and only refutable when the lower bound is above it; finer claims need a sub-ms `ts` (e.g. `performance.timeOrigin + performance.now()` as a number).',
+      '**Resolution.** `ts` is an ISO string with millisecond resolution (floored), while receipt is taken on a sub-millisecond clock mapped onto the wall clock (calibrated on a `Date.now()` tick at the start and end of each level and interpolated; the two calibrations differed by up to ${Math.max(...r.levels.map((l) => Math.abs(l.report.clockDriftMs))).toFixed(2)} ms, which bounds the clock-mapping error). So each measured value is an *upper bound*: the true latency lies in (measured − 1 ms, measured]. The table shows both bounds (lower … upper). A p99 below 1 ms is therefore only provable when the upper bound is below 1 ms, and only refutable when the lower bound is above it; finer claims need a sub-ms `ts` (e.g. `performance.timeOrigin + performance.now()` as a number).',
       '',
       table(
         ['clients', 'model latency', 'events in window', 'p50 (lower … upper)', 'p99 (lower … upper)', 'max (upper)', 'CPU service / clients', 'service loop stall p99', 'service GC time / pauses ≥ 100 ms', 'client loop stall p99', 'errors'],

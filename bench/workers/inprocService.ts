@@ -5,7 +5,7 @@
  * own process over IPC. Nothing new is exposed over HTTP.
  */
 import { Socket } from 'node:net';
-import { setImmediate as tick } from 'node:timers/promises';
+import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
 import { loadConfig } from '../../src/config.ts';
 import { parseRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -19,11 +19,17 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 async function fullGc(): Promise<void> {
   if (!gc) throw new Error('start this worker with --expose-gc');
-  // Several passes with turns of the loop between them, so weak references
-  // and finalizers released by one pass are collected by the next.
-  for (let i = 0; i < 4; i++) {
+  // Full GCs with turns of the event loop between them until the heap stops
+  // shrinking: objects behind WeakRefs/FinalizationRegistry (AbortSignal.any
+  // uses both) are only freed a pass or two after their finalizers ran.
+  let last = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 16; i++) {
     gc();
     await tick();
+    await sleep(10);
+    const used = process.memoryUsage().heapUsed;
+    if (i >= 3 && last - used < 16 * 1024) break;
+    last = used;
   }
 }
 

@@ -94,6 +94,8 @@ const noteError = (msg: string) => {
 
 const cal0 = calibrate();
 const t0 = performance.now();
+// The driver times its own window (CPU, /metrics) from this line.
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 const measureStart = t0 + cfg.rampMs;
 const measureEnd = measureStart + cfg.durationMs;
 const loop = monitorEventLoopDelay({ resolution: 1 });
