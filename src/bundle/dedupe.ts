@@ -2,7 +2,7 @@
  * Grouping of near-identical free-text answers, so a bundle can show "4
  * replicates said essentially this" instead of four copies of a paragraph.
  */
-import { textualDistance } from './distance.ts';
+import { profileDistance, textProfile, type TextProfile } from './textProfile.ts';
 import { compareNumbers } from './order.ts';
 import { normalizeText } from './text.ts';
 
@@ -48,6 +48,8 @@ export function dedupeTexts(entries: readonly TextEntry[], threshold = 0.1): Tex
     else members.push(e.index);
   }
   const texts = [...byText.keys()];
+  // One profile per distinct text: building profiles dominates a comparison, and each text meets all others.
+  const profiles = texts.map((t) => textProfile(t));
   const parent = texts.map((_, i) => i);
   const find = (i: number): number => {
     let r = i;
@@ -64,7 +66,7 @@ export function dedupeTexts(entries: readonly TextEntry[], threshold = 0.1): Tex
   for (let i = 0; i < texts.length; i++) {
     for (let j = i + 1; j < texts.length; j++) {
       if (find(i) === find(j)) continue;
-      if (textualDistance(texts[i] as string, texts[j] as string) <= threshold) parent[find(j)] = find(i);
+      if (profileDistance(profiles[i] as TextProfile, profiles[j] as TextProfile) <= threshold) parent[find(j)] = find(i);
     }
   }
   const components = new Map<number, number[]>();

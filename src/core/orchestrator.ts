@@ -365,8 +365,8 @@ export class Orchestrator {
     const deps = this.#deps;
     const models: RunModels = {
       provider: deps.gateway.provider,
-      call: (call) => charged(() => deps.gateway.call({ ...call, signal: withCallSignal(signal, call.signal), trace: active.trace })),
-      embed: (call) => charged(() => deps.gateway.embed({ ...call, signal: withCallSignal(signal, call.signal), trace: active.trace })),
+      call: (call) => charged(() => deps.gateway.call({ ...call, signal: call.signal ?? signal, trace: active.trace })),
+      embed: (call) => charged(() => deps.gateway.embed({ ...call, signal: call.signal ?? signal, trace: active.trace })),
     };
     /** Every provider operation's spend lands on the run's account, whoever made it. */
     const charged = async <T extends CallAccounting>(operation: () => Promise<T>): Promise<T> => {
@@ -456,10 +456,6 @@ export function runBelongsTo(id: string, tenant: string): boolean {
 type OwnEvent =
   | Omit<Extract<RunEvent, { type: 'run_started' }>, keyof EventStamp>
   | Omit<Extract<RunEvent, { type: 'run_completed' }>, keyof EventStamp>;
-
-function withCallSignal(run: AbortSignal, call: AbortSignal | undefined): AbortSignal {
-  return call ? AbortSignal.any([run, call]) : run;
-}
 
 function cancelledError(): ServiceError {
   return new ServiceError('cancelled', 'run cancelled by request');

@@ -52,7 +52,13 @@ export interface ToolOutcome {
   error?: ServiceError | null;
 }
 
-/** A run-scoped handle on models: every call is charged to the run's budget and cost lines. */
+/**
+ * A run-scoped handle on models: every call is charged to the run's budget
+ * and cost lines. A call's `signal`, when given, replaces the run's and must
+ * follow it (derive it with `AbortSignal.any([ctx.signal, yours])`), so
+ * cancel, timeout and budget still reach the request; by default the run's
+ * signal is used.
+ */
 export interface RunModels {
   call(request: Omit<ModelCallRequest, 'signal' | 'trace'> & { signal?: AbortSignal }): Promise<ModelCallResult>;
   embed(request: Omit<EmbeddingRequest, 'signal' | 'trace'> & { signal?: AbortSignal }): Promise<EmbeddingResult>;
