@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postJson, startTestService, type TestService } from '../helpers/service.ts';
-import { openSse } from '../helpers/sse.ts';
+import { postStream } from '../helpers/sse.ts';
 
 const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
 
@@ -114,11 +114,7 @@ describe('live budgets', () => {
 
   it('streams budget used in partial summaries', async () => {
     svc.sim.configure({ usage: { inputTokens: 5, outputTokens: 5 } });
-    const cap = await openSse(`${svc.url}/v1/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ input: 'x', replicates: 3, stream: true, budget: { max_tokens: 1000 } }),
-    });
+    const cap = await postStream(svc.url, { input: 'x', replicates: 3, budget: { max_tokens: 1000 } });
     const used = cap.frames.filter((f) => f.event === 'partial_summary').map((f) => f.data.budget_used.tokens);
     expect(used).toEqual([10, 20, 30]);
   });
@@ -147,11 +143,7 @@ describe('synthesizer pass', () => {
         fn: (ctx) => (ctx.prompt.includes('Answers (') ? { answer: 'synthesized' } : { answer: `draft ${ctx.index}` }),
       },
     });
-    const cap = await openSse(`${svc.url}/v1/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ input: 'combine', replicates: 3, synthesize: true, stream: true, agent: { output_schema: schema } }),
-    });
+    const cap = await postStream(svc.url, { input: 'combine', replicates: 3, synthesize: true, agent: { output_schema: schema } });
     const result = cap.frames.at(-1)!.data.result;
     expect(svc.sim.stats().received).toBe(4);
     expect(result.output).toEqual({ answer: 'synthesized' });
@@ -179,11 +171,7 @@ describe('synthesizer fallback', () => {
     const svc = await startTestService();
     try {
       svc.sim.configure({ answers: { kind: 'function', fn: (ctx) => (ctx.prompt.includes('Answers (') ? { wrong: true } : { answer: 'kept' }) } });
-      const cap = await openSse(`${svc.url}/v1/runs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ input: 'x', replicates: 2, synthesize: true, stream: true, agent: { output_schema: schema } }),
-      });
+      const cap = await postStream(svc.url, { input: 'x', replicates: 2, synthesize: true, agent: { output_schema: schema } });
       const result = cap.frames.at(-1)!.data.result;
       expect(result.status).toBe('succeeded');
       expect(result.output).toEqual({ answer: 'kept' });
@@ -217,11 +205,7 @@ describe('REDACT_EVENTS', () => {
     const svc = await startTestService({ env: { REDACT_EVENTS: 'true', REDACT_PATTERNS: 'secret-\\w+' } });
     try {
       svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'the code is secret-abc123' } } });
-      const cap = await openSse(`${svc.url}/v1/runs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ input: 'x', replicates: 2, stream: true, agent: { output_schema: schema } }),
-      });
+      const cap = await postStream(svc.url, { input: 'x', replicates: 2, agent: { output_schema: schema } });
       const text = JSON.stringify(cap.frames.map((f) => f.data));
       expect(text).not.toContain('secret-abc123');
       expect(text).toContain('[REDACTED]');
@@ -240,11 +224,7 @@ describe('a run that ends while queued', () => {
     try {
       svc.sim.configure({ faults: [{ type: 'hang' }] });
       const blocker = await postJson(`${svc.url}/v1/runs`, { input: 'hold the slot', replicates: 1, background: true });
-      const cap = await openSse(`${svc.url}/v1/runs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ input: 'queued', replicates: 1, timeout_ms: 200, stream: true }),
-      });
+      const cap = await postStream(svc.url, { input: 'queued', replicates: 1, timeout_ms: 200 });
       expect(cap.frames.map((f) => f.event)).toEqual(['run_started', 'run_completed']);
       expect(cap.frames[1]!.data.result.status).toBe('timed_out');
       await postJson(`${svc.url}/v1/runs/${blocker.body.id}/cancel`, {});

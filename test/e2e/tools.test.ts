@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuleBasedPlanner } from '../../src/core/rulePlanner.ts';
 import { loadTools } from '../../src/tools/loader.ts';
 import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
-import { openSse } from '../helpers/sse.ts';
+import { postStream } from '../helpers/sse.ts';
 
 const cleanup: string[] = [];
 afterAll(async () => {
@@ -72,11 +72,7 @@ describe('tool catalogue', () => {
 
   it('runs a pipeline end to end, each step feeding the next, with inner events tagged by tool', async () => {
     svc.sim.reset();
-    const cap = await openSse(`${svc.url}/v1/runs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ tool: 'triage', input: 'My order arrived broken!', stream: true }),
-    });
+    const cap = await postStream(svc.url, { tool: 'triage', input: 'My order arrived broken!' });
     const result = cap.frames.at(-1)!.data.result;
     expect(result.status).toBe('succeeded');
     expect(result.tool).toBe('triage');
@@ -149,11 +145,7 @@ describe('planner', () => {
     planner.check(registry, 'config/planner.yaml');
     const svc = await startTestService({ registry, planner });
     try {
-      const cap = await openSse(`${svc.url}/v1/runs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ input: 'The food was cold.', tags: ['sentiment'], replicates: 3, stream: true }),
-      });
+      const cap = await postStream(svc.url, { input: 'The food was cold.', tags: ['sentiment'], replicates: 3 });
       const started = cap.frames[0]!.data;
       expect(started.planner).toMatchObject({ tool: 'sentiment', rule: 'wants-sentiment' });
       expect(started.planner.reason).toContain('sentiment');

@@ -73,3 +73,12 @@ export async function openSse(url: string, init: RequestInit = {}, options: { st
   const res = await fetch(url, { ...init, signal: abort.signal });
   return readSse(res, { ...options, abort });
 }
+
+/** Starts a run as an SSE stream (`POST /v1/runs` with `stream: true`) and reads it to the end. */
+export function postStream(baseUrl: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<SseCapture> {
+  return openSse(`${baseUrl}/v1/runs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+}
