@@ -34,7 +34,7 @@ export interface ReplicateEnv {
   log: Logger;
 }
 
-/** Up to this many replicates, every arrival publishes a partial summary; past it, about this many in all. */
+/** Up to this many replicates, every arrival (or burst of arrivals) publishes a partial summary; past it, about this many in all. */
 const PARTIAL_SUMMARY_TARGET = 20;
 
 /**
@@ -59,6 +59,15 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   /** The latest summary and how many replicates it covered: the final one reuses it when nothing changed since. */
   let latest: { summary: Summary; covers: number } | null = null;
 
+  let pendingPublish: NodeJS.Immediate | null = null;
+  const publishPartial = () => {
+    pendingPublish = null;
+    const covers = finished.length;
+    const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, request, env.validator);
+    latest = { summary, covers };
+    env.emit({ type: 'partial_summary', summary, statistics: statisticsOf(finished, n), budget_used: env.account.report().used });
+  };
+
   const onFinished = (replicate: Replicate) => {
     finished.push(replicate);
     env.emit({
@@ -74,18 +83,12 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
       validIndices.push(replicate.index);
     }
     const rules = request.early_stop;
-    const publish = finished.length % summaryEvery === 0 || finished.length === n;
     const needConfidence = rules?.confidence !== undefined && !earlyStop.triggered;
-    const summary = publish || needConfidence ? summarizeFinished(finished, matrix, request, env.validator) : null;
+    const summary = needConfidence ? summarizeFinished(finished, matrix, request, env.validator) : null;
     if (summary) latest = { summary, covers: finished.length };
-    if (publish && summary) {
-      env.emit({
-        type: 'partial_summary',
-        summary,
-        statistics: statisticsOf(finished, n),
-        budget_used: env.account.report().used,
-      });
-    }
+    // Replicates that land together (the common case: they were launched together)
+    // share one partial summary, published once the burst has been taken in.
+    if ((finished.length % summaryEvery === 0 || finished.length === n) && pendingPublish === null) pendingPublish = setImmediate(publishPartial);
     if (!rules || earlyStop.triggered || signal.aborted) return;
     const decision = decideEarlyStop(
       {
@@ -131,6 +134,11 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     await Promise.all(indices.map(runOne));
   }
 
+  // The last partial summary goes out before the bundle, never after it.
+  if (pendingPublish !== null) {
+    clearImmediate(pendingPublish);
+    publishPartial();
+  }
   for (const index of indices) {
     if (!launched.has(index)) {
       const placeholder = notLaunched(index, request, env.models.provider, signal);

@@ -113,7 +113,8 @@ describe('live budgets', () => {
   });
 
   it('streams budget used in partial summaries', async () => {
-    svc.sim.configure({ usage: { inputTokens: 5, outputTokens: 5 } });
+    // Spaced arrivals: replicates landing together share one partial summary.
+    svc.sim.configure({ usage: { inputTokens: 5, outputTokens: 5 }, latencyMs: { sequence: [50, 150, 250] } });
     const cap = await postStream(svc.url, { input: 'x', replicates: 3, budget: { max_tokens: 1000 } });
     const used = cap.frames.filter((f) => f.event === 'partial_summary').map((f) => f.data.budget_used.tokens);
     expect(used).toEqual([10, 20, 30]);
