@@ -65,7 +65,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     const covers = finished.length;
     const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, request, env.validator);
     latest = { summary, covers };
-    env.emit({ type: 'partial_summary', summary, statistics: statisticsOf(finished, n), budget_used: env.account.report().used });
+    env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(finished, n), budget_used: env.account.report().used });
   };
 
   const onFinished = (replicate: Replicate) => {
@@ -150,7 +150,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   // (Assigned in callbacks, which TypeScript's narrowing does not see.)
   const last = latest as { summary: Summary; covers: number } | null;
   const summary = last?.covers === replicates.length ? last.summary : summarizeFinished(replicates, matrix, request, env.validator);
-  const bundle: Bundle = { replicates, summary, statistics: statisticsOf(replicates, n), early_stop: earlyStop };
+  const bundle: Bundle = { replicates, summary, statistics: computeStatistics(replicates, n), early_stop: earlyStop };
   env.emit({ type: 'bundle_ready', bundle });
 
   const succeeded = replicates.filter((r) => r.valid);
@@ -220,10 +220,6 @@ function summarizeFinished(replicates: readonly Replicate[], matrix: PairwiseMat
   const schema = request.agent.output_schema;
   if (!schema || summary.consensus === null || summary.consensus === undefined) return summary;
   return { ...summary, consensus_valid: validator.validate(schema, summary.consensus).valid };
-}
-
-function statisticsOf(replicates: readonly Replicate[], requested: number): Statistics {
-  return computeStatistics(replicates, requested);
 }
 
 function notLaunched(index: number, request: ResolvedRequest, provider: string, signal: AbortSignal): Replicate {
