@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { getJson, postJson, startTestService, type TestService, withService } from '../helpers/service.ts';
 
 describe('bad requests get the contract envelope, never a 500', () => {
   let svc: TestService;
@@ -45,14 +45,11 @@ describe('bad requests get the contract envelope, never a 500', () => {
   });
 
   it('refuses an oversized body with 413 payload_too_large', async () => {
-    const small = await startTestService({ env: { BODY_LIMIT_BYTES: '2048' } });
-    try {
+    await withService({ env: { BODY_LIMIT_BYTES: '2048' } }, async (small) => {
       const res = await postJson(`${small.url}/v1/runs`, { input: 'x'.repeat(5000) });
       expect(res.status).toBe(413);
       expectEnvelope(res.body, 'payload_too_large');
-    } finally {
-      await small.close();
-    }
+    });
   });
 
   it('unknown tool → 404 tool_not_found', async () => {
@@ -88,8 +85,7 @@ describe('bad requests get the contract envelope, never a 500', () => {
 
 describe('limits answer 503 unavailable instead of growing', () => {
   it('refuses runs beyond MAX_ACTIVE_RUNS + MAX_QUEUED_RUNS, and accepts again once they finish', async () => {
-    const svc = await startTestService({ env: { MAX_ACTIVE_RUNS: '1', MAX_QUEUED_RUNS: '1' }, behavior: { latencyMs: 300 } });
-    try {
+    await withService({ env: { MAX_ACTIVE_RUNS: '1', MAX_QUEUED_RUNS: '1' }, behavior: { latencyMs: 300 } }, async (svc) => {
       const first = await postJson(`${svc.url}/v1/runs`, { input: 'a', replicates: 1, background: true });
       const second = await postJson(`${svc.url}/v1/runs`, { input: 'b', replicates: 1, background: true });
       expect(first.status).toBe(202);
@@ -100,14 +96,11 @@ describe('limits answer 503 unavailable instead of growing', () => {
       expect(third.body.error).toMatchObject({ code: 'unavailable', retryable: true });
       expect(third.headers.get('retry-after')).toBe('1');
       await svc.orchestrator.drain(5000).catch(() => undefined);
-    } finally {
-      await svc.close();
-    }
+    });
   });
 
   it('refuses streams beyond MAX_STREAMS', async () => {
-    const svc = await startTestService({ env: { MAX_STREAMS: '1' }, behavior: { latencyMs: 400 } });
-    try {
+    await withService({ env: { MAX_STREAMS: '1' }, behavior: { latencyMs: 400 } }, async (svc) => {
       const started = await postJson(`${svc.url}/v1/runs`, { input: 'a', replicates: 1, background: true });
       const abort = new AbortController();
       const open = await fetch(`${svc.url}/v1/runs/${started.body.id}/events`, { signal: abort.signal });
@@ -116,8 +109,6 @@ describe('limits answer 503 unavailable instead of growing', () => {
       expect(refused.status).toBe(503);
       expect(refused.body.error.code).toBe('unavailable');
       abort.abort();
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });

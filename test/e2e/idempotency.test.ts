@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { postJson, startTestService, type TestService, withService } from '../helpers/service.ts';
 import { openSse } from '../helpers/sse.ts';
 
 describe('Idempotency-Key (IETF draft semantics)', () => {
@@ -51,8 +51,7 @@ describe('Idempotency-Key (IETF draft semantics)', () => {
   });
 
   it('keys are scoped per tenant', async () => {
-    const multi = await startTestService({ env: { API_KEYS: 'tenant-a-key-123,tenant-b-key-456' } });
-    try {
+    await withService({ env: { API_KEYS: 'tenant-a-key-123,tenant-b-key-456' } }, async (multi) => {
       const body = { input: 'per tenant', replicates: 1 };
       const a = await postJson(`${multi.url}/v1/runs`, body, { 'idempotency-key': 'shared', authorization: 'Bearer tenant-a-key-123' });
       const b = await postJson(`${multi.url}/v1/runs`, body, { 'idempotency-key': 'shared', authorization: 'Bearer tenant-b-key-456' });
@@ -63,9 +62,7 @@ describe('Idempotency-Key (IETF draft semantics)', () => {
       const anonymous = await postJson(`${multi.url}/v1/runs`, body);
       expect(anonymous.status).toBe(401);
       expect(anonymous.body.error.code).toBe('unauthorized');
-    } finally {
-      await multi.close();
-    }
+    });
   });
 
   it('a streamed replay replays the events', async () => {
@@ -80,16 +77,13 @@ describe('Idempotency-Key (IETF draft semantics)', () => {
   });
 
   it('records expire after IDEMPOTENCY_TTL_MS', async () => {
-    const short = await startTestService({ env: { IDEMPOTENCY_TTL_MS: '1000' } });
-    try {
+    await withService({ env: { IDEMPOTENCY_TTL_MS: '1000' } }, async (short) => {
       const body = { input: 'expiring', replicates: 1 };
       const first = await postJson(`${short.url}/v1/runs`, body, { 'idempotency-key': 'k-ttl' });
       await new Promise((r) => setTimeout(r, 1100));
       const later = await postJson(`${short.url}/v1/runs`, body, { 'idempotency-key': 'k-ttl' });
       expect(later.body.id).not.toBe(first.body.id);
-    } finally {
-      await short.close();
-    }
+    });
   });
 
   it('rejects a malformed key', async () => {
@@ -100,8 +94,7 @@ describe('Idempotency-Key (IETF draft semantics)', () => {
 
 describe('Idempotency-Key under concurrency', () => {
   it('five simultaneous requests with one key start exactly one run', async () => {
-    const svc = await startTestService({ behavior: { latencyMs: 300 } });
-    try {
+    await withService({ behavior: { latencyMs: 300 } }, async (svc) => {
       const body = { input: 'race', replicates: 2 };
       const results = await Promise.all(Array.from({ length: 5 }, () => postJson(`${svc.url}/v1/runs`, body, { 'idempotency-key': 'k-race' })));
       const ok = results.filter((r) => r.status === 200);
@@ -109,16 +102,13 @@ describe('Idempotency-Key under concurrency', () => {
       expect(results.filter((r) => r.status === 409)).toHaveLength(4);
       await svc.sim.waitForIdle();
       expect(svc.sim.stats().received).toBe(2);
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });
 
 describe('runs belong to their tenant', () => {
   it('another API key gets 404 for a run; its owner can read, follow and cancel it', async () => {
-    const svc = await startTestService({ env: { API_KEYS: 'tenant-a-key-123,tenant-b-key-456' }, behavior: { latencyMs: 300 } });
-    try {
+    await withService({ env: { API_KEYS: 'tenant-a-key-123,tenant-b-key-456' }, behavior: { latencyMs: 300 } }, async (svc) => {
       const a = { authorization: 'Bearer tenant-a-key-123' };
       const b = { authorization: 'Bearer tenant-b-key-456' };
       const started = await postJson(`${svc.url}/v1/runs`, { input: 'mine', replicates: 1, background: true }, a);
@@ -135,8 +125,6 @@ describe('runs belong to their tenant', () => {
       expect(own.status).toBe(200);
       const cancelled = await postJson(`${svc.url}/v1/runs/${id}/cancel`, {}, a);
       expect(cancelled.body.status).toBe('cancelled');
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });

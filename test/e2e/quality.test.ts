@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { postJson, startTestService, withService, type TestService } from '../helpers/service.ts';
 import { postStream } from '../helpers/sse.ts';
 
 const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
@@ -169,8 +169,7 @@ describe('synthesizer pass', () => {
 
 describe('synthesizer fallback', () => {
   it('keeps the valid consensus when the synthesized answer breaks the schema, and says so on synthesis_done', async () => {
-    const svc = await startTestService();
-    try {
+    await withService({}, async (svc) => {
       svc.sim.configure({ answers: { kind: 'function', fn: (ctx) => (ctx.prompt.includes('Answers (') ? { wrong: true } : { answer: 'kept' }) } });
       const cap = await postStream(svc.url, { input: 'x', replicates: 2, synthesize: true, agent: { output_schema: schema } });
       const result = cap.frames.at(-1)!.data.result;
@@ -178,33 +177,26 @@ describe('synthesizer fallback', () => {
       expect(result.output).toEqual({ answer: 'kept' });
       const synthesis = cap.frames.find((f) => f.event === 'synthesis_done')!.data;
       expect(synthesis.error.code).toBe('schema_validation');
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });
 
 describe('timeouts count time spent queued', () => {
   it('a queued run times out at timeout_ms even without a slot', async () => {
-    const svc = await startTestService({ env: { MAX_ACTIVE_RUNS: '1' } });
-    try {
-      svc.sim.configure({ faults: [{ type: 'hang' }] });
-      const blocker = await postJson(`${svc.url}/v1/runs`, { input: 'hold the slot', replicates: 1, background: true });
+    await withService({ env: { MAX_ACTIVE_RUNS: '1' } }, async (svc) => {
+      const blocker = await holdTheOnlySlot(svc);
       const t0 = Date.now();
       const queued = await postJson(`${svc.url}/v1/runs`, { input: 'wait', replicates: 1, timeout_ms: 300 });
       expect(queued.body.status).toBe('timed_out');
       expect(Date.now() - t0).toBeLessThan(1500);
       await postJson(`${svc.url}/v1/runs/${blocker.body.id}/cancel`, {});
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });
 
 describe('REDACT_EVENTS', () => {
   it('masks matches of REDACT_PATTERNS in every streamed event, while the result keeps them', async () => {
-    const svc = await startTestService({ env: { REDACT_EVENTS: 'true', REDACT_PATTERNS: 'secret-\\w+' } });
-    try {
+    await withService({ env: { REDACT_EVENTS: 'true', REDACT_PATTERNS: 'secret-\\w+' } }, async (svc) => {
       svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'the code is secret-abc123' } } });
       const cap = await postStream(svc.url, { input: 'x', replicates: 2, agent: { output_schema: schema } });
       const text = JSON.stringify(cap.frames.map((f) => f.data));
@@ -213,24 +205,24 @@ describe('REDACT_EVENTS', () => {
       const runId = cap.frames[0]!.data.run_id;
       const record = await fetch(`${svc.url}/v1/runs/${runId}`).then((r) => r.json() as Promise<{ output: { answer: string } }>);
       expect(record.output.answer).toBe('the code is secret-abc123');
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });
 
 describe('a run that ends while queued', () => {
   it('still streams run_started first and run_completed last', async () => {
-    const svc = await startTestService({ env: { MAX_ACTIVE_RUNS: '1' } });
-    try {
-      svc.sim.configure({ faults: [{ type: 'hang' }] });
-      const blocker = await postJson(`${svc.url}/v1/runs`, { input: 'hold the slot', replicates: 1, background: true });
+    await withService({ env: { MAX_ACTIVE_RUNS: '1' } }, async (svc) => {
+      const blocker = await holdTheOnlySlot(svc);
       const cap = await postStream(svc.url, { input: 'queued', replicates: 1, timeout_ms: 200 });
       expect(cap.frames.map((f) => f.event)).toEqual(['run_started', 'run_completed']);
       expect(cap.frames[1]!.data.result.status).toBe('timed_out');
       await postJson(`${svc.url}/v1/runs/${blocker.body.id}/cancel`, {});
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });
+
+/** Occupies the single run slot (MAX_ACTIVE_RUNS=1) with a run whose provider call hangs; cancel it to free the slot. */
+async function holdTheOnlySlot(svc: TestService): Promise<{ body: { id: string } }> {
+  svc.sim.configure({ faults: [{ type: 'hang' }] });
+  return postJson(`${svc.url}/v1/runs`, { input: 'hold the slot', replicates: 1, background: true });
+}

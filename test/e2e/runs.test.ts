@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { getJson, postJson, startTestService, type TestService, withService } from '../helpers/service.ts';
 
 const schema = {
   type: 'object',
@@ -111,14 +111,11 @@ describe('POST /v1/runs with the bundle tool', () => {
     expect(body.bundle.statistics.succeeded).toBe(20);
     expect(svc.sim.stats().maxInFlight).toBe(20);
 
-    const capped = await startTestService({ env: { MAX_CONCURRENCY: '5' }, behavior: { latencyMs: 100 } });
-    try {
+    await withService({ env: { MAX_CONCURRENCY: '5' }, behavior: { latencyMs: 100 } }, async (capped) => {
       const r = await postJson(`${capped.url}/v1/runs`, { input: 'Five at a time', replicates: 12 });
       expect(r.body.bundle.statistics.succeeded).toBe(12);
       expect(capped.sim.stats().maxInFlight).toBe(5);
-    } finally {
-      await capped.close();
-    }
+    });
   });
 
   it('answers GET /v1/runs/{id} with the same record, and 202 for background runs', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuleBasedPlanner } from '../../src/core/rulePlanner.ts';
 import { loadTools } from '../../src/tools/loader.ts';
-import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { getJson, postJson, startTestService, type TestService, withService } from '../helpers/service.ts';
 import { postStream } from '../helpers/sse.ts';
 
 const cleanup: string[] = [];
@@ -105,15 +105,12 @@ describe('tool catalogue', () => {
       path.join(dir, 'haiku.yaml'),
       'name: haiku\nversion: 0.1.0\ndescription: Writes a haiku.\ntags: [poetry]\ninstructions: Write a haiku about the topic.\n',
     );
-    const restarted = await startTestService({ registry: await loadTools(dir) });
-    try {
+    await withService({ registry: await loadTools(dir) }, async (restarted) => {
       const listed = await getJson(`${restarted.url}/v1/tools?tag=poetry`);
       expect(listed.body.data.map((t: any) => t.name)).toEqual(['haiku']);
       const run = await postJson(`${restarted.url}/v1/runs`, { tool: 'haiku', input: 'autumn', replicates: 2 });
       expect(run.body).toMatchObject({ status: 'succeeded', tool: 'haiku', tool_version: '0.1.0' });
-    } finally {
-      await restarted.close();
-    }
+    });
   });
 
   it('refuses to start with a broken tool file, naming the file and field, exit code non-zero', async () => {
@@ -143,8 +140,7 @@ describe('planner', () => {
     const registry = await loadTools('tools');
     const planner = RuleBasedPlanner.fromFile('config/planner.yaml');
     planner.check(registry, 'config/planner.yaml');
-    const svc = await startTestService({ registry, planner });
-    try {
+    await withService({ registry, planner }, async (svc) => {
       const cap = await postStream(svc.url, { input: 'The food was cold.', tags: ['sentiment'], replicates: 3 });
       const started = cap.frames[0]!.data;
       expect(started.planner).toMatchObject({ tool: 'sentiment', rule: 'wants-sentiment' });
@@ -158,9 +154,7 @@ describe('planner', () => {
 
       const explicit = await postJson(`${svc.url}/v1/runs`, { tool: 'bundle', input: 'x', tags: ['sentiment'], replicates: 1 });
       expect(explicit.body.planner).toMatchObject({ tool: 'bundle', reason: 'tool named in the request' });
-    } finally {
-      await svc.close();
-    }
+    });
   });
 
   it('picks another tool when the rules file changes', async () => {
@@ -178,14 +172,11 @@ describe('planner', () => {
   });
 
   it('gives a clear 400 when no rule matches and there is no default', async () => {
-    const svc = await startTestService({ registry: await loadTools('tools'), planner: RuleBasedPlanner.fromFile(await rules('rules:\n  - { name: only-long, when: { input_min_chars: 1000 }, tool: answer }\n')) });
-    try {
+    await withService({ registry: await loadTools('tools'), planner: RuleBasedPlanner.fromFile(await rules('rules:\n  - { name: only-long, when: { input_min_chars: 1000 }, tool: answer }\n')) }, async (svc) => {
       const res = await postJson(`${svc.url}/v1/runs`, { input: 'short' });
       expect(res.status).toBe(400);
       expect(res.body.error.message).toMatch(/no planner rule matched/);
-    } finally {
-      await svc.close();
-    }
+    });
   });
 
   it('refuses a rules file that names an unknown tool or field', async () => {

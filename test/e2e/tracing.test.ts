@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { postJson, startTestService, type TestService, withService } from '../helpers/service.ts';
 import { openSse } from '../helpers/sse.ts';
 
 describe('trace and request ids end to end', () => {
@@ -49,8 +49,7 @@ describe('trace and request ids end to end', () => {
 
   it('never writes the API key or a bearer token to the logs', async () => {
     const secret = 'sk-test-secret-key-0123456789';
-    const multi = await startTestService({ env: { API_KEYS: 'bearer-secret-token-42', LOG_LEVEL: 'trace' }, apiKey: secret });
-    try {
+    await withService({ env: { API_KEYS: 'bearer-secret-token-42', LOG_LEVEL: 'trace' }, apiKey: secret }, async (multi) => {
       multi.sim.configure({ faults: [{ type: 'status', status: 401, body: { error: { message: `Incorrect API key provided: ${secret}` } } }] });
       await postJson(`${multi.url}/v1/runs`, { input: `my key is ${secret}`, replicates: 1 }, { authorization: 'Bearer bearer-secret-token-42' });
       await postJson(`${multi.url}/v1/runs`, { input: 'no auth' }, { authorization: 'Bearer wrong-token-xyz-123' });
@@ -58,24 +57,19 @@ describe('trace and request ids end to end', () => {
       expect(multi.logs.length).toBeGreaterThan(0);
       expect(all).not.toContain(secret);
       expect(all).not.toContain('bearer-secret-token-42');
-    } finally {
-      await multi.close();
-    }
+    });
   });
 });
 
 describe('secrets echoed by a provider', () => {
   it('are masked in results as well as logs', async () => {
-    const svc = await startTestService();
-    try {
+    await withService({}, async (svc) => {
       svc.sim.configure({ faults: [{ type: 'status', status: 401, body: { error: { message: 'Incorrect API key provided: sk-live-abcdefghijklmnop' } } }] });
       const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'x', replicates: 1 });
       expect(JSON.stringify(body)).not.toContain('sk-live-abcdefghijklmnop');
       expect(body.bundle.replicates[0].error.message).toContain('[REDACTED]');
       expect(svc.logs.some((l) => l.includes('replicate failed'))).toBe(true);
       expect(svc.logs.join('\n')).not.toContain('sk-live-abcdefghijklmnop');
-    } finally {
-      await svc.close();
-    }
+    });
   });
 });

@@ -116,3 +116,13 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   }
   return { status: res.status, headers: res.headers, body };
 }
+
+/** Runs `fn` against a fresh test service and always closes it. */
+export async function withService<T>(options: TestServiceOptions, fn: (svc: TestService) => Promise<T>): Promise<T> {
+  const svc = await startTestService(options);
+  try {
+    return await fn(svc);
+  } finally {
+    await svc.close();
+  }
+}
