@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { completedFromRecord, followRun } from '../src/core/eventFeed.ts';
+import { completedFromRecord, RunFollower } from '../src/core/eventFeed.ts';
 import { runBelongsTo, type Orchestrator } from '../src/core/orchestrator.ts';
 import { ServiceError } from '../src/errors.ts';
 import { parseOr400 } from '../src/http.ts';
@@ -38,16 +38,38 @@ function wantsStream(request: FastifyRequest, stream: boolean | undefined): bool
   return /\btext\/event-stream\b/.test(request.headers.accept ?? '');
 }
 
+/** Bytes a reader may leave unsent before its stream is closed; it resumes with Last-Event-ID. */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+
 /**
- * Streams a run's events after `after` and keeps the connection until
- * `run_completed`, with `: ping` comments while idle (the contract's
- * heartbeat). A client that goes away stops only its own stream.
+ * Follows a run for one SSE reply: each event is written to the socket as
+ * the run emits it (headers go out with the first frame). A reader that
+ * falls too far behind is cut off rather than buffered without bound.
  */
-async function streamEvents(
-  store: Store,
+function followInto(store: Store, reply: FastifyReply, runId: string, after: number): RunFollower {
+  const follower: RunFollower = new RunFollower(store, runId, after, (event) => {
+    if (reply.raw.writableLength > MAX_UNSENT_BYTES) {
+      follower.close();
+      return;
+    }
+    // The frame is written synchronously; a closed connection only rejects, and its close ends the follower.
+    reply.sse.send(frame(event)).catch(() => follower.close());
+    // Node corks the socket on a response's write until the next tick, which
+    // runs only after every microtask queued meanwhile — the run's own work.
+    // Uncork now so the frame leaves with the emit.
+    if (reply.raw.socket?.writableCorked) reply.raw.socket.uncork();
+  });
+  return follower;
+}
+
+/**
+ * Keeps the stream open until `run_completed`, with `: ping` comments while
+ * idle (the contract's heartbeat). A client that goes away stops only its
+ * own stream.
+ */
+async function serveStream(
   reply: FastifyReply,
-  runId: string,
-  after: number,
+  follower: RunFollower,
   heartbeatMs: number,
   streams: { open: number },
   redactEvent: (event: RunEvent) => RunEvent,
@@ -63,13 +85,11 @@ async function streamEvents(
     clearInterval(heartbeat);
     stop.abort();
   });
-  async function* frames() {
-    for await (const event of followRun(store, runId, after, stop.signal, redactEvent)) yield frame(event);
-  }
   try {
-    await reply.sse.send(frames());
+    await follower.finished(stop.signal, redactEvent);
   } finally {
     clearInterval(heartbeat);
+    follower.close();
   }
 }
 
@@ -113,15 +133,19 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
       }
     }
 
+    // A streamed run is followed before it starts, so run_started is on the wire before the tool begins its work.
+    reply.header('location', `/v1/runs/${prepared.id}`);
+    const follower = stream ? followInto(store, reply, prepared.id, 0) : null;
     let handle;
     try {
       handle = await orchestrator.launch(prepared, storeKey);
     } catch (error) {
+      follower?.close();
+      reply.removeHeader('location');
       if (storeKey) await store.releaseIdempotency(storeKey);
       throw error;
     }
-    reply.header('location', `/v1/runs/${handle.id}`);
-    if (stream) return streamEvents(store, reply, handle.id, 0, heartbeatMs, streams, redactEvent);
+    if (follower) return serveStream(reply, follower, heartbeatMs, streams, redactEvent);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status });
     return handle.done;
   });
@@ -157,7 +181,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     const run = await orchestrator.get(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
     streamSlot();
-    return streamEvents(store, reply, id, after, heartbeatMs, streams, redactEvent);
+    return serveStream(reply, followInto(store, reply, id, after), heartbeatMs, streams, redactEvent);
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {

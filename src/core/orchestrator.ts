@@ -13,6 +13,7 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import type { Planner } from './planner.ts';
 import type { Redactor } from './redaction.ts';
 import { checkBudgetFits } from './budgetCheck.ts';
+import { isoMicros, preciseNow } from './clock.ts';
 import { runReplicates } from './replicateRunner.ts';
 import { resolveRequest, type RequestLimits } from './resolveRequest.ts';
 import { emptyBudgetReport, emptyUsage, RunAccount } from './runAccount.ts';
@@ -86,6 +87,8 @@ interface ActiveRun {
 export class Orchestrator {
   readonly #deps: OrchestratorDeps;
   readonly #now: () => number;
+  /** Clock of event `ts`: sub-millisecond unless a test injects `now`. */
+  readonly #eventNow: () => number;
   readonly #active = new Map<string, ActiveRun>();
   readonly #slots: Semaphore;
   readonly #unsubscribeCancel: () => void;
@@ -94,6 +97,7 @@ export class Orchestrator {
   constructor(deps: OrchestratorDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    this.#eventNow = deps.now ?? preciseNow;
     this.#slots = new Semaphore(deps.limits.maxActiveRuns);
     this.#unsubscribeCancel = deps.store.onCancel((runId) => this.#abortLocal(runId, cancelledError()));
   }
@@ -340,7 +344,7 @@ export class Orchestrator {
       run_id: active.id,
       trace_id: active.trace.trace_id,
       request_id: active.trace.request_id,
-      ts: new Date(this.#now()).toISOString(),
+      ts: isoMicros(this.#eventNow()),
     } as RunEvent;
     if (this.#deps.redactEvents) stamped = this.#deps.redact(stamped, 'event') as RunEvent;
     if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#trackReplicate(active, stamped.replicate);
@@ -348,8 +352,16 @@ export class Orchestrator {
       active.partial.summary = stamped.summary;
       active.partial.statistics = stamped.statistics;
     }
-    const write = this.#deps.store.appendEvent(stamped).catch((error: unknown) => active.log.error({ err: error, seq: stamped.seq }, 'event append failed'));
-    active.writes.push(write);
+    let write: Promise<void> | void;
+    try {
+      write = this.#deps.store.appendEvent(stamped);
+    } catch (error) {
+      active.log.error({ err: error, seq: stamped.seq }, 'event append failed');
+      return;
+    }
+    // Only a store that writes asynchronously leaves something to wait for.
+    if (write === undefined) return;
+    active.writes.push(write.catch((error: unknown) => active.log.error({ err: error, seq: stamped.seq }, 'event append failed')));
     // Keep the pending list short on long runs: settled writes need no tracking.
     if (active.writes.length > 64) active.writes = [Promise.allSettled(active.writes).then(() => undefined)];
   }

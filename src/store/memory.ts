@@ -52,14 +52,24 @@ export class MemoryStore implements Store {
     return entry.run;
   }
 
-  async appendEvent(event: RunEvent): Promise<void> {
+  /** Synchronous: subscribers have the event when this returns. */
+  appendEvent(event: RunEvent): void {
     const entry = this.#runs.get(event.run_id);
     // A full log keeps its milestones; only the repeatable summaries are dropped.
     if (entry && (entry.events.length < this.#limits.maxEventsPerRun || event.type !== 'partial_summary')) {
       entry.events.push(event);
     }
     const listeners = this.#listeners.get(event.run_id);
-    if (listeners) for (const listener of listeners) listener(event);
+    if (!listeners) return;
+    for (const listener of listeners) {
+      // Listeners run inside the emitting run's call stack: one reader's failure
+      // must cost neither the other readers nor the run their event.
+      try {
+        listener(event);
+      } catch {
+        // The throwing listener loses its own copy only; readers recover by seq.
+      }
+    }
   }
 
   async readEvents(runId: string, after: number): Promise<RunEvent[]> {

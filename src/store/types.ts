@@ -31,8 +31,12 @@ export interface Store {
   saveRun(run: RunResult): Promise<void>;
   /** A run record, or null when unknown or expired. */
   getRun(id: string): Promise<RunResult | null>;
-  /** Appends one event to the run's log and fans it out to subscribers. */
-  appendEvent(event: RunEvent): Promise<void>;
+  /**
+   * Appends one event to the run's log and fans it out to subscribers. A
+   * store that can do it synchronously returns nothing (the memory store:
+   * no promise per event on the hot path); others return the pending write.
+   */
+  appendEvent(event: RunEvent): Promise<void> | void;
   /** Events with `seq > after`, in order. */
   readEvents(runId: string, after: number): Promise<RunEvent[]>;
   /** Live events of a run appended after this call. */

@@ -29,6 +29,11 @@ describe('run events over SSE', () => {
     expect(types.filter((t) => t === 'bundle_ready')).toHaveLength(1);
     expect(cap.frames.map((f) => Number(f.id))).toEqual(cap.frames.map((_, i) => i + 1));
     const runId = cap.frames[0]!.data.run_id;
+    expect(cap.headers.get('location')).toBe(`/v1/runs/${runId}`);
+    // ts: RFC 3339 with microseconds, in emit order.
+    const stamps = cap.frames.map((f) => f.data.ts as string);
+    for (const ts of stamps) expect(ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    expect([...stamps].sort()).toEqual(stamps);
     for (const f of cap.frames) {
       expect(f.data).toMatchObject({ type: f.event, seq: Number(f.id), run_id: runId, trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), ts: expect.any(String), tool: 'bundle' });
     }

@@ -119,7 +119,7 @@ export function describeStoreContract(name: string, make: MakeStore, cleanup?: (
       const live: number[] = [];
       const stop = store.subscribe(run.id, (e) => live.push(e.seq));
       await store.readEvents(run.id, 0);
-      const writes: Promise<void>[] = [];
+      const writes: Array<Promise<void> | void> = [];
       for (let seq = 1; seq <= 1000; seq++) writes.push(store.appendEvent(seq % 3 === 0 ? partialSummary(run.id, seq) : toolStarted(run.id, seq)));
       await Promise.all(writes);
       const expected = Array.from({ length: 1000 }, (_, i) => i + 1);

@@ -1,0 +1,48 @@
+/**
+ * Wall-clock time with sub-millisecond resolution, for event timestamps.
+ *
+ * `Date.now()` floors to the millisecond, too coarse to tell when an event
+ * left the orchestrator. `performance.now()` is finer but monotonic, so it
+ * drifts from the wall clock as NTP adjusts the latter. This clock maps
+ * `performance.now()` onto the wall clock at an instant `Date.now()` ticks
+ * over (once, at load: a spin of at most 1 ms), then keeps it inside the
+ * millisecond `Date.now()` names with the smallest correction whenever it
+ * strays out (slew, or a step of the wall clock).
+ */
+let offset = tickOffset();
+
+/** The wall-clock offset of `performance.now()`, read at the instant the millisecond changes. */
+function tickOffset(): number {
+  const start = Date.now();
+  let wall = start;
+  let mono = 0;
+  while (wall === start) {
+    mono = performance.now();
+    wall = Date.now();
+  }
+  return wall - mono;
+}
+
+/** Milliseconds since the epoch, fractional. */
+export function preciseNow(): number {
+  const mono = performance.now();
+  const wall = Date.now();
+  const t = mono + offset;
+  if (t < wall) {
+    offset += wall - t;
+    return wall;
+  }
+  if (t >= wall + 1) {
+    const latest = wall + 0.999;
+    offset -= t - latest;
+    return latest;
+  }
+  return t;
+}
+
+/** ISO 8601 with microseconds (`2026-11-29T16:00:59.257123Z`); valid RFC 3339 date-time. */
+export function isoMicros(ms: number): string {
+  const whole = Math.floor(ms);
+  const micros = Math.floor((ms - whole) * 1000);
+  return `${new Date(whole).toISOString().slice(0, -1)}${String(micros).padStart(3, '0')}Z`;
+}

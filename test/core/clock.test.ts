@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { isoMicros, preciseNow } from '../../src/core/clock.ts';
+
+describe('event clock', () => {
+  it('formats fractional milliseconds as an RFC 3339 timestamp with microseconds', () => {
+    const ms = Date.UTC(2026, 10, 29, 16, 0, 59, 257) + 0.1239;
+    expect(isoMicros(ms)).toBe('2026-11-29T16:00:59.257123Z');
+    expect(isoMicros(Date.UTC(2026, 0, 1))).toBe('2026-01-01T00:00:00.000000Z');
+    expect(Date.parse(isoMicros(ms))).toBe(Math.floor(ms));
+  });
+
+  it('stays within the millisecond the wall clock names, and resolves below it', () => {
+    const fractions = new Set<number>();
+    for (let i = 0; i < 20_000; i++) {
+      const before = Date.now();
+      const t = preciseNow();
+      const after = Date.now();
+      expect(t).toBeGreaterThanOrEqual(before);
+      expect(t).toBeLessThan(after + 1);
+      fractions.add(Math.round((t % 1) * 1000));
+    }
+    expect(fractions.size).toBeGreaterThan(10);
+  });
+});
