@@ -50,6 +50,13 @@ function calibrate(): { perf: number; offset: number } {
   return { perf, offset: offsets[2] as number };
 }
 
+/** An event's `ts` in fractional ms: the service stamps microseconds (`….257123Z`), Date.parse keeps milliseconds. */
+function parseTs(ts: string): number {
+  const dot = ts.lastIndexOf('.');
+  const beyondMs = dot < 0 ? '' : ts.slice(dot + 4, -1);
+  return Date.parse(ts) + (beyondMs === '' ? 0 : Number(beyondMs) / 10 ** beyondMs.length);
+}
+
 const TYPES = ['run_started', 'replicate_done', 'partial_summary', 'bundle_ready', 'run_completed', 'other'] as const;
 const typeIndex = (t: string) => {
   const i = (TYPES as readonly string[]).indexOf(t);
@@ -144,7 +151,7 @@ function oneRun(): Promise<void> {
           // The event's own `ts` is the last one in the frame (it is stamped last).
           const at = frame.lastIndexOf('"ts":"');
           if (at < 0) continue;
-          const ts = Date.parse(frame.slice(at + 6, frame.indexOf('"', at + 6)));
+          const ts = parseTs(frame.slice(at + 6, frame.indexOf('"', at + 6)));
           if (now >= measureStart && now <= measureEnd) record(now, ts, typeIndex(ev));
           if (ev === 'run_completed') completed = true;
         }
@@ -191,7 +198,7 @@ clearTimeout(hardStop);
 const cal1 = calibrate();
 agent.destroy();
 
-// Latency upper bound per event: receipt (sub-ms wall clock) − ts (floored to the ms).
+// Latency per event: receipt (sub-ms wall clock) − ts (sub-ms wall clock of the service).
 // Offsets are interpolated between the two calibrations to absorb clock slew.
 const slope = (cal1.offset - cal0.offset) / (cal1.perf - cal0.perf || 1);
 const latencies: number[][] = TYPES.map(() => []);
@@ -215,7 +222,6 @@ process.stdout.write(
     windowMs: cfg.durationMs,
     clockDriftMs: cal1.offset - cal0.offset,
     clientLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
-    // Upper bounds (receipt − floored ts); the true latency lies in (value − 1 ms, value].
     latency: summarize(all),
     byType: Object.fromEntries(TYPES.map((t, i) => [t, summarize(latencies[i] as number[])]).filter(([, s]) => (s as { n: number }).n > 0)),
   })}\n`,
