@@ -10,8 +10,10 @@
  *
  * Latency: sequential calls at 0 ms simulator latency, the variants
  * interleaved request by request (order rotated every request); p50 = median
- * of round medians, p99 = median of round p99s; CPU = this process's user +
- * system time per call (process.cpuUsage around each call), mean over rounds.
+ * of round medians, p99 = median of round p99s; CPU = median of this
+ * process's user + system time per call (process.cpuUsage around each call;
+ * a median, because forced-by-allocation GC lands on whichever call
+ * triggers it; `--profile` prints the mean, GC included, of one variant).
  * Memory: `--mem` calls of one variant launched at once against a simulator
  * that holds them (60 s), full GC once the simulator sees all of them in
  * flight, heapUsed delta / calls; then they are aborted. Every variant pays
@@ -30,6 +32,10 @@ import {
   type AgentInputItem,
   type Model,
 } from '@openai/agents';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.ts';
+import { traceFromHeaders } from '../src/core/trace.ts';
+import { gatewayFromConfig } from '../src/providers/gateway.ts';
 import { table } from './lib/markdown.ts';
 import { startSimulatorChild } from './lib/procs.ts';
 import { median, round, sleep, summarize } from './lib/stats.ts';
@@ -71,6 +77,14 @@ const leanRunner = new Runner({
   workflowName: 'replicate',
 });
 const model: Model = await provider.getModel(MODEL);
+// The service's own gateway (retries, breaker, semaphore, trace headers around the Agents SDK run), its own client.
+const gateway = gatewayFromConfig(loadConfig({ MAX_GLOBAL_CONCURRENCY: '100000' }), {
+  provider: 'simulator',
+  baseURL: sim.url,
+  apiKey: API_KEY,
+  logger: pino({ level: 'silent' }),
+});
+const trace = traceFromHeaders(undefined, undefined);
 const directModel = new OpenAIChatCompletionsModel(client, MODEL);
 
 let seed = 0;
@@ -122,6 +136,10 @@ const VARIANTS: Record<string, { label: string; call: Call }> = {
     label: 'gateway today with an identity `callModelInputFilter` (`preserveInputIdentity: true`)',
     call: (signal) => runner.run(newAgent(++seed), PROMPT, { signal, maxTurns: 1, callModelInputFilter: identityFilter }),
   },
+  gateway: {
+    label: '`OpenAIGateway.call()` (the service\'s whole provider call: retry, breaker, semaphore, trace headers, Agents SDK)',
+    call: (signal) => gateway.call({ model: MODEL, input: PROMPT, seed: ++seed, signal, trace }),
+  },
   getResponse: {
     label: 'reference: `model.getResponse()` directly (no Runner; in a no-op trace, which the model needs)',
     call: (signal) =>
@@ -143,8 +161,8 @@ const names = (args.get('variants')?.split(',') ?? Object.keys(VARIANTS)).filter
 });
 const callOf = (n: string): Call => (VARIANTS[n] as { call: Call }).call;
 
-/** CPU time (user + system, µs) of this process per variant, summed over the timed calls. */
-const cpuUs: Record<string, { us: number; calls: number }> = {};
+/** CPU time (user + system, µs) of this process per call, per variant. */
+const cpuUs: Record<string, number[]> = {};
 
 async function timed(call: Call, name?: string): Promise<number> {
   const signal = new AbortController().signal;
@@ -154,9 +172,7 @@ async function timed(call: Call, name?: string): Promise<number> {
   const wall = performance.now() - t;
   if (name) {
     const used = process.cpuUsage(cpu);
-    const c = (cpuUs[name] ??= { us: 0, calls: 0 });
-    c.us += used.user + used.system;
-    c.calls++;
+    (cpuUs[name] ??= []).push(used.user + used.system);
   }
   return wall;
 }
@@ -164,7 +180,7 @@ async function timed(call: Call, name?: string): Promise<number> {
 // Sanity: every variant gets the fixed answer.
 for (const n of names) {
   const r = (await callOf(n)(new AbortController().signal)) as { finalOutput?: unknown; choices?: { message: { content: string } }[]; output?: unknown };
-  const text = r.finalOutput ?? r.choices?.[0]?.message.content ?? JSON.stringify(r.output);
+  const text = r.finalOutput ?? (typeof r.output === 'string' ? r.output : undefined) ?? r.choices?.[0]?.message.content ?? JSON.stringify(r.output);
   if (!String(text).includes(ANSWER)) throw new Error(`${n}: unexpected answer ${String(text)}`);
 }
 
@@ -174,8 +190,9 @@ if (profile) {
   for (let i = 0; i < WARMUP; i++) await timed(callOf(profile));
   const t: number[] = [];
   for (let i = 0; i < CALLS; i++) t.push(await timed(callOf(profile), profile));
-  const c = cpuUs[profile] as { us: number; calls: number };
-  console.log(`${profile}: ${CALLS} calls, p50 ${median(t).toFixed(3)} ms, CPU ${(c.us / c.calls).toFixed(0)} µs per call`);
+  const c = cpuUs[profile] as number[];
+  console.log(`${profile}: ${CALLS} calls, p50 ${median(t).toFixed(3)} ms, CPU per call: mean ${(c.reduce((a, b) => a + b, 0) / c.length).toFixed(0)} µs (GC included), median ${median(c).toFixed(0)} µs`);
+  await gateway.close();
   await sim.stop();
   process.exit(0);
 }
@@ -238,6 +255,7 @@ if (!args.has('no-mem')) {
   }
   await sim.configure({ latencyMs: 0 });
 }
+await gateway.close();
 await sim.stop();
 
 const base = lat.sdk;
@@ -246,7 +264,7 @@ console.log(
 );
 console.log(
   table(
-    ['variant', 'p50 ms', 'p99 ms', 'p50 − sdk', 'round p50s', 'CPU µs / call', 'KiB / in-flight call'],
+    ['variant', 'p50 ms', 'p99 ms', 'p50 − sdk', 'round p50s', 'CPU µs / call (p50)', 'KiB / in-flight call'],
     names.map((n) => {
       const l = lat[n];
       const m = mem[n] as number[];
@@ -256,7 +274,7 @@ console.log(
         l ? l.p99.toFixed(3) : 'n/a',
         l && base ? `${l.p50 - base.p50 >= 0 ? '+' : '−'}${Math.abs(l.p50 - base.p50).toFixed(3)}` : 'n/a',
         l ? l.rounds.map((v) => v.toFixed(3)).join(' / ') : 'n/a',
-        cpuUs[n] ? ((cpuUs[n].us / cpuUs[n].calls).toFixed(0)) : 'n/a',
+        cpuUs[n] ? median(cpuUs[n]).toFixed(0) : 'n/a',
         m.length ? `${round(median(m) / 1024, 1)} (${m.map((v) => (v / 1024).toFixed(1)).join(' / ')})` : 'n/a',
       ];
     }),
