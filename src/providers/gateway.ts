@@ -183,6 +183,10 @@ export class OpenAIGateway implements ModelGateway {
     const { signal } = request;
     const schema = request.outputSchema;
     const wrapped = schema !== undefined && schema.type !== 'object';
+    // A fresh Agent per call on purpose: the seed lives in its modelSettings (a run takes no
+    // model settings of its own), building one costs ~0.5 µs, and neither a cached Agent nor a
+    // resolved Model object measurably cuts the SDK's cost (bench/agentsPath.ts): that is spent
+    // inside Runner.run itself (RunState, session bookkeeping even without a session, input copies).
     const agent = new Agent({
       name: 'replicate',
       instructions: request.instructions ?? '',
