@@ -63,10 +63,10 @@ export function childTraceparent(trace: TraceContext): string {
 }
 
 /** Headers that outgoing provider requests of the current call should carry. */
-export interface OutgoingHeaders {
+export type OutgoingHeaders = {
   traceparent: string;
   'x-request-id': string;
-}
+};
 
 /**
  * The Agents SDK gives no per-call header hook, so the provider client's

@@ -10,6 +10,7 @@ import type { Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
 import { PricingTable } from './pricing.ts';
+import { createTransport, type Transport } from './transport.ts';
 import type { Config } from '../config.ts';
 
 /** One call to a model, as a tool asks for it. */
@@ -142,26 +143,15 @@ export class OpenAIGateway implements ModelGateway {
   readonly #limit: Semaphore;
   readonly #modelProvider: OpenAIProvider;
   readonly #client: OpenAI;
+  readonly #transport: Transport;
 
   constructor(options: OpenAIGatewayOptions) {
     this.provider = options.provider;
     this.#options = options;
     setTracingDisabled(true);
-    const client = new OpenAI({
-      apiKey: options.apiKey,
-      baseURL: options.baseURL,
-      maxRetries: 0,
-      // Trace headers travel per call through async context (see outgoingHeaders).
-      fetch: (url, init) => {
-        const headers = outgoingHeaders.getStore();
-        if (!headers) return fetch(url, init);
-        // The openai SDK hands over a Headers instance of its own: set on it rather than copy it.
-        const target = init?.headers instanceof Headers ? init.headers : new Headers(init?.headers);
-        target.set('traceparent', headers.traceparent);
-        target.set('x-request-id', headers['x-request-id']);
-        return fetch(url, init?.headers === target ? init : { ...init, headers: target });
-      },
-    });
+    // Trace headers travel per call through async context (see outgoingHeaders).
+    this.#transport = createTransport(() => outgoingHeaders.getStore());
+    const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: this.#transport.fetch });
     this.#client = client;
     this.#modelProvider = new OpenAIProvider({ openAIClient: client, useResponses: options.api === 'responses' });
     this.#runner = new Runner({ modelProvider: this.#modelProvider, tracingDisabled: true });
@@ -287,6 +277,7 @@ export class OpenAIGateway implements ModelGateway {
   async close(): Promise<void> {
     this.#breakers.shutdown();
     await this.#modelProvider.close();
+    await this.#transport.close();
   }
 }
 

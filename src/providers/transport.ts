@@ -2,7 +2,14 @@ import { Readable } from 'node:stream';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 
 /** Headers added to every outgoing request of one call (trace context), or none. */
-export type ExtraHeaders = () => Readonly<Record<string, string>> | undefined;
+export type ExtraHeaders = () => { readonly [name: string]: string } | undefined;
+
+/** A fetch function and the connection pool behind it. */
+export interface Transport {
+  fetch: typeof fetch;
+  /** Closes pooled connections (waits for requests in flight). */
+  close(): Promise<void>;
+}
 
 /** Statuses whose responses carry no body (a Response built with one throws). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -21,7 +28,7 @@ const MAX_REDIRECTS = 5;
  * `extraHeaders` is read per request, so the trace context of the calling
  * run travels with each attempt.
  */
-export function createTransport(extraHeaders: ExtraHeaders = () => undefined): { fetch: typeof fetch; close: () => Promise<void> } {
+export function createTransport(extraHeaders: ExtraHeaders = () => undefined): Transport {
   const dispatcher: Dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS }));
 
   const lightFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
@@ -58,7 +65,7 @@ export function createTransport(extraHeaders: ExtraHeaders = () => undefined): {
 }
 
 /** `init` with `extra` headers set (for the global-fetch fallback). */
-function withHeaders(init: RequestInit, extra: Readonly<Record<string, string>> | undefined): RequestInit {
+function withHeaders(init: RequestInit, extra: ReturnType<ExtraHeaders>): RequestInit {
   if (!extra) return init;
   const headers = new Headers(init.headers);
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
