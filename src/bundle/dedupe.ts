@@ -2,9 +2,9 @@
  * Grouping of near-identical free-text answers, so a bundle can show "4
  * replicates said essentially this" instead of four copies of a paragraph.
  */
-import { profileDistance, textProfile, type TextProfile } from './textProfile.ts';
 import { compareNumbers } from './order.ts';
-import { normalizeText } from './text.ts';
+import { TextComparer } from './textComparer.ts';
+import type { TextProfile } from './textProfile.ts';
 
 /** A free-text replicate answer. */
 export interface TextEntry {
@@ -32,7 +32,7 @@ export interface TextGroup {
  *
  * @throws RangeError on a non-integer or duplicate index.
  */
-export function dedupeTexts(entries: readonly TextEntry[], threshold = 0.1): TextGroup[] {
+export function dedupeTexts(entries: readonly TextEntry[], threshold = 0.1, texts: TextComparer = new TextComparer()): TextGroup[] {
   const seen = new Set<number>();
   for (const e of entries) {
     if (!Number.isInteger(e.index)) throw new RangeError(`dedupeTexts: index must be an integer, got ${e.index}`);
@@ -42,15 +42,15 @@ export function dedupeTexts(entries: readonly TextEntry[], threshold = 0.1): Tex
   // Equal normalised texts are linked for free; compare each distinct text only once.
   const byText = new Map<string, number[]>();
   for (const e of entries) {
-    const norm = normalizeText(e.output);
+    const norm = texts.profile(e.output).normalized;
     const members = byText.get(norm);
     if (members === undefined) byText.set(norm, [e.index]);
     else members.push(e.index);
   }
-  const texts = [...byText.keys()];
-  // One profile per distinct text: building profiles dominates a comparison, and each text meets all others.
-  const profiles = texts.map((t) => textProfile(t));
-  const parent = texts.map((_, i) => i);
+  const distinct = [...byText.keys()];
+  // One profile per distinct text (and one distance per pair, across calls sharing `texts`).
+  const profiles = distinct.map((t) => texts.profile(t));
+  const parent = distinct.map((_, i) => i);
   const find = (i: number): number => {
     let r = i;
     while (parent[r] !== r) r = parent[r] as number;
@@ -63,14 +63,14 @@ export function dedupeTexts(entries: readonly TextEntry[], threshold = 0.1): Tex
     }
     return r;
   };
-  for (let i = 0; i < texts.length; i++) {
-    for (let j = i + 1; j < texts.length; j++) {
+  for (let i = 0; i < distinct.length; i++) {
+    for (let j = i + 1; j < distinct.length; j++) {
       if (find(i) === find(j)) continue;
-      if (profileDistance(profiles[i] as TextProfile, profiles[j] as TextProfile) <= threshold) parent[find(j)] = find(i);
+      if (texts.distance(profiles[i] as TextProfile, profiles[j] as TextProfile) <= threshold) parent[find(j)] = find(i);
     }
   }
   const components = new Map<number, number[]>();
-  texts.forEach((text, i) => {
+  distinct.forEach((text, i) => {
     const root = find(i);
     const members = components.get(root) ?? [];
     members.push(...(byText.get(text) ?? []));

@@ -5,6 +5,7 @@
  */
 import { canonicalJson } from './canonical.ts';
 import { compareText } from './order.ts';
+import type { TextComparer } from './textComparer.ts';
 import { multisetJaccard, profileDistance, textProfile, type TextProfile } from './textProfile.ts';
 
 /** How outputs are compared: `auto` is textual when both are strings, structural otherwise. */
@@ -106,12 +107,12 @@ export interface PreparedOutput {
 }
 
 /** Prepares an output once so comparing it against n others does not redo text normalisation n times. */
-export function prepareOutput(output: unknown, metric: MetricLike = 'auto'): PreparedOutput {
+export function prepareOutput(output: unknown, metric: MetricLike = 'auto', texts?: TextComparer): PreparedOutput {
   const missing = output === null || output === undefined;
   let profile: TextProfile | null = null;
   if (!missing && typeof metric !== 'function' && metric !== 'structural') {
-    if (typeof output === 'string') profile = textProfile(output);
-    else if (metric === 'textual') profile = textProfile(canonicalJson(output));
+    const text = typeof output === 'string' ? output : metric === 'textual' ? canonicalJson(output) : null;
+    if (text !== null) profile = texts ? texts.profile(text) : textProfile(text);
   }
   return { output, missing, profile };
 }
@@ -120,11 +121,11 @@ export function prepareOutput(output: unknown, metric: MetricLike = 'auto'): Pre
  * {@link distanceBetween} over prepared outputs; both must have been
  * prepared with the same `metric`.
  */
-export function preparedDistance(a: PreparedOutput, b: PreparedOutput, metric: MetricLike = 'auto'): number {
+export function preparedDistance(a: PreparedOutput, b: PreparedOutput, metric: MetricLike = 'auto', texts?: TextComparer): number {
   if (a.missing || b.missing) return 1;
   if (typeof metric === 'function') return clamp01(metric(a.output, b.output));
   // Under `auto` only strings get profiles, so two profiles mean "both strings"; under `textual` everything has one.
-  if (a.profile !== null && b.profile !== null) return profileDistance(a.profile, b.profile);
+  if (a.profile !== null && b.profile !== null) return texts ? texts.distance(a.profile, b.profile) : profileDistance(a.profile, b.profile);
   return structuralDistance(a.output, b.output);
 }
 

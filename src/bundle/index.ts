@@ -7,6 +7,7 @@ export { betaStopProbability } from './betaStop.ts';
 export { predictiveFlipProbability } from './predictiveStop.ts';
 export { canonicalJson, toJsonValue, type JsonValue } from './canonical.ts';
 export { dedupeTexts, type TextEntry, type TextGroup } from './dedupe.ts';
+export { TextComparer } from './textComparer.ts';
 export {
   cosineDistance,
   distanceBetween,

@@ -8,6 +8,7 @@ import { appendPointer } from './jsonPointer.ts';
 import type { Disagreement, MergeEntry, MergeOptions, MergeResult } from './mergeTypes.ts';
 import { compareNumbers, compareText } from './order.ts';
 import { groupSamples, prepareSamples, type Group, type Sample } from './samples.ts';
+import { TextComparer } from './textComparer.ts';
 import { voteFreeText } from './textVote.ts';
 
 const DEFAULT_NUMBER_TOLERANCE = 0.01;
@@ -18,6 +19,7 @@ interface Context {
   /** `null` means the default textual distance, computed over cached profiles. */
   readonly textMetric: ((a: string, b: string) => number) | null;
   readonly numberTolerance: number;
+  readonly texts: TextComparer;
   readonly agreement: Map<string, number>;
   readonly disagreements: Map<string, Disagreement>;
 }
@@ -51,6 +53,7 @@ export function mergeOutputs(entries: readonly MergeEntry[], opts: MergeOptions 
     total: samples.length,
     textMetric: opts.textMetric ?? null,
     numberTolerance: opts.numberTolerance ?? DEFAULT_NUMBER_TOLERANCE,
+    texts: opts.texts ?? new TextComparer(),
     agreement: new Map(),
     disagreements: new Map(),
   };
@@ -186,7 +189,7 @@ function mergeObject(path: string, samples: readonly Sample[], ctx: Context): Js
 }
 
 function mergeFreeText(samples: readonly Sample[], ctx: Context): string {
-  const { votes, winner } = voteFreeText(samples, ctx.textMetric);
+  const { votes, winner } = voteFreeText(samples, ctx.textMetric, ctx.texts);
   if (votes.length > 1) disagree('', votes, ctx);
   ctx.agreement.set('', winner.replicates.length / ctx.total);
   return winner.value;

@@ -4,6 +4,8 @@
  * implementation.
  */
 
+import type { TextComparer } from './textComparer.ts';
+
 /** One replicate's output; `null`/`undefined` output marks a failed or invalid replicate. */
 export interface MergeEntry {
   /** Replicate index (an integer, unique within one merge). */
@@ -58,6 +60,11 @@ export interface MergeOptions {
    * median for `agreement`/`confidence`; 0.01 (1%) by default.
    */
   readonly numberTolerance?: number;
+  /**
+   * Memo of text profiles and distances, shared by the merges of one run's
+   * growing set of answers (partial summaries); results are the same without.
+   */
+  readonly texts?: TextComparer;
 }
 
 /** A pluggable way of turning replicate outputs into one consensus. */

@@ -5,11 +5,14 @@
  */
 import { compareNumbers } from './order.ts';
 import { prepareOutput, preparedDistance, type MetricLike, type PreparedOutput } from './distance.ts';
+import type { TextComparer } from './textComparer.ts';
 
 /** Options for {@link PairwiseMatrix}. */
 export interface PairwiseMatrixOptions {
   /** Metric for every pair; `auto` by default. */
   readonly metric?: MetricLike;
+  /** Memo of text profiles and distances shared with the run's merges. */
+  readonly texts?: TextComparer;
 }
 
 /**
@@ -20,6 +23,7 @@ export interface PairwiseMatrixOptions {
 export class PairwiseMatrix {
   /** Metric used for every pair added so far and in future. */
   readonly metric: MetricLike;
+  readonly #texts: TextComparer | undefined;
   readonly #outputs: PreparedOutput[] = [];
   readonly #slotOf = new Map<number, number>();
   // Lower triangle by arrival slot: #rows[s][t] for t < s.
@@ -28,6 +32,7 @@ export class PairwiseMatrix {
   /** Creates an empty matrix. */
   constructor(options: PairwiseMatrixOptions = {}) {
     this.metric = options.metric ?? 'auto';
+    this.#texts = options.texts;
   }
 
   /** Number of replicates added. */
@@ -55,9 +60,9 @@ export class PairwiseMatrix {
   add(index: number, output: unknown): void {
     if (!Number.isInteger(index)) throw new RangeError(`PairwiseMatrix.add: index must be an integer, got ${index}`);
     if (this.#slotOf.has(index)) throw new RangeError(`PairwiseMatrix.add: replicate ${index} already added`);
-    const prepared = prepareOutput(output, this.metric);
+    const prepared = prepareOutput(output, this.metric, this.#texts);
     const row: number[] = [];
-    for (const earlier of this.#outputs) row.push(preparedDistance(prepared, earlier, this.metric));
+    for (const earlier of this.#outputs) row.push(preparedDistance(prepared, earlier, this.metric, this.#texts));
     this.#slotOf.set(index, this.#outputs.length);
     this.#outputs.push(prepared);
     this.#rows.push(row);

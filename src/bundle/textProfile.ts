@@ -26,7 +26,11 @@ const MIN_DISTINCT_TEXT_DISTANCE = 1e-6;
 
 /** Builds the profile of one text. */
 export function textProfile(text: string): TextProfile {
-  const normalized = normalizeText(text);
+  return profileOfNormalized(normalizeText(text));
+}
+
+/** The profile of a text already passed through {@link normalizeText}. */
+export function profileOfNormalized(normalized: string): TextProfile {
   const words = new Map<string, number>();
   const grams = new Map<string, number>();
   if (normalized !== '') {

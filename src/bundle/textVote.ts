@@ -7,8 +7,8 @@ import { canonicalJson } from './canonical.ts';
 import { dedupeTexts } from './dedupe.ts';
 import { compareNumbers, compareText } from './order.ts';
 import type { Sample } from './samples.ts';
-import { normalizeText } from './text.ts';
-import { profileDistance, textProfile, type TextProfile } from './textProfile.ts';
+import { TextComparer } from './textComparer.ts';
+import type { TextProfile } from './textProfile.ts';
 
 /** Textual distance under which two free-text answers count as the same answer. */
 const NEAR_DUPLICATE = 0.1;
@@ -37,18 +37,19 @@ export interface TextVoteResult {
 export function voteFreeText(
   samples: readonly Sample[],
   textMetric: ((a: string, b: string) => number) | null,
+  texts: TextComparer = new TextComparer(),
 ): TextVoteResult {
   // Near-identical answers (same text up to case, spacing, punctuation or a
   // word or two) are one answer: deduplicate before counting votes.
   const byIndex = new Map(samples.map((s) => [s.index, s.value as string]));
   const byText = new Map<string, { spellings: Map<string, number>; replicates: number[] }>();
-  for (const group of dedupeTexts(samples.map((s) => ({ index: s.index, output: s.value as string })), NEAR_DUPLICATE)) {
+  for (const group of dedupeTexts(samples.map((s) => ({ index: s.index, output: s.value as string })), NEAR_DUPLICATE, texts)) {
     const spellings = new Map<string, number>();
     for (const i of group.members) {
       const text = byIndex.get(i) as string;
       spellings.set(text, (spellings.get(text) ?? 0) + 1);
     }
-    byText.set(normalizeText(byIndex.get(group.representative) as string), { spellings, replicates: [...group.members] });
+    byText.set(texts.profile(byIndex.get(group.representative) as string).normalized, { spellings, replicates: [...group.members] });
   }
   const votes = [...byText]
     .map(([key, g]) => {
@@ -60,7 +61,7 @@ export function voteFreeText(
     .sort((a, b) => b.replicates.length - a.replicates.length || compareText(a.order, b.order));
   const top = votes[0];
   if (top === undefined) throw new RangeError('voteFreeText: no samples');
-  const chosen = top.replicates.length * 2 > samples.length ? top : medoid(votes, textMetric);
+  const chosen = top.replicates.length * 2 > samples.length ? top : medoid(votes, textMetric, texts);
   const strip = ({ key, value, replicates }: TextVote): TextVote => ({ key, value, replicates });
   return { votes: votes.map(strip), winner: strip(chosen) };
 }
@@ -73,11 +74,12 @@ export function voteFreeText(
 function medoid<T extends TextVote & { order: string }>(
   votes: readonly T[],
   textMetric: ((a: string, b: string) => number) | null,
+  texts: TextComparer,
 ): T {
-  const profiles = textMetric === null ? votes.map((v) => textProfile(v.value)) : [];
+  const profiles = textMetric === null ? votes.map((v) => texts.profile(v.value)) : [];
   const distance = (i: number, j: number): number =>
     textMetric === null
-      ? profileDistance(profiles[i] as TextProfile, profiles[j] as TextProfile)
+      ? texts.distance(profiles[i] as TextProfile, profiles[j] as TextProfile)
       : textMetric((votes[i] as T).value, (votes[j] as T).value);
   const candidates = votes.map((_, i) => i).sort((a, b) => compareText((votes[a] as T).order, (votes[b] as T).order));
   let best = Number.POSITIVE_INFINITY;

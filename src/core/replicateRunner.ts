@@ -5,6 +5,7 @@ import {
   meanPairwiseDistance,
   PairwiseMatrix,
   summarize,
+  TextComparer,
   voteKey,
   canonicalJson,
   cosineDistance,
@@ -49,7 +50,9 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const signal = AbortSignal.any([env.signal, stopper.signal]);
   const schema = request.agent.output_schema;
   const semantic = request.metric === 'semantic' ? new SemanticSpace() : null;
-  const matrix = new PairwiseMatrix({ metric: semantic ? semantic.distance : (request.metric as DistanceMetric) });
+  // One memo of text profiles and distances for the matrix and every merge of this run.
+  const texts = new TextComparer();
+  const matrix = new PairwiseMatrix({ metric: semantic ? semantic.distance : (request.metric as DistanceMetric), texts });
   const finished: Replicate[] = [];
   const validKeys: string[] = [];
   const validIndices: number[] = [];
@@ -63,7 +66,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const publishPartial = () => {
     pendingPublish = null;
     const covers = finished.length;
-    const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, request, env.validator);
+    const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, texts, request, env.validator);
     latest = { summary, covers };
     env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(finished, n), budget_used: env.account.report().used });
   };
@@ -84,7 +87,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     }
     const rules = request.early_stop;
     const needConfidence = rules?.confidence !== undefined && !earlyStop.triggered;
-    const summary = needConfidence ? summarizeFinished(finished, matrix, request, env.validator) : null;
+    const summary = needConfidence ? summarizeFinished(finished, matrix, texts, request, env.validator) : null;
     if (summary) latest = { summary, covers: finished.length };
     // Replicates that land together (the common case: they were launched together)
     // share one partial summary, published once the burst has been taken in.
@@ -149,7 +152,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const replicates = [...finished].sort((a, b) => a.index - b.index);
   // (Assigned in callbacks, which TypeScript's narrowing does not see.)
   const last = latest as { summary: Summary; covers: number } | null;
-  const summary = last?.covers === replicates.length ? last.summary : summarizeFinished(replicates, matrix, request, env.validator);
+  const summary = last?.covers === replicates.length ? last.summary : summarizeFinished(replicates, matrix, texts, request, env.validator);
   const bundle: Bundle = { replicates, summary, statistics: computeStatistics(replicates, n), early_stop: earlyStop };
   env.emit({ type: 'bundle_ready', bundle });
 
@@ -215,8 +218,14 @@ async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: numbe
 }
 
 /** The summary over what has finished; the merged consensus is checked against the output schema too. */
-function summarizeFinished(replicates: readonly Replicate[], matrix: PairwiseMatrix, request: ResolvedRequest, validator: SchemaValidator): Summary {
-  const summary: BundleSummary = summarize(replicates, { matrix, merge: request.merge });
+function summarizeFinished(
+  replicates: readonly Replicate[],
+  matrix: PairwiseMatrix,
+  texts: TextComparer,
+  request: ResolvedRequest,
+  validator: SchemaValidator,
+): Summary {
+  const summary: BundleSummary = summarize(replicates, { matrix, merge: request.merge, mergeOptions: { texts } });
   const schema = request.agent.output_schema;
   if (!schema || summary.consensus === null || summary.consensus === undefined) return summary;
   return { ...summary, consensus_valid: validator.validate(schema, summary.consensus).valid };
