@@ -49,7 +49,8 @@ export function dedupeTexts(entries: readonly TextEntry[], threshold = 0.1): Tex
   }
   const texts = [...byText.keys()];
   // One profile per distinct text: building profiles dominates a comparison, and each text meets all others.
-  const profiles = texts.map((t) => textProfile(t));
+  // A single distinct text is compared with nothing, so it needs none.
+  const profiles = texts.length > 1 ? texts.map((t) => textProfile(t)) : [];
   const parent = texts.map((_, i) => i);
   const find = (i: number): number => {
     let r = i;

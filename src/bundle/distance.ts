@@ -105,15 +105,37 @@ export interface PreparedOutput {
   readonly profile: TextProfile | null;
 }
 
-/** Prepares an output once so comparing it against n others does not redo text normalisation n times. */
+/**
+ * Prepares an output once so comparing it against n others does not redo
+ * text normalisation n times. The text profile is built on the first
+ * comparison: an output never compared (a lone replicate) costs nothing.
+ */
 export function prepareOutput(output: unknown, metric: MetricLike = 'auto'): PreparedOutput {
   const missing = output === null || output === undefined;
-  let profile: TextProfile | null = null;
   if (!missing && typeof metric !== 'function' && metric !== 'structural') {
-    if (typeof output === 'string') profile = textProfile(output);
-    else if (metric === 'textual') profile = textProfile(canonicalJson(output));
+    if (typeof output === 'string') return new ProfiledOutput(output, output);
+    if (metric === 'textual') return new ProfiledOutput(output, null);
   }
-  return { output, missing, profile };
+  return { output, missing, profile: null };
+}
+
+/** A prepared output compared as text; its profile is computed when first asked for. */
+class ProfiledOutput implements PreparedOutput {
+  readonly output: unknown;
+  readonly missing = false;
+  /** The text to profile; null means the output's canonical JSON. */
+  readonly #text: string | null;
+  #profile: TextProfile | null = null;
+
+  constructor(output: unknown, text: string | null) {
+    this.output = output;
+    this.#text = text;
+  }
+
+  get profile(): TextProfile {
+    this.#profile ??= textProfile(this.#text ?? canonicalJson(this.output));
+    return this.#profile;
+  }
 }
 
 /**
