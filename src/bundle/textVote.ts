@@ -38,6 +38,14 @@ export function voteFreeText(
   samples: readonly Sample[],
   textMetric: ((a: string, b: string) => number) | null,
 ): TextVoteResult {
+  if (samples.length === 1) {
+    // A lone answer is the only vote and wins outright: what the general path below returns, without its grouping and sorting.
+    const only = samples[0] as Sample;
+    const value = only.value as string;
+    const replicates = [only.index];
+    const key = normalizeText(value);
+    return { votes: [{ key, value, replicates }], winner: { key, value, replicates } };
+  }
   // Near-identical answers (same text up to case, spacing, punctuation or a
   // word or two) are one answer: deduplicate before counting votes.
   const byIndex = new Map(samples.map((s) => [s.index, s.value as string]));
