@@ -42,14 +42,15 @@ export function dedupeTexts(entries: readonly TextEntry[], threshold = 0.1, text
   // Equal normalised texts are linked for free; compare each distinct text only once.
   const byText = new Map<string, number[]>();
   for (const e of entries) {
-    const norm = texts.profile(e.output).normalized;
+    const norm = texts.normalized(e.output);
     const members = byText.get(norm);
     if (members === undefined) byText.set(norm, [e.index]);
     else members.push(e.index);
   }
   const distinct = [...byText.keys()];
-  // One profile per distinct text (and one distance per pair, across calls sharing `texts`).
-  const profiles = distinct.map((t) => texts.profile(t));
+  // One profile per distinct text (and one distance per pair, across calls sharing `texts`);
+  // a single distinct text is compared with nothing, so it needs none.
+  const profiles = distinct.length > 1 ? distinct.map((t) => texts.profile(t)) : [];
   const parent = distinct.map((_, i) => i);
   const find = (i: number): number => {
     let r = i;

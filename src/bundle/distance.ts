@@ -106,15 +106,42 @@ export interface PreparedOutput {
   readonly profile: TextProfile | null;
 }
 
-/** Prepares an output once so comparing it against n others does not redo text normalisation n times. */
+/**
+ * Prepares an output once so comparing it against n others does not redo
+ * text normalisation n times. The text profile is built on the first
+ * comparison: an output never compared (a lone replicate) costs nothing.
+ */
 export function prepareOutput(output: unknown, metric: MetricLike = 'auto', texts?: TextComparer): PreparedOutput {
   const missing = output === null || output === undefined;
-  let profile: TextProfile | null = null;
   if (!missing && typeof metric !== 'function' && metric !== 'structural') {
-    const text = typeof output === 'string' ? output : metric === 'textual' ? canonicalJson(output) : null;
-    if (text !== null) profile = texts ? texts.profile(text) : textProfile(text);
+    if (typeof output === 'string') return new ProfiledOutput(output, output, texts);
+    if (metric === 'textual') return new ProfiledOutput(output, null, texts);
   }
-  return { output, missing, profile };
+  return { output, missing, profile: null };
+}
+
+/** A prepared output compared as text; its profile is computed when first asked for. */
+class ProfiledOutput implements PreparedOutput {
+  readonly output: unknown;
+  readonly missing = false;
+  /** The text to profile; null means the output's canonical JSON. */
+  readonly #text: string | null;
+  readonly #texts: TextComparer | undefined;
+  #profile: TextProfile | null = null;
+
+  constructor(output: unknown, text: string | null, texts: TextComparer | undefined) {
+    this.output = output;
+    this.#text = text;
+    this.#texts = texts;
+  }
+
+  get profile(): TextProfile {
+    if (this.#profile === null) {
+      const text = this.#text ?? canonicalJson(this.output);
+      this.#profile = this.#texts ? this.#texts.profile(text) : textProfile(text);
+    }
+    return this.#profile;
+  }
 }
 
 /**

@@ -15,19 +15,27 @@ import { profileDistance, profileOfNormalized, type TextProfile } from './textPr
 const MAX_TEXTS = 4096;
 
 export class TextComparer {
-  /** Profile by text as given (raw answers and normalised keys alike). */
-  readonly #byText = new Map<string, TextProfile>();
+  /** Normalised form by text as given (raw answers and normalised keys alike). */
+  readonly #normalized = new Map<string, string>();
   /** Profile by normalised text, so spellings of one answer share a profile. */
   readonly #byNormalized = new Map<string, TextProfile>();
   readonly #ids = new Map<TextProfile, number>();
   /** Distance by pair of ids (smaller id × 2^21 + larger id). */
   readonly #distances = new Map<number, number>();
 
-  /** The profile of `text`, built once. */
+  /** {@link normalizeText} of `text`, computed once. */
+  normalized(text: string): string {
+    let normalized = this.#normalized.get(text);
+    if (normalized === undefined) {
+      normalized = normalizeText(text);
+      if (this.#normalized.size < MAX_TEXTS * 2) this.#normalized.set(text, normalized);
+    }
+    return normalized;
+  }
+
+  /** The profile of `text`, built once per normalised text. */
   profile(text: string): TextProfile {
-    const known = this.#byText.get(text);
-    if (known !== undefined) return known;
-    const normalized = normalizeText(text);
+    const normalized = this.normalized(text);
     let profile = this.#byNormalized.get(normalized);
     if (profile === undefined) {
       profile = profileOfNormalized(normalized);
@@ -35,7 +43,6 @@ export class TextComparer {
       this.#byNormalized.set(normalized, profile);
       this.#ids.set(profile, this.#ids.size);
     }
-    if (this.#byText.size < MAX_TEXTS * 2) this.#byText.set(text, profile);
     return profile;
   }
 

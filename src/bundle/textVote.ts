@@ -39,6 +39,14 @@ export function voteFreeText(
   textMetric: ((a: string, b: string) => number) | null,
   texts: TextComparer = new TextComparer(),
 ): TextVoteResult {
+  if (samples.length === 1) {
+    // A lone answer is the only vote and wins outright: what the general path below returns, without its grouping and sorting.
+    const only = samples[0] as Sample;
+    const value = only.value as string;
+    const replicates = [only.index];
+    const key = texts.normalized(value);
+    return { votes: [{ key, value, replicates }], winner: { key, value, replicates } };
+  }
   // Near-identical answers (same text up to case, spacing, punctuation or a
   // word or two) are one answer: deduplicate before counting votes.
   const byIndex = new Map(samples.map((s) => [s.index, s.value as string]));
@@ -49,7 +57,7 @@ export function voteFreeText(
       const text = byIndex.get(i) as string;
       spellings.set(text, (spellings.get(text) ?? 0) + 1);
     }
-    byText.set(texts.profile(byIndex.get(group.representative) as string).normalized, { spellings, replicates: [...group.members] });
+    byText.set(texts.normalized(byIndex.get(group.representative) as string), { spellings, replicates: [...group.members] });
   }
   const votes = [...byText]
     .map(([key, g]) => {

@@ -81,11 +81,12 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
       replicate,
     });
     matrix.add(replicate.index, replicate.valid ? replicate.output : null);
-    if (replicate.valid) {
+    const rules = request.early_stop;
+    // Vote keys and valid indices only feed the early-stopping rules.
+    if (rules && replicate.valid) {
       validKeys.push(voteKey(replicate.output));
       validIndices.push(replicate.index);
     }
-    const rules = request.early_stop;
     const needConfidence = rules?.confidence !== undefined && !earlyStop.triggered;
     const summary = needConfidence ? summarizeFinished(finished, matrix, texts, request, env.validator) : null;
     if (summary) latest = { summary, covers: finished.length };

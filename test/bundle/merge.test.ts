@@ -221,6 +221,18 @@ describe('mergeOutputs: properties', () => {
     );
   });
 
+  it('a lone free-text answer is the consensus verbatim, with or without failed replicates beside it', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.integer({ min: 0, max: 1000 }), (text, index) => {
+        const expected = { consensus: text, confidence: 1, disagreements: [], agreement: { '': 1 } };
+        expect(mergeOutputs([{ index, output: text }])).toEqual(expected);
+        expect(mergeOutputs([{ index: index + 1, output: null }, { index, output: text }])).toEqual(expected);
+        // Two copies take the general vote; one copy must come out the same.
+        expect(mergeOutputs([{ index, output: text }, { index: index + 1, output: text }]).consensus).toBe(text);
+      }),
+    );
+  });
+
   it('identical valid outputs give themselves back with confidence 1 and no disagreements', () => {
     fc.assert(
       fc.property(fc.jsonValue().filter((v) => v !== null), fc.integer({ min: 1, max: 5 }), (v, n) => {
