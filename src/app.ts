@@ -73,7 +73,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       maxActiveRuns: config.MAX_ACTIVE_RUNS,
       maxQueuedRuns: config.MAX_QUEUED_RUNS,
     },
-    now,
+    // Only an injected clock replaces the orchestrator's own (sub-millisecond event timestamps).
+    ...(deps.now ? { now: deps.now } : {}),
   });
 
   const apiKeys = (config.API_KEYS ?? '')
