@@ -21,7 +21,7 @@ const MAX_REDIRECTS = 5;
  * A `fetch` for the openai SDK built on undici's `request()` instead of the
  * WHATWG fetch algorithm. Same wire, same keep-alive pooling, but no
  * Request/fetch-controller machinery per call: about 40 % less CPU and
- * 15 KiB less heap per in-flight call (docs/performance: transport).
+ * 15 KiB less heap per in-flight call (BENCHMARKS.md, "Provider transport").
  *
  * Bodies the SDK sends for chat, responses and embeddings are strings; any
  * other body (multipart uploads, streams) goes through the global fetch.
