@@ -37,10 +37,16 @@ const mix = process.argv.includes('--mix');
 // Failure paths: 10 % of provider calls answer 500 (retried, some replicates fail) and
 // latency jitter of 0–12 ms against timeout_ms=8, so a share of runs time out mid-call.
 const faults = process.argv.includes('--faults');
+// A distinct output_schema per run (simulator answers generated from the schema), as a client that builds schemas per request sends them.
+const schemas = process.argv.includes('--schemas');
 const extraArgv = process.argv.filter((a) => a.startsWith('--v8=')).map((a) => a.slice(5));
 let done = 0;
 const load = async (count: number) => {
-  const out = mix ? await runMixed(svc.origin, body, count, 10, done) : await runMany(svc.origin, body, count, 10);
+  const out = schemas
+    ? await runMany(svc.origin, (i: number) => ({ ...body, agent: { output_schema: { type: 'object', description: `run ${done + i}`, properties: { answer: { type: 'string', pattern: `(run-${done + i})?` } }, required: ['answer'] } } }), count, 10)
+    : mix
+      ? await runMixed(svc.origin, body, count, 10, done)
+      : await runMany(svc.origin, body, count, 10);
   done += count;
   if (out.failures.length) console.log(out.failures);
   return out;
@@ -54,7 +60,7 @@ let svc!: InprocServiceChild;
 try {
   const sim = await startSimulatorChild(0);
   started.push(sim);
-  await sim.configure({ answers: { kind: 'fixed', value: ANSWER } });
+  await sim.configure({ answers: schemas ? { kind: 'auto' } : { kind: 'fixed', value: ANSWER } });
   if (faults) await sim.configure({ faultRate: { probability: 0.1, status: 500 }, latencyMs: { min: 0, max: 12 } });
   const env = { RUN_TTL_MS: '1000', MAX_RUNS: '100', IDEMPOTENCY_TTL_MS: '1000', ...(faults ? { RETRY_BASE_MS: '1', RETRY_MAX_DELAY_MS: '2' } : {}) };
   svc = await startInprocService(sim.url, env, [...MEMORY_EXEC_ARGV, ...extraArgv]);

@@ -62,15 +62,16 @@ export async function postRun(origin: string, body: unknown): Promise<{ status: 
   return { status, run, bytes: Buffer.byteLength(text) };
 }
 
+/** `count` POSTs of `body` (or of `body(i)` for the i-th run), `concurrency` at a time. */
 export async function runMany(origin: string, body: unknown, count: number, concurrency: number): Promise<LoadOutcome> {
   let next = 0;
   const out: LoadOutcome = { ok: 0, failed: 0, wallMs: 0, failures: [] };
   const t0 = performance.now();
   const worker = async () => {
     while (next < count) {
-      next++;
+      const i = next++;
       try {
-        const { status, run } = await postRun(origin, body);
+        const { status, run } = await postRun(origin, typeof body === 'function' ? (body as (i: number) => unknown)(i) : body);
         if (status === 200 && run?.status === 'succeeded') out.ok++;
         else {
           out.failed++;
