@@ -39,10 +39,14 @@ const mix = process.argv.includes('--mix');
 const faults = process.argv.includes('--faults');
 // A distinct output_schema per run (simulator answers generated from the schema), as a client that builds schemas per request sends them.
 const schemas = process.argv.includes('--schemas');
+// A distinct model name per run (an OpenAI-compatible provider may accept any; the simulator does).
+const models = process.argv.includes('--models');
 const extraArgv = process.argv.filter((a) => a.startsWith('--v8=')).map((a) => a.slice(5));
 let done = 0;
 const load = async (count: number) => {
-  const out = schemas
+  const out = models
+    ? await runMany(svc.origin, (i: number) => ({ ...body, agent: { model: `model-${done + i}` } }), count, 10)
+    : schemas
     ? await runMany(svc.origin, (i: number) => ({ ...body, agent: { output_schema: { type: 'object', description: `run ${done + i}`, properties: { answer: { type: 'string', pattern: `(run-${done + i})?` } }, required: ['answer'] } } }), count, 10)
     : mix
       ? await runMixed(svc.origin, body, count, 10, done)
