@@ -2,12 +2,13 @@
  * Exploratory leak probe:
  * `npm run bench:leak-probe -- [--warmup=3000] [--step=5000] [--steps=6] [--snapshots] [--mix] [--faults] [--v8=FLAG]... [--keep]`.
  *
- * Same service and load as the leak check of scenario 4 (in-process service,
+ * The service of the leak check of scenario 4 (in-process service,
  * RUN_TTL_MS=1000, MAX_RUNS=100, IDEMPOTENCY_TTL_MS=1000, runs of 2
- * replicates, 10 at a time), but as long as asked, printing settled post-GC
- * heap and V8 heap spaces per checkpoint. --mix uses the mixed workload
- * (streams, idempotency keys and replays, background runs and GETs, see
- * mixedRun); --faults adds provider 500s and run timeouts; --v8=FLAG passes
+ * replicates, 10 at a time), for as long as asked, printing settled post-GC
+ * heap and V8 heap spaces per checkpoint. Plain POSTs by default; --mix uses
+ * the leak check's mixed workload (streams, idempotency keys and replays,
+ * background runs and GETs, see mixedRun); --schemas / --models send a
+ * distinct output_schema / model per run; --faults adds provider 500s and run timeouts; --v8=FLAG passes
  * V8 flags to the service (e.g. --v8=--no-opt --v8=--no-maglev
  * --v8=--no-sparkplug: interpreter only, no compiled code to grow).
  * --snapshots diffs heap snapshots taken after the warm-up, after the first
