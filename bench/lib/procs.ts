@@ -254,6 +254,8 @@ export interface MemorySample {
   heapUsed: number;
   external: number;
   arrayBuffers: number;
+  /** Used bytes per V8 heap space (old_space, code_space, …), from v8.getHeapSpaceStatistics(). */
+  spaces?: Record<string, number>;
 }
 
 export interface CpuSample {
@@ -269,6 +271,8 @@ export interface InprocServiceChild extends NodeChild {
   /** Waits until the service has no open connection left (idle keep-alive sockets closed), then {@link memory}. */
   settledMemory(): Promise<MemorySample>;
   cpu(): Promise<CpuSample>;
+  /** Full GC, then a heap snapshot written to `file` (object ids persist across snapshots of the process). */
+  snapshot(file: string): Promise<{ file: string; memory: MemorySample }>;
 }
 
 export async function startInprocService(simulatorUrl: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<InprocServiceChild> {
@@ -327,6 +331,10 @@ export async function startInprocService(simulatorUrl: string, env: Record<strin
       return last;
     },
     cpu: async () => (await ask('cpu')).cpu as CpuSample,
+    snapshot: async (file: string) => {
+      const reply = await ask('snapshot', { file });
+      return { file: reply.file as string, memory: reply.memory as MemorySample };
+    },
   };
 }
 

@@ -75,6 +75,37 @@ export function linearFit(xs: readonly number[], ys: readonly number[]): { slope
   return { slope, intercept: my - slope * mx };
 }
 
+/** Two-sided 95 % quantile of Student's t with `df` degrees of freedom (table to 30, then the normal limit). */
+export function tQuantile975(df: number): number {
+  const table = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069,
+    2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  ];
+  if (!(df >= 1)) return Number.NaN;
+  return df <= table.length ? (table[Math.floor(df) - 1] as number) : 1.96;
+}
+
+/**
+ * Least-squares slope of y over x with its 95 % confidence half-width
+ * (t with n − 2 degrees of freedom; residuals assumed independent).
+ */
+export function slopeWithCi(xs: readonly number[], ys: readonly number[]): { slope: number; ci95: number; n: number } {
+  const n = Math.min(xs.length, ys.length);
+  const { slope, intercept } = linearFit(xs, ys);
+  if (n < 3) return { slope, ci95: Number.NaN, n };
+  const mx = mean(xs.slice(0, n));
+  let ssr = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    const x = xs[i] as number;
+    const r = (ys[i] as number) - (intercept + slope * x);
+    ssr += r * r;
+    sxx += (x - mx) ** 2;
+  }
+  const se = Math.sqrt(ssr / (n - 2) / sxx);
+  return { slope, ci95: tQuantile975(n - 2) * se, n };
+}
+
 /** Rounds for display/JSON: `digits` decimals. */
 export function round(value: number, digits = 3): number {
   if (!Number.isFinite(value)) return value;

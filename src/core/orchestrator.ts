@@ -369,8 +369,9 @@ export class Orchestrator {
   /** Keeps the live record's partial bundle current for `GET /v1/runs/{id}` while the run works. */
   #trackReplicate(active: ActiveRun, replicate: Replicate): void {
     active.partial.replicates.push(replicate);
-    this.#deps.metrics.replicateLatency.observe({ provider: replicate.provider, model: replicate.model, status: replicate.status }, replicate.latency_ms / 1000);
-    if (replicate.error && replicate.status === 'failed') this.#deps.metrics.providerErrors.inc({ provider: replicate.provider, code: replicate.error.code });
+    const metrics = this.#deps.metrics;
+    metrics.replicateLatency.observe({ provider: replicate.provider, model: metrics.modelLabel(replicate.model), status: replicate.status }, replicate.latency_ms / 1000);
+    if (replicate.error && replicate.status === 'failed') metrics.providerErrors.inc({ provider: replicate.provider, code: replicate.error.code });
   }
 
   #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal = active.controller.signal): ToolContext {

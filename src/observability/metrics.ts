@@ -1,8 +1,23 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Label value of models past the first {@link MetricsOptions.maxModelLabels} distinct ones. */
+export const OTHER_MODEL_LABEL = 'other';
+
+export interface MetricsOptions {
+  defaultMetrics?: boolean;
+  /**
+   * Distinct model names used as label values (default 100); later ones are
+   * counted under `other`. Requests name any model they like, and every
+   * label set lives as long as the registry (~1 KB per histogram series).
+   */
+  maxModelLabels?: number;
+}
+
 /**
  * The service's Prometheus metrics, on a registry of its own (no global
- * state: two apps in one test process do not share counters).
+ * state: two apps in one test process do not share counters). Label values
+ * come from bounded sets only: statuses, error codes, route templates,
+ * breakers (themselves bounded) and at most `maxModelLabels` model names.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -13,8 +28,11 @@ export class Metrics {
   readonly providerErrors: Counter<'provider' | 'code'>;
   readonly breakerState: Gauge<'breaker'>;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
+  readonly #models = new Set<string>();
+  readonly #maxModels: number;
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(options: MetricsOptions = {}) {
+    this.#maxModels = options.maxModelLabels ?? 100;
     const registers = [this.registry];
     this.runs = new Counter({ name: 'orchestrator_runs_total', help: 'Runs finished, by terminal status', labelNames: ['status'], registers });
     this.activeRuns = new Gauge({ name: 'orchestrator_active_runs', help: 'Runs queued or running in this process', registers });
@@ -27,7 +45,7 @@ export class Metrics {
     });
     this.replicateLatency = new Histogram({
       name: 'orchestrator_replicate_latency_seconds',
-      help: 'Latency of replicates, including retries',
+      help: `Latency of replicates, including retries (model "${OTHER_MODEL_LABEL}" past the first distinct ones)`,
       labelNames: ['provider', 'model', 'status'],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
@@ -51,6 +69,14 @@ export class Metrics {
       registers,
     });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The label value for `model`: its name while fewer than `maxModelLabels` names are in use, else `other`. */
+  modelLabel(model: string): string {
+    if (this.#models.has(model)) return model;
+    if (this.#models.size >= this.#maxModels) return OTHER_MODEL_LABEL;
+    this.#models.add(model);
+    return model;
   }
 
   /** Mirrors breaker states into the gauge just before a scrape. */

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { Agent, OpenAIProvider, Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents';
+import { Agent, Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import { Semaphore } from '../core/semaphore.ts';
@@ -9,6 +9,7 @@ import { withRetry, type RetryPolicy } from '../reliability/retry.ts';
 import type { Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
+import { BoundedModelProvider } from './modelProvider.ts';
 import { PricingTable } from './pricing.ts';
 import { createTransport, type Transport } from './transport.ts';
 import type { Config } from '../config.ts';
@@ -141,7 +142,7 @@ export class OpenAIGateway implements ModelGateway {
   readonly #options: OpenAIGatewayOptions;
   readonly #breakers: BreakerRegistry;
   readonly #limit: Semaphore;
-  readonly #modelProvider: OpenAIProvider;
+  readonly #modelProvider: BoundedModelProvider;
   readonly #client: OpenAI;
   readonly #transport: Transport;
 
@@ -153,7 +154,8 @@ export class OpenAIGateway implements ModelGateway {
     this.#transport = createTransport(() => outgoingHeaders.getStore());
     const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: this.#transport.fetch });
     this.#client = client;
-    this.#modelProvider = new OpenAIProvider({ openAIClient: client, useResponses: options.api === 'responses' });
+    // Not the SDK's OpenAIProvider: it keeps a model wrapper per model name for good (see BoundedModelProvider).
+    this.#modelProvider = new BoundedModelProvider({ client, useResponses: options.api === 'responses' });
     this.#runner = new Runner({ modelProvider: this.#modelProvider, tracingDisabled: true });
     this.#breakers = new BreakerRegistry(options.breaker, (error) => mapProviderError(error).fault === 'provider');
     this.#breakers.onStateChange((key, state) => options.logger.warn({ breaker: key, state }, `circuit ${state}`));
