@@ -7,7 +7,13 @@ export interface BreakerOptions {
   volumeThreshold: number;
   resetTimeout: number;
   rollingCountTimeout: number;
-  /** Most breakers kept; the least recently used closed ones go first. */
+  /**
+   * Most breakers kept (default 100, as many as the gateway keeps model
+   * wrappers); the least recently used closed ones go first. A closed
+   * breaker only loses its rolling counts when evicted, and each one holds
+   * ~8 KB (opossum's rolling window), so the bound matters when requests name
+   * many models.
+   */
   maxBreakers?: number;
 }
 
@@ -86,7 +92,7 @@ export class BreakerRegistry {
   }
 
   #evict(): void {
-    const max = this.#options.maxBreakers ?? 1000;
+    const max = this.#options.maxBreakers ?? 100;
     if (this.#breakers.size <= max) return;
     for (const [key, breaker] of this.#breakers) {
       if (stateOf(breaker) === 'closed') {
