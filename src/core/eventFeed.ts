@@ -5,8 +5,8 @@ import type { Store } from '../store/types.ts';
 /** How long a finished run's closing event may lag its record before we stand in for it. */
 const COMPLETION_GRACE_MS = 2000;
 
-/** How often a follower of an unfinished run checks whether its record ended without a closing event. */
-const RECORD_CHECK_MS = 1000;
+/** How often a follower of an unfinished run checks whether its record ended without a closing event (one store read per stream each time). */
+const RECORD_CHECK_MS = 5000;
 
 /**
  * Follows one run's events for one reader, in `seq` order, each event once.
