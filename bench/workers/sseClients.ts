@@ -11,7 +11,6 @@
  * Config: JSON in env SSE_CONFIG. Output: one JSON line on stdout.
  */
 import http from 'node:http';
-import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { summarize } from '../lib/stats.ts';
 
@@ -21,24 +20,10 @@ interface Config {
   rampMs: number;
   durationMs: number;
   body: Record<string, unknown>;
-  /** Nice value to ask for (negative = higher priority; needs privileges). */
-  priority?: number;
 }
 
 const cfg = JSON.parse(process.env.SSE_CONFIG ?? '{}') as Config;
 
-// The clients are the measuring instrument: when allowed (root), they run at a
-// raised scheduling priority so that their wake-up on a loaded 2-core machine
-// is not counted as event latency. Reported either way.
-let priority: number | null = null;
-if (cfg.priority !== undefined) {
-  try {
-    os.setPriority(cfg.priority);
-    priority = os.getPriority();
-  } catch {
-    priority = os.getPriority();
-  }
-}
 const url = new URL('/v1/runs', cfg.origin);
 const payload = JSON.stringify({ ...cfg.body, stream: true });
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
@@ -238,7 +223,6 @@ process.stdout.write(
     events: count,
     windowMs: cfg.durationMs,
     clockDriftMs: cal1.offset - cal0.offset,
-    priority,
     clientLoopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     latency: summarize(all),
     byType: Object.fromEntries(TYPES.map((t, i) => [t, summarize(latencies[i] as number[])]).filter(([, s]) => (s as { n: number }).n > 0)),
