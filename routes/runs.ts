@@ -39,16 +39,16 @@ function wantsStream(request: FastifyRequest, stream: boolean | undefined): bool
 }
 
 /** Bytes a reader may leave unsent before its stream is closed; it resumes with Last-Event-ID. */
-const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+export const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 
 /**
  * Follows a run for one SSE reply: each event is written to the socket as
  * the run emits it (headers go out with the first frame). A reader that
  * falls too far behind is cut off rather than buffered without bound.
  */
-function followInto(store: Store, reply: FastifyReply, runId: string, after: number): RunFollower {
+export function followInto(store: Store, reply: FastifyReply, runId: string, after: number, maxUnsentBytes = MAX_UNSENT_BYTES): RunFollower {
   const follower: RunFollower = new RunFollower(store, runId, after, (event) => {
-    if (reply.raw.writableLength > MAX_UNSENT_BYTES) {
+    if (reply.raw.writableLength > maxUnsentBytes) {
       follower.close();
       return;
     }
