@@ -62,30 +62,41 @@ export async function postRun(origin: string, body: unknown): Promise<{ status: 
   return { status, run, bytes: Buffer.byteLength(text) };
 }
 
-/** `count` POSTs of `body` (or of `body(i)` for the i-th run), `concurrency` at a time. */
-export async function runMany(origin: string, body: unknown, count: number, concurrency: number): Promise<LoadOutcome> {
+/**
+ * `count` runs of `one(i)`, `concurrency` at a time: each answers null when
+ * the run went as expected, else why not (the first five reasons are kept).
+ */
+async function runPool(count: number, concurrency: number, one: (i: number) => Promise<string | null>): Promise<LoadOutcome> {
   let next = 0;
   const out: LoadOutcome = { ok: 0, failed: 0, wallMs: 0, failures: [] };
   const t0 = performance.now();
+  const fail = (why: string) => {
+    out.failed++;
+    if (out.failures.length < 5) out.failures.push(why);
+  };
   const worker = async () => {
     while (next < count) {
       const i = next++;
       try {
-        const { status, run } = await postRun(origin, typeof body === 'function' ? (body as (i: number) => unknown)(i) : body);
-        if (status === 200 && run?.status === 'succeeded') out.ok++;
-        else {
-          out.failed++;
-          if (out.failures.length < 5) out.failures.push(`${status} ${JSON.stringify(run?.error ?? run).slice(0, 200)}`);
-        }
+        const why = await one(i);
+        if (why === null) out.ok++;
+        else fail(why);
       } catch (error) {
-        out.failed++;
-        if (out.failures.length < 5) out.failures.push(String(error));
+        fail(String(error));
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   out.wallMs = performance.now() - t0;
   return out;
+}
+
+/** `count` POSTs of `body` (or of `body(i)` for the i-th run), `concurrency` at a time. */
+export function runMany(origin: string, body: unknown, count: number, concurrency: number): Promise<LoadOutcome> {
+  return runPool(count, concurrency, async (i) => {
+    const { status, run } = await postRun(origin, typeof body === 'function' ? (body as (i: number) => unknown)(i) : body);
+    return status === 200 && run?.status === 'succeeded' ? null : `${status} ${JSON.stringify(run?.error ?? run).slice(0, 200)}`;
+  });
 }
 
 /**
@@ -138,26 +149,9 @@ export async function mixedRun(origin: string, body: Record<string, unknown>, i:
 }
 
 /** `count` runs of {@link mixedRun}, `concurrency` at a time, numbered from `first`. */
-export async function runMixed(origin: string, body: Record<string, unknown>, count: number, concurrency: number, first = 0): Promise<LoadOutcome> {
-  let next = 0;
-  const out: LoadOutcome = { ok: 0, failed: 0, wallMs: 0, failures: [] };
-  const t0 = performance.now();
-  const worker = async () => {
-    while (next < count) {
-      const i = first + next++;
-      try {
-        if (await mixedRun(origin, body, i)) out.ok++;
-        else {
-          out.failed++;
-          if (out.failures.length < 5) out.failures.push(`run ${i} (kind ${i % 10}) did not succeed as expected`);
-        }
-      } catch (error) {
-        out.failed++;
-        if (out.failures.length < 5) out.failures.push(String(error));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  out.wallMs = performance.now() - t0;
-  return out;
+export function runMixed(origin: string, body: Record<string, unknown>, count: number, concurrency: number, first = 0): Promise<LoadOutcome> {
+  return runPool(count, concurrency, async (n) => {
+    const i = first + n;
+    return (await mixedRun(origin, body, i)) ? null : `run ${i} (kind ${i % 10}) did not succeed as expected`;
+  });
 }
