@@ -1,18 +1,6 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { SchemaValidator } from '../../src/core/validator.ts';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Full GCs with event-loop turns between them (WeakRef targets live until the current job ends). */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    gc();
-  }
-}
+import { collect } from '../helpers/gc.ts';
 
 /** A distinct schema per `i`, with a `pattern` (Ajv keeps a RegExp per pattern in its generated code's scope). */
 const schemaNumber = (i: number) => ({

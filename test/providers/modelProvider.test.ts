@@ -1,21 +1,9 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Agent, OpenAIChatCompletionsModel, OpenAIProvider, OpenAIResponsesModel, Runner } from '@openai/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BoundedModelProvider } from '../../src/providers/modelProvider.ts';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { clientFor } from '../simulator/helpers.ts';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Full GCs with event-loop turns between them (WeakRef targets live until the current job ends). */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    gc();
-  }
-}
+import { collect } from '../helpers/gc.ts';
 
 let sim: Simulator;
 beforeAll(async () => {
