@@ -26,6 +26,9 @@ export interface RawRequestOptions {
  */
 export function rawRequest(baseUrl: string, path: string, options: RawRequestOptions = {}): Promise<RawAnswer> {
   const url = new URL(baseUrl);
+  const headers = { ...options.headers };
+  // Node frames a GET/HEAD body only when told its length (otherwise its bytes would read as the next request).
+  if (options.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['content-length'] = String(Buffer.byteLength(options.body));
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -33,7 +36,7 @@ export function rawRequest(baseUrl: string, path: string, options: RawRequestOpt
         port: url.port,
         method: options.method ?? 'GET',
         path,
-        headers: options.headers ?? {},
+        headers,
         agent: options.agent ?? false,
         ...(options.timeoutMs ? { signal: AbortSignal.timeout(options.timeoutMs) } : {}),
       },
