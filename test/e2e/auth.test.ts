@@ -103,7 +103,7 @@ describe('authentication belongs to the /v1 routes, not to a URL prefix', () => 
       const path = concrete(route.url);
       const body = route.method === 'POST' ? '{"input":"x","replicates":1,"background":true}' : undefined;
       const headers = body ? { 'content-type': 'application/json' } : ({} as Record<string, string>);
-      for (const auth of [{}, { authorization: 'Bearer not-a-key' }, { authorization: KEY_A1 }, { authorization: `Basic ${KEY_A1}` }]) {
+      for (const auth of [{} as Record<string, string>, { authorization: 'Bearer not-a-key' }, { authorization: KEY_A1 }, { authorization: `Basic ${KEY_A1}` }]) {
         const res = await rawRequest(svc.url, path, { method: route.method, headers: { ...headers, ...auth }, ...(body ? { body } : {}) });
         const what = `${route.method} ${path} ${JSON.stringify(auth)}`;
         expect(res.status, what).toBe(401);
