@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { fastifySSE } from '@fastify/sse';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
 import { Redis } from 'ioredis';
@@ -160,7 +161,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   await app.register(fastifySSE, { heartbeatInterval: 0 });
 
   // Rate-limit counters are shared by replicas when they share a store.
-  const rateLimitRedis = config.STORE === 'redis' && config.RATE_LIMIT_MAX > 0 ? rateLimitClient(config, deps.logger) : undefined;
+  const rateLimitRedis = config.STORE === 'redis' && config.RATE_LIMIT_MAX > 0 ? await rateLimitClient(config, deps.logger) : undefined;
   if (rateLimitRedis) app.addHook('onClose', async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())));
 
   // Every /v1 route (and /mcp) is registered inside this scope: authentication and the
@@ -197,11 +198,33 @@ export function httpTimeouts(config: Config) {
   return { headersTimeout, requestTimeout, connectionTimeout, checkingInterval };
 }
 
-/** The Redis connection of the shared rate limit; a Redis outage lets requests through (the store itself answers 503). */
-function rateLimitClient(config: Config, logger: Logger): Redis {
-  const client = new Redis(config.REDIS_URL, { connectTimeout: 3000, commandTimeout: 1000, maxRetriesPerRequest: 1, retryStrategy: (times) => Math.min(times * 100, 2000) });
+/**
+ * The Redis connection of the shared rate limit, connected (or given up on
+ * after 3 s: then it keeps reconnecting in the background). While it is down
+ * the limiter lets requests through; the store itself answers 503.
+ */
+async function rateLimitClient(config: Config, logger: Logger): Promise<Redis> {
+  const client = new Redis(config.REDIS_URL, {
+    connectTimeout: 3000,
+    commandTimeout: 1000,
+    // Not connected: fail the count at once (the request goes through) rather than queue it behind reconnects.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+  });
   // Without an error listener ioredis prints to the console on every failed reconnect.
   client.on('error', (err: Error) => logger.warn({ err }, 'rate-limit redis connection error'));
+  let timer: NodeJS.Timeout | undefined;
+  const ready = await Promise.race([
+    // once() rejects on the first 'error' (say, connection refused): not reachable now.
+    once(client, 'ready').then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(resolve, 3000, false))),
+  ]);
+  clearTimeout(timer);
+  if (!ready) logger.warn('rate-limit redis not reachable yet: requests are not counted until it is');
   return client;
 }
 
