@@ -33,7 +33,7 @@ export const ConfigSchema = z.object({
    * (here or in API_KEYS_FILE), every /v1 route needs one. Parsed here into
    * digests: the raw keys go no further than this schema.
    */
-  API_KEYS: z.string().default('').transform((text, ctx) => parseKeys(text, 'API_KEYS', parseApiKeys, ctx)),
+  API_KEYS: z.string().default('').transform((text, ctx) => parseKeys(text, parseApiKeys, ctx)),
   /** A file of `sha256hex[:tenant]` lines (keys need not be in the environment). */
   API_KEYS_FILE: z
     .string()
@@ -48,7 +48,7 @@ export const ConfigSchema = z.object({
         ctx.addIssue({ code: 'custom', message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
         return z.NEVER;
       }
-      return parseKeys(text, 'API_KEYS_FILE', parseApiKeysFile, ctx);
+      return parseKeys(text, parseApiKeysFile, ctx);
     }),
 
   // The HTTP edge: slow clients, oversized requests, floods (see SECURITY.md, "HTTP edge").
@@ -111,11 +111,11 @@ export const ConfigSchema = z.object({
 });
 
 /** Parses one source of keys, turning a parse error into a config issue (which names the entry, never the key). */
-function parseKeys(text: string, name: string, parse: (text: string) => ApiKeyEntry[], ctx: z.RefinementCtx): ApiKeyEntry[] {
+function parseKeys(text: string, parse: (text: string) => ApiKeyEntry[], ctx: z.RefinementCtx): ApiKeyEntry[] {
   try {
-    return parse(text);
+    return Object.freeze(parse(text)) as ApiKeyEntry[];
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `${name}: ${(error as Error).message}` });
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
     return z.NEVER;
   }
 }
