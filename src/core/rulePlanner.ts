@@ -58,7 +58,7 @@ export class RuleBasedPlanner implements Planner {
     try {
       data = parseYaml(readFileSync(path, 'utf8'));
     } catch (error) {
-      throw new Error(`${path}: cannot read planner rules: ${(error as Error).message}`);
+      throw new Error(`${path}: cannot read planner rules: ${(error as Error).message}`, { cause: error });
     }
     const parsed = RulesFileSchema.safeParse(data ?? {});
     if (!parsed.success) {
@@ -69,7 +69,7 @@ export class RuleBasedPlanner implements Planner {
         try {
           new RegExp(rule.when.input_pattern);
         } catch (error) {
-          throw new Error(`${path}: rules.${i}.when.input_pattern: ${(error as Error).message}`);
+          throw new Error(`${path}: rules.${i}.when.input_pattern: ${(error as Error).message}`, { cause: error });
         }
       }
     }
@@ -83,7 +83,7 @@ export class RuleBasedPlanner implements Planner {
       try {
         registry.resolve(tool, version);
       } catch (error) {
-        throw new Error(`${source}: ${where} names ${tool}${version ? `@${version}` : ''}: ${(error as Error).message}`);
+        throw new Error(`${source}: ${where} names ${tool}${version ? `@${version}` : ''}: ${(error as Error).message}`, { cause: error });
       }
     }
   }

@@ -2,7 +2,7 @@ import { ServiceError } from '../errors.ts';
 import { ModelCallError } from '../providers/gateway.ts';
 import type { Bundle } from '../schemas/bundle.ts';
 import type { ResolvedRequest } from '../tools/api.ts';
-import type { ReplicateEnv } from './replicateRunner.ts';
+import type { ReplicateEnv } from './replicateEnv.ts';
 
 const DEFAULT_INSTRUCTIONS =
   'You are given several independent answers to the same task and where they disagree. ' +
