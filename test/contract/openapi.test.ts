@@ -23,6 +23,7 @@ import { defineTool } from '../../src/tools/api.ts';
 import { loadTools } from '../../src/tools/loader.ts';
 import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
 import { openSse, type SseCapture } from '../helpers/sse.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 /*
  * The contract test: openapi.yaml must describe what the service really does.
@@ -539,12 +540,10 @@ describe('real responses match openapi.yaml', () => {
     stream(`${svc.url}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
   async function waitForEnd(id: string): Promise<any> {
-    for (let i = 0; i < 200; i++) {
+    return waitFor(async () => {
       const res = await getJson(`${svc.url}/v1/runs/${id}`);
-      if (!['queued', 'running'].includes(res.body.status)) return res;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`run ${id} did not end`);
+      return !['queued', 'running'].includes(res.body.status) && res;
+    }, { what: `run ${id} ending` });
   }
 
   it('routes: every documented operation is registered, and every registered route is documented', () => {
@@ -620,15 +619,20 @@ describe('real responses match openapi.yaml', () => {
     expectDocumented('/v1/runs/{id}', 'get', live);
     expect(['queued', 'running']).toContain(live.body.status);
 
-    // A record with a partial bundle, while replicates are still arriving.
-    svc.sim.configure({ latencyMs: { min: 10, max: 400 } });
-    const partial = await post({ input: 'Partial', replicates: 4, background: true, seed: 3 });
-    await new Promise((r) => setTimeout(r, 200));
-    expectDocumented('/v1/runs/{id}', 'get', await getJson(`${svc.url}/v1/runs/${partial.body.id}`));
-
     const final = await waitForEnd(started.body.id);
     expectDocumented('/v1/runs/{id}', 'get', final);
     expect(final.body.status).toBe('succeeded');
+
+    // A record with a partial bundle, while replicates are still arriving: two answer, two hang.
+    svc.sim.reset();
+    svc.sim.configure({ faults: [{ type: 'ok' }, { type: 'ok' }, { type: 'hang' }, { type: 'hang' }] });
+    const partial = await post({ input: 'Partial', replicates: 4, background: true, seed: 3 });
+    const midway = await waitFor(async () => {
+      const res = await getJson(`${svc.url}/v1/runs/${partial.body.id}`);
+      return res.body.status === 'running' && res.body.bundle?.replicates.length === 2 && res;
+    }, { what: 'a partial bundle with two replicates' });
+    expectDocumented('/v1/runs/{id}', 'get', midway);
+    await postJson(`${svc.url}/v1/runs/${partial.body.id}/cancel`, {});
     expectDocumented('/v1/runs/{id}', 'get', await waitForEnd(partial.body.id));
   });
 
