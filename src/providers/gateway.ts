@@ -122,7 +122,7 @@ export function gatewayFromConfig(
       rollingCountTimeout: config.BREAKER_ROLLING_MS,
     },
     maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
-    pricing: PricingTable.fromJson(config.PRICING_JSON),
+    pricing: new PricingTable(config.PRICING_JSON),
     logger: target.logger,
     ...(target.random ? { random: target.random } : {}),
   });
