@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ServiceError } from '../errors.ts';
+import { inputText } from '../schemas/inputText.ts';
 import type { RunRequest } from '../schemas/request.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { DefaultToolPlanner, type Planner, type PlannerChoice } from './planner.ts';
@@ -89,7 +90,7 @@ export class RuleBasedPlanner implements Planner {
   }
 
   choose(request: RunRequest): PlannerChoice {
-    const text = typeof request.input === 'string' ? request.input : request.input.map((m) => m.content).join('\n');
+    const text = inputText(request.input);
     for (const rule of this.#rules) {
       const reasons = matches(rule, rule.pattern, request, text);
       if (reasons) {
