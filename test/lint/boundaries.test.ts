@@ -29,6 +29,9 @@ describe('import boundaries', () => {
     ['tools/probe.ts', "import { ServiceError } from '../src/errors.ts'; export const e = ServiceError;", 'import-x/no-restricted-paths'],
     ['tools/probe.ts', "import pino from 'pino'; export const p = pino;", 'no-restricted-imports'],
     ['routes/probe.ts', "import { tool } from '../tools/bundle.ts'; export const t = tool;", 'import-x/no-restricted-paths'],
+    ['src/store/probe.ts', "import type { FastifyReply } from 'fastify'; export type R = FastifyReply;", 'no-restricted-imports'],
+    ['src/core/validator.ts', "import { Orchestrator } from './orchestrator.ts'; export const o = Orchestrator;", 'import-x/no-restricted-paths'],
+    ['src/core/probe.ts', "import { ModelCallError } from '../providers/gateway.ts'; export const m = ModelCallError;", 'import-x/no-restricted-paths'],
   ])('%s: %s is refused', async (file, code, rule) => {
     expect(await ruleIds(file, code)).toContain(rule);
   });
@@ -38,6 +41,9 @@ describe('import boundaries', () => {
     ['src/providers/probe.ts', "import { Semaphore } from '../core/semaphore.ts'; export const s = Semaphore;"],
     ['src/bundle/probe.ts', "import { UsageSchema } from '../schemas/bundle.ts'; export const u = UsageSchema;"],
     ['tools/probe.ts', "import { z } from 'zod'; import { defineTool } from '../src/tools/api.ts'; export const x = [z, defineTool];"],
+    ['src/core/orchestrator.ts', "import { ModelCallError } from '../providers/gateway.ts'; import { Semaphore } from './semaphore.ts'; export const x = [ModelCallError, Semaphore];"],
+    ['src/core/probe.ts', "import { preciseNow } from './clock.ts'; export const n = preciseNow;"],
+    ['src/auth/probe.ts', "import type { FastifyRequest } from 'fastify'; export type R = FastifyRequest;"],
     ['routes/probe.ts', "import type { FastifyInstance } from 'fastify'; import { ServiceError } from '../src/errors.ts'; export type F = FastifyInstance; export const e = ServiceError;"],
   ])('%s: allowed imports pass', async (file, code) => {
     expect(await ruleIds(file, code)).toEqual([]);
