@@ -87,6 +87,8 @@ export interface ModelGateway {
   embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
   /** What `usage` on `model` costs, in USD (0 for unpriced models). */
   costOf(model: string, usage: Usage): number;
+  /** Whether `model` has a known price (a cost budget cannot be enforced on one without). Absent: every model is priced. */
+  hasPrice?(model: string): boolean;
   /** Breaker state per provider:model. */
   breakerStates(): Record<string, 'closed' | 'open' | 'half_open'>;
   close(): Promise<void>;
@@ -179,6 +181,10 @@ export class OpenAIGateway implements ModelGateway {
 
   costOf(model: string, usage: Usage): number {
     return this.#options.pricing.cost(model, usage);
+  }
+
+  hasPrice(model: string): boolean {
+    return this.#options.pricing.priceOf(model) !== null;
   }
 
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
