@@ -9,6 +9,8 @@ const Stamp = {
   trace_id: z.string(),
   request_id: z.string().optional(),
   ts: z.string(),
+  /** Payloads left out of a stored copy of the event (the run's event log was past MAX_EVENT_LOG_BYTES); the run record has them. */
+  elided: z.array(z.string()).optional(),
 };
 
 /** Fields a tool may set on what it emits. */
