@@ -47,37 +47,70 @@ function wantsStream(request: FastifyRequest, stream: boolean | undefined): bool
 /** Bytes a reader may leave unsent before its stream is closed; it resumes with Last-Event-ID. */
 export const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 
+/** A follower of one reply; `drained` settles once every delivered frame was written (or the stream was cut). */
+export type ReplyFollower = RunFollower & { drained(): Promise<void> };
+
 /**
  * Follows a run for one SSE reply: each event is written to the socket as
- * the run emits it (headers go out with the first frame). A reader that
- * falls too far behind (its own bound), or is the slowest when all streams
- * together hold too much (the budget's total), is cut off — its connection
- * destroyed, which frees what it left unsent — rather than buffered without
- * bound; it resumes with Last-Event-ID.
+ * the run emits it (headers go out with the first frame).
+ *
+ * Writes follow the socket's backpressure: while it needs draining, events
+ * wait in order as references (the store holds the same objects), and are
+ * serialized only when the socket takes more — so catching up on a large
+ * log holds about one frame per reader, not the whole log. A reader that
+ * still leaves too much unsent (its own bound), or is the one holding the
+ * most when all streams together hold too much (the budget's total), is cut
+ * off — its connection destroyed, which frees what it left unsent — and
+ * resumes with Last-Event-ID.
  */
-export function followInto(store: Store, reply: FastifyReply, runId: string, after: number, budget: UnsentBudget | number = MAX_UNSENT_BYTES): RunFollower {
+export function followInto(store: Store, reply: FastifyReply, runId: string, after: number, budget: UnsentBudget | number = MAX_UNSENT_BYTES): ReplyFollower {
   const bytes = typeof budget === 'number' ? new UnsentBudget(budget) : budget;
+  const pending: RunEvent[] = [];
+  let cut = false;
+  let onDrained: (() => void) | null = null;
   const slot = bytes.register({
     get writableLength() {
       return reply.raw.writableLength;
     },
     cut: () => {
+      cut = true;
+      pending.length = 0;
       follower.close();
       reply.raw.destroy?.();
+      onDrained?.();
     },
   });
-  const follower: RunFollower = new RunFollower(store, runId, after, (event) => {
+  const write = (event: RunEvent): void => {
     if (!slot.mayWrite()) return;
     // The frame is written synchronously; a closed connection only rejects, and its close ends the follower.
     reply.sse.send(frame(event)).catch(() => follower.close());
     // The slot stays until the socket closes: an ended stream's unsent tail still counts.
     slot.wrote();
+  };
+  const flush = (): void => {
+    while (pending.length > 0 && !cut && !reply.raw.writableNeedDrain) write(pending.shift() as RunEvent);
     // Node corks the socket on a response's write until the next tick, which
     // runs only after every microtask queued meanwhile — the run's own work.
     // Uncork now so the frame leaves with the emit.
     if (reply.raw.socket?.writableCorked) reply.raw.socket.uncork();
+    if (pending.length === 0 || cut) onDrained?.();
+  };
+  const follower = new RunFollower(store, runId, after, (event) => {
+    pending.push(event);
+    flush();
+  }) as ReplyFollower;
+  follower.drained = () =>
+    pending.length === 0 || cut
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          onDrained = resolve;
+        });
+  reply.raw.on?.('drain', flush);
+  reply.raw.once?.('close', () => {
+    slot.close();
+    pending.length = 0;
+    onDrained?.();
   });
-  reply.raw.once?.('close', () => slot.close());
   return follower;
 }
 
@@ -88,7 +121,7 @@ export function followInto(store: Store, reply: FastifyReply, runId: string, aft
  */
 async function serveStream(
   reply: FastifyReply,
-  follower: RunFollower,
+  follower: ReplyFollower,
   heartbeatMs: number,
   slot: StreamSlot,
   redactEvent: (event: RunEvent) => RunEvent,
@@ -105,6 +138,8 @@ async function serveStream(
   });
   try {
     await follower.finished(stop.signal, redactEvent);
+    // The closing frames may still wait for the socket to take them; the stream ends after they are written.
+    await follower.drained();
   } finally {
     clearInterval(heartbeat);
     follower.close();

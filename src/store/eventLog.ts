@@ -30,8 +30,13 @@ export function elide(event: RunEvent): RunEvent | null {
     case 'bundle_ready':
       return {
         ...event,
-        bundle: { ...event.bundle, replicates: event.bundle.replicates.map((r) => (r.output === null ? r : { ...r, output: null })) },
-        elided: ['bundle.replicates.output'],
+        bundle: {
+          ...event.bundle,
+          replicates: event.bundle.replicates.map((r) => (r.output === null ? r : { ...r, output: null })),
+          // Disagreements quote the replicates' differing values: as large as the outputs themselves.
+          summary: { ...event.bundle.summary, disagreements: [] },
+        },
+        elided: ['bundle.replicates.output', 'bundle.summary.disagreements'],
       } as RunEvent;
     case 'synthesis_done':
       if (event.output === null) return event;
