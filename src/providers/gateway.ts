@@ -184,7 +184,7 @@ export class OpenAIGateway implements ModelGateway {
   }
 
   hasPrice(model: string): boolean {
-    return this.#options.pricing.priceOf(model) !== null;
+    return this.#options.pricing.has(model);
   }
 
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
