@@ -257,8 +257,9 @@ export class RedisStore implements Store {
   async readEvents(runId: string, after: number): Promise<RunEvent[]> {
     await this.#channels.get(this.#keys.eventChannel(runId))?.ready;
     const key = this.#keys.events(runId);
-    // Only summaries past maxEventsPerRun are dropped, so the first maxEventsPerRun
-    // entries hold seq 1..n and the answer starts at index min(after, max) or later.
+    // Summaries are only dropped past maxEventsPerRun or MAX_EVENT_LOG_BYTES, so the log is
+    // usually dense and the answer starts at index min(after, max) or later; after a drop
+    // the sentinel check below falls back to the whole log.
     const start = Math.max(0, Math.min(Math.floor(after), this.#limits.maxEventsPerRun));
     const from = Math.max(0, start - 1);
     const events = (await this.#client.lrange(key, from, -1)).map(parseEvent);
