@@ -46,6 +46,22 @@ describe('fairness between tenants', () => {
     });
   });
 
+  it('gives the admission back on every way out that does not start a run (replays, 422, 400)', async () => {
+    await withService({ env: { API_KEYS: KEYS, MAX_RUNS_PER_TENANT: '1' } }, async (svc) => {
+      const url = `${svc.url}/v1/runs`;
+      const keyed = { ...A, 'idempotency-key': 'a-once' };
+      expect((await postJson(url, { input: 'first', replicates: 1 }, keyed)).status).toBe(200);
+      for (let i = 0; i < 3; i++) {
+        const replay = await postJson(url, { input: 'first', replicates: 1 }, keyed);
+        expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      }
+      expect((await postJson(url, { input: 'other body', replicates: 1 }, keyed)).status).toBe(422);
+      expect((await postJson(url, { input: 'x', replicates: 1, budget: { max_tokens: 1 } }, A)).status).toBe(400);
+      // With a share of one, any leaked admission would make this 429.
+      expect((await postJson(url, { input: 'second', replicates: 1 }, A)).status).toBe(200);
+    });
+  });
+
   it("leaves another tenant's run within a small factor of its time alone while one tenant is at its limits", async () => {
     const env = { API_KEYS: KEYS, MAX_RUNS_PER_TENANT: '6', MAX_ACTIVE_RUNS: '8', MAX_GLOBAL_CONCURRENCY: '4', MAX_QUEUED_RUNS: '100' };
     await withService({ env }, async (svc) => {
