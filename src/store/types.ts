@@ -75,9 +75,10 @@ export interface StoreLimits {
 const PUBLIC = 'public';
 
 /**
- * The tenant a run belongs to, read from its id (`run_<tenant>_<32 hex>`,
- * or `run_<32 hex>` for the public tenant), so stores can share space per
- * tenant without a lookup.
+ * The tenant a run belongs to, as the tag its id carries (`run_<tag>_<32 hex>`,
+ * or `run_<32 hex>` for the public tenant; see the orchestrator's `runId`), so
+ * stores can share space per tenant without a lookup. Any tag is fine: stores
+ * only compare them.
  */
 export function tenantOfRun(runId: string): string {
   const match = /^run_(.+)_[0-9a-f]{32}$/.exec(runId);
