@@ -68,6 +68,8 @@ export class MemoryStore implements Store {
   readonly #sweeper: NodeJS.Timeout;
   #runBytes = 0;
   #idempotencyBytes = 0;
+  /** When a refused claim last swept: refusals at a limit sweep at most once a second, not once per request. */
+  #lastRefusalSweep = Number.NEGATIVE_INFINITY;
 
   constructor(limits: StoreLimits, now: () => number = Date.now) {
     this.#limits = limits;
@@ -304,6 +306,12 @@ export class MemoryStore implements Store {
     this.#forget(entry.tenant, space);
   }
 
+  #sweepForRefusal(now: number): void {
+    if (now - this.#lastRefusalSweep < 1000) return;
+    this.#lastRefusalSweep = now;
+    this.sweep();
+  }
+
   /** Refuses a new idempotency key when records are at their limits (they are never evicted to make room). */
   #admitIdempotency(tenant: string, bytes: number, now: number): void {
     const maxKeys = this.#limits.maxIdempotencyKeys;
@@ -314,7 +322,7 @@ export class MemoryStore implements Store {
     const mine = space?.idempotency.size ?? 0;
     const mineBytes = space?.idempotencyBytes ?? 0;
     if (space && (mine >= perTenant || mineBytes + bytes > tenantMaxBytes)) {
-      this.sweep();
+      this.#sweepForRefusal(now);
       if (space.idempotency.size >= perTenant || space.idempotencyBytes + bytes > tenantMaxBytes) {
         throw new ServiceError('rate_limited', `this tenant holds too many idempotency records (${space.idempotency.size}, MAX_IDEMPOTENCY_KEYS_PER_TENANT=${perTenant}); retry later or send requests without Idempotency-Key`, {
           retryAfterMs: untilFirstExpiry(space.idempotency, now),
@@ -323,7 +331,7 @@ export class MemoryStore implements Store {
       }
     }
     if (this.#idempotency.size >= maxKeys || this.#idempotencyBytes + bytes > maxBytes) {
-      this.sweep();
+      this.#sweepForRefusal(now);
       if (this.#idempotency.size >= maxKeys || this.#idempotencyBytes + bytes > maxBytes) {
         throw new ServiceError('unavailable', `the idempotency store is full (MAX_IDEMPOTENCY_KEYS=${maxKeys}, or its share of MAX_STORE_BYTES); retry later`, {
           retryAfterMs: untilFirstExpiry(this.#idempotency, now),
