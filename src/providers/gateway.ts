@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import { Semaphore } from '../core/semaphore.ts';
 import { childTraceparent, outgoingHeaders, type TraceContext } from '../core/trace.ts';
-import { BreakerRegistry, type BreakerOptions } from '../reliability/breakers.ts';
+import { AdaptiveLimits, type LimitSignal } from '../reliability/adaptiveLimit.ts';
+import { BreakerRegistry, breakerOutcome, type BreakerOptions, type BreakerOutcome } from '../reliability/breakers.ts';
 import { withRetry, type RetryPolicy } from '../reliability/retry.ts';
 import type { Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
@@ -98,6 +99,8 @@ export interface OpenAIGatewayOptions {
   retry: RetryPolicy;
   breaker: BreakerOptions;
   maxConcurrency: number;
+  /** Ceiling of the adaptive limit of calls in flight per provider:model. */
+  maxConcurrencyPerModel?: number;
   pricing: PricingTable;
   logger: Logger;
   /** For tests of the retry policy: deterministic jitter. */
@@ -118,10 +121,13 @@ export function gatewayFromConfig(
     breaker: {
       errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
       volumeThreshold: config.BREAKER_VOLUME,
+      consecutiveFailures: config.BREAKER_CONSECUTIVE_FAILURES,
       resetTimeout: config.BREAKER_RESET_MS,
       rollingCountTimeout: config.BREAKER_ROLLING_MS,
+      maxWaitMs: config.BREAKER_WAIT_MS,
     },
     maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
+    maxConcurrencyPerModel: config.PROVIDER_MAX_CONCURRENCY,
     pricing: PricingTable.fromJson(config.PRICING_JSON),
     logger: target.logger,
     ...(target.random ? { random: target.random } : {}),
@@ -133,14 +139,17 @@ const WRAP_KEY = 'value';
 
 /**
  * Model calls on the OpenAI Agents SDK. The openai client's own retries are
- * off: one policy (ours) owns retrying, per attempt the breaker decides,
- * and a global semaphore bounds calls in flight across runs.
+ * off: one policy (ours) owns retrying; per provider:model a breaker admits
+ * each attempt and counts each call once, and an adaptive limit lowers the
+ * calls in flight after 429s; a global semaphore bounds calls in flight
+ * across runs.
  */
 export class OpenAIGateway implements ModelGateway {
   readonly provider: string;
   readonly #runner: Runner;
   readonly #options: OpenAIGatewayOptions;
   readonly #breakers: BreakerRegistry;
+  readonly #modelLimits: AdaptiveLimits;
   readonly #limit: Semaphore;
   readonly #modelProvider: BoundedModelProvider;
   readonly #client: OpenAI;
@@ -157,8 +166,9 @@ export class OpenAIGateway implements ModelGateway {
     // Not the SDK's OpenAIProvider: it keeps a model wrapper per model name for good (see BoundedModelProvider).
     this.#modelProvider = new BoundedModelProvider({ client, useResponses: options.api === 'responses' });
     this.#runner = new Runner({ modelProvider: this.#modelProvider, tracingDisabled: true });
-    this.#breakers = new BreakerRegistry(options.breaker, (error) => mapProviderError(error).fault === 'provider');
+    this.#breakers = new BreakerRegistry(options.breaker);
     this.#breakers.onStateChange((key, state) => options.logger.warn({ breaker: key, state }, `circuit ${state}`));
+    this.#modelLimits = new AdaptiveLimits({ max: options.maxConcurrencyPerModel ?? options.maxConcurrency });
     this.#limit = new Semaphore(options.maxConcurrency);
   }
 
@@ -240,25 +250,50 @@ export class OpenAIGateway implements ModelGateway {
   }
 
   /**
-   * One provider operation under the policy: retries (ours, p-retry), the
-   * breaker of provider:model per attempt, the global concurrency bound, and
-   * the trace headers on the wire. Returns the pending value and a live
-   * attempt count (it keeps counting while the value settles).
+   * One provider operation under the policy: retries (ours, p-retry); per
+   * attempt the breaker of provider:model admits it (a retry may wait for a
+   * half-open probe), then the adaptive per-model limit and the global
+   * semaphore give it a slot, and the trace headers go on the wire; the
+   * breaker records the call once, after its retries. Returns the pending
+   * value and a live attempt count (it keeps counting while the value settles).
    */
   #invoke<T>(model: string, request: { signal: AbortSignal; trace: TraceContext }, operation: () => Promise<T>): { value: Promise<T>; attempts: () => number } {
     const key = `${this.provider}:${model}`;
     const { signal } = request;
+    const breaker = this.#breakers.get(key);
+    const modelLimit = this.#modelLimits.get(key);
+    const call = breaker.call();
     let attempts = 0;
     const value = withRetry(
-      () => {
-        const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
-        return this.#breakers.fire(key, () =>
-          this.#limit.run(() => {
+      async (n) => {
+        const settle = await call.attempt(n, signal);
+        let outcome: BreakerOutcome = 'ignored';
+        let limitSignal: LimitSignal = 'other';
+        let slot: { release(signal: LimitSignal): void } | undefined;
+        try {
+          slot = await modelLimit.acquire(signal);
+          const result = await this.#limit.run(() => {
             // Counted when the request really goes out: not when the breaker refuses it or the run ends while it waits for a slot.
             attempts++;
+            const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
             return outgoingHeaders.run(headers, operation);
-          }, signal),
-        );
+          }, signal);
+          outcome = 'success';
+          limitSignal = 'success';
+          return result;
+        } catch (error) {
+          if (!signal.aborted) {
+            const mapped = mapProviderError(error);
+            outcome = breakerOutcome(mapped);
+            if (mapped.code === 'rate_limited') limitSignal = 'rate_limited';
+          }
+          throw error;
+        } finally {
+          const before = modelLimit.limit;
+          slot?.release(limitSignal);
+          if (modelLimit.limit < before) this.#options.logger.warn({ limiter: key, limit: modelLimit.limit }, 'provider rate limited: concurrency lowered');
+          settle(outcome);
+        }
       },
       {
         policy: this.#options.retry,
@@ -267,12 +302,16 @@ export class OpenAIGateway implements ModelGateway {
         ...(this.#options.random ? { random: this.#options.random } : {}),
       },
     );
+    value.then(
+      () => call.end('success'),
+      (error: unknown) => call.end(signal.aborted ? 'ignored' : breakerOutcome(mapProviderError(error))),
+    );
     return { value, attempts: () => attempts };
   }
 
   /** An aborted run reports why it was aborted (cancel, timeout, budget), not how the socket died. */
   #failure(error: unknown, signal: AbortSignal, attempts: number, started: number): ModelCallError {
-    const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error).error;
+    const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error);
     return new ModelCallError(mapped, attempts, performance.now() - started);
   }
 
