@@ -36,10 +36,11 @@ export function mapProviderError(error: unknown): ServiceError {
     return new ServiceError('timeout', 'provider request timed out', { cause: error, retryable: true });
   }
   if (error instanceof APIError && typeof error.status === 'number') return fromStatus(error, error.status);
+  // Before the socket codes: the SDK's ModelTimeoutError carries code ETIMEDOUT but is a timeout.
+  if (error instanceof AgentsError || error instanceof SyntaxError) return fromAgentsError(error);
   if (error instanceof APIConnectionError || hasSocketCode(error)) {
     return new ServiceError('provider_error', `provider unreachable: ${truncate(String((error as Error).message))}`, { cause: error, retryable: true });
   }
-  if (error instanceof AgentsError || error instanceof SyntaxError) return fromAgentsError(error);
   const message = error instanceof Error ? error.message : String(error);
   // Unknown: charged to the provider (it is the only party in the call we do not control), but not retried.
   return new ServiceError('provider_error', truncate(message), { cause: error, retryable: false });
