@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import { Semaphore } from '../core/semaphore.ts';
 import { childTraceparent, outgoingHeaders, type TraceContext } from '../core/trace.ts';
-import { AdaptiveLimits, type LimitSignal } from '../reliability/adaptiveLimit.ts';
-import { BreakerRegistry, breakerOutcome, type BreakerOptions, type BreakerOutcome } from '../reliability/breakers.ts';
-import { withRetry, type RetryPolicy } from '../reliability/retry.ts';
+import type { BreakerOptions } from '../reliability/breakers.ts';
+import { CallPolicy } from '../reliability/callPolicy.ts';
+import type { RetryPolicy } from '../reliability/retry.ts';
 import type { Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
@@ -148,8 +148,7 @@ export class OpenAIGateway implements ModelGateway {
   readonly provider: string;
   readonly #runner: Runner;
   readonly #options: OpenAIGatewayOptions;
-  readonly #breakers: BreakerRegistry;
-  readonly #modelLimits: AdaptiveLimits;
+  readonly #policy: CallPolicy;
   readonly #limit: Semaphore;
   readonly #modelProvider: BoundedModelProvider;
   readonly #client: OpenAI;
@@ -166,14 +165,19 @@ export class OpenAIGateway implements ModelGateway {
     // Not the SDK's OpenAIProvider: it keeps a model wrapper per model name for good (see BoundedModelProvider).
     this.#modelProvider = new BoundedModelProvider({ client, useResponses: options.api === 'responses' });
     this.#runner = new Runner({ modelProvider: this.#modelProvider, tracingDisabled: true });
-    this.#breakers = new BreakerRegistry(options.breaker);
-    this.#breakers.onStateChange((key, state) => options.logger.warn({ breaker: key, state }, `circuit ${state}`));
-    this.#modelLimits = new AdaptiveLimits({ max: options.maxConcurrencyPerModel ?? options.maxConcurrency });
+    this.#policy = new CallPolicy({
+      retry: options.retry,
+      breaker: options.breaker,
+      maxConcurrencyPerKey: options.maxConcurrencyPerModel ?? options.maxConcurrency,
+      classify: mapProviderError,
+      logger: options.logger,
+      random: options.random,
+    });
     this.#limit = new Semaphore(options.maxConcurrency);
   }
 
   breakerStates() {
-    return this.#breakers.states();
+    return this.#policy.breakerStates();
   }
 
   costOf(model: string, usage: Usage): number {
@@ -250,61 +254,22 @@ export class OpenAIGateway implements ModelGateway {
   }
 
   /**
-   * One provider operation under the policy: retries (ours, p-retry); per
-   * attempt the breaker of provider:model admits it (a retry may wait for a
-   * half-open probe), then the adaptive per-model limit and the global
-   * semaphore give it a slot, and the trace headers go on the wire; the
-   * breaker records the call once, after its retries. Returns the pending
-   * value and a live attempt count (it keeps counting while the value settles).
+   * One provider operation under the call policy of provider:model (retries,
+   * breaker, adaptive limit: `src/reliability/callPolicy.ts`); each attempt
+   * then waits for the global semaphore and goes out with the trace headers.
+   * Returns the pending value and a live attempt count (it keeps counting
+   * while the value settles).
    */
   #invoke<T>(model: string, request: { signal: AbortSignal; trace: TraceContext }, operation: () => Promise<T>): { value: Promise<T>; attempts: () => number } {
-    const key = `${this.provider}:${model}`;
     const { signal } = request;
-    const breaker = this.#breakers.get(key);
-    const modelLimit = this.#modelLimits.get(key);
-    const call = breaker.call();
     let attempts = 0;
-    const value = withRetry(
-      async (n) => {
-        const settle = await call.attempt(n, signal);
-        let outcome: BreakerOutcome = 'ignored';
-        let limitSignal: LimitSignal = 'other';
-        let slot: { release(signal: LimitSignal): void } | undefined;
-        try {
-          slot = await modelLimit.acquire(signal);
-          const result = await this.#limit.run(() => {
-            // Counted when the request really goes out: not when the breaker refuses it or the run ends while it waits for a slot.
-            attempts++;
-            const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
-            return outgoingHeaders.run(headers, operation);
-          }, signal);
-          outcome = 'success';
-          limitSignal = 'success';
-          return result;
-        } catch (error) {
-          if (!signal.aborted) {
-            const mapped = mapProviderError(error);
-            outcome = breakerOutcome(mapped);
-            if (mapped.code === 'rate_limited') limitSignal = 'rate_limited';
-          }
-          throw error;
-        } finally {
-          const before = modelLimit.limit;
-          slot?.release(limitSignal);
-          if (modelLimit.limit < before) this.#options.logger.warn({ limiter: key, limit: modelLimit.limit }, 'provider rate limited: concurrency lowered');
-          settle(outcome);
-        }
-      },
-      {
-        policy: this.#options.retry,
-        signal,
-        classify: mapProviderError,
-        ...(this.#options.random ? { random: this.#options.random } : {}),
-      },
-    );
-    value.then(
-      () => call.end('success'),
-      (error: unknown) => call.end(signal.aborted ? 'ignored' : breakerOutcome(mapProviderError(error))),
+    const value = this.#policy.run(`${this.provider}:${model}`, signal, () =>
+      this.#limit.run(() => {
+        // Counted when the request really goes out: not when the breaker refuses it or the run ends while it waits for a slot.
+        attempts++;
+        const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
+        return outgoingHeaders.run(headers, operation);
+      }, signal),
     );
     return { value, attempts: () => attempts };
   }
@@ -316,7 +281,7 @@ export class OpenAIGateway implements ModelGateway {
   }
 
   async close(): Promise<void> {
-    this.#breakers.shutdown();
+    this.#policy.shutdown();
     await this.#modelProvider.close();
     await this.#transport.close();
   }

@@ -122,11 +122,4 @@ export class AdaptiveLimits {
     }
     return limit;
   }
-
-  /** Current limit per key, for keys below their maximum. */
-  lowered(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [key, l] of this.#limits) if (l.limit < this.#max) out[key] = l.limit;
-    return out;
-  }
 }
