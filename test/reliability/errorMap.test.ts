@@ -8,6 +8,7 @@ import {
   SystemError,
   UserError,
 } from '@openai/agents';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_TABLE, ServiceError } from '../../src/errors.ts';
 import { mapProviderError } from '../../src/providers/errorMap.ts';
@@ -29,6 +30,22 @@ describe('one error table decides retry and breaker', () => {
     for (const [code, entry] of Object.entries(ERROR_TABLE)) {
       expect(['caller', 'provider', 'service'], code).toContain(entry.fault);
       expect(new ServiceError(code as keyof typeof ERROR_TABLE, 'x').fault).toBe(entry.fault);
+    }
+  });
+
+  it('docs/reliability.md lists every code with the table\'s status, retryable and fault', () => {
+    const doc = readFileSync(new URL('../../docs/reliability.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('## Error taxonomy'), doc.indexOf('## Provider errors'));
+    const rows = new Map<string, { status: number; retryable: string; fault: string }>();
+    for (const m of section.matchAll(/^\| `([a-z_]+)` \| \(?(\d{3})\)?[^|]* \| ([a-z ]+?) \| ([a-z]+)[^|]* \|/gm)) {
+      rows.set(m[1]!, { status: Number(m[2]), retryable: m[3]!, fault: m[4]! });
+    }
+    expect([...rows.keys()].sort()).toEqual(Object.keys(ERROR_TABLE).sort());
+    for (const [code, entry] of Object.entries(ERROR_TABLE)) {
+      const row = rows.get(code)!;
+      expect(row.status, code).toBe(entry.status);
+      expect(row.fault, code).toBe(entry.fault);
+      if (row.retryable !== 'per mapping') expect(row.retryable, code).toBe(entry.retryable ? 'yes' : 'no');
     }
   });
 
