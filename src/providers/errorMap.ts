@@ -1,4 +1,6 @@
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } from 'openai';
+// Not re-exported by the package root; they come from the SDK's parse helpers.
+import { ContentFilterFinishReasonError, LengthFinishReasonError } from 'openai/core/error';
 import {
   AgentsError,
   GuardrailExecutionError,
@@ -41,9 +43,17 @@ export function mapProviderError(error: unknown): ServiceError {
   if (error instanceof APIConnectionError || hasSocketCode(error)) {
     return new ServiceError('provider_error', `provider unreachable: ${truncate(String((error as Error).message))}`, { cause: error, retryable: true });
   }
+  if (error instanceof LengthFinishReasonError || error instanceof ContentFilterFinishReasonError) {
+    // The answer was cut at the token limit asked for, or filtered for this content: the request's doing.
+    return new ServiceError('provider_error', truncate(error.message), { cause: error, retryable: false, fault: 'caller' });
+  }
   const message = error instanceof Error ? error.message : String(error);
-  // Unknown: charged to the provider (it is the only party in the call we do not control), but not retried.
-  return new ServiceError('provider_error', truncate(message), { cause: error, retryable: false });
+  if (error instanceof OpenAIError) {
+    // The openai SDK found something wrong with what the provider sent: the provider's, but not worth repeating.
+    return new ServiceError('provider_error', truncate(message), { cause: error, retryable: false });
+  }
+  // Anything else was thrown by our code or a library, not reported by the provider: never charged to it.
+  return new ServiceError('provider_error', truncate(message), { cause: error, retryable: false, fault: 'service' });
 }
 
 function fromStatus(error: APIError, status: number): ServiceError {

@@ -1,4 +1,4 @@
-import { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { APIConnectionTimeoutError, APIError, APIUserAbortError, OpenAIError } from 'openai';
 import {
   InputGuardrailTripwireTriggered,
   MaxTurnsExceededError,
@@ -69,6 +69,8 @@ describe('one error table decides retry and breaker', () => {
     ['a UserError', new UserError('bad schema'), { code: 'invalid_request', fault: 'caller', retried: false, breaker: 'ignored' }],
     ['an SDK SystemError', new SystemError('internal'), { code: 'internal', fault: 'service', retried: false, breaker: 'ignored' }],
     ['an abort', new APIUserAbortError(), { code: 'cancelled', fault: 'caller', retried: false, breaker: 'ignored' }],
+    ['an openai SDK error about the answer', new OpenAIError('could not parse'), { code: 'provider_error', fault: 'provider', retried: false, breaker: 'failure' }],
+    ['a bug of ours inside the call', new TypeError('x is undefined'), { code: 'provider_error', fault: 'service', retried: false, breaker: 'ignored' }],
     ['an open circuit', new ServiceError('circuit_open', 'open'), { code: 'circuit_open', fault: 'provider', retried: false, breaker: 'ignored' }],
   ])('%s', (_name, error, expected) => {
     expect(verdict(error)).toMatchObject(expected);
