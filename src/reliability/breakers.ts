@@ -70,7 +70,9 @@ const BUCKETS = 10;
  *   `resetTimeout`, then it is half-open.
  * - Half-open: exactly one attempt, the probe, goes through. A success closes
  *   it, a provider failure opens it again, anything else (aborted, caller's
- *   fault, 429) frees the probe slot for the next attempt and it stays half-open.
+ *   fault, 429) frees the probe slot for the next attempt and it stays
+ *   half-open. A probe still in flight after `resetTimeout` no longer holds
+ *   the slot (its verdict still counts when it comes).
  *
  * A retry (not a first attempt) that meets it open or half-open with a probe in
  * flight waits, up to `maxWaitMs` and while its signal lasts, for it to let a
@@ -85,7 +87,10 @@ export class CircuitBreaker {
   #state: BreakerState = 'closed';
   #openUntil = 0;
   #timer: NodeJS.Timeout | undefined;
-  #probeInFlight = false;
+  /** Id of the probe in flight (0: none), and since when; a probe holds the slot for at most `resetTimeout`. */
+  #probe = 0;
+  #probeSince = 0;
+  #probeIds = 0;
   #consecutive = 0;
   readonly #calls = new Int32Array(BUCKETS);
   readonly #failures = new Int32Array(BUCKETS);
@@ -121,32 +126,39 @@ export class CircuitBreaker {
    * only) waits for a probe slot or a verdict within `maxWaitMs` and the
    * signal; the returned permit says whether this attempt is the probe.
    */
-  async admit(signal: AbortSignal, wait: boolean): Promise<{ probe: boolean }> {
+  async admit(signal: AbortSignal, wait: boolean): Promise<{ probe: boolean; id: number }> {
     const deadline = this.#now() + this.#options.maxWaitMs;
     for (;;) {
       if (signal.aborted) throw signal.reason;
       if (this.#shut) throw new ServiceError('unavailable', 'shutting down', { retryable: true });
       const state = this.state;
-      if (state === 'closed') return { probe: false };
-      if (state === 'half_open' && !this.#probeInFlight) {
-        this.#probeInFlight = true;
-        return { probe: true };
-      }
       const now = this.#now();
+      if (state === 'closed') return { probe: false, id: 0 };
+      // A probe that hangs (a provider that stops answering) frees the slot after resetTimeout, not at the run's timeout.
+      const probeFreeAt = this.#probe === 0 ? now : this.#probeSince + this.#options.resetTimeout;
+      if (state === 'half_open' && now >= probeFreeAt) {
+        this.#probe = ++this.#probeIds;
+        this.#probeSince = now;
+        return { probe: true, id: this.#probe };
+      }
       // Waiting is pointless when the breaker stays open past the wait (or there is no wait at all).
-      const opensLater = state === 'open' ? this.#openUntil : now;
-      if (!wait || now >= deadline || opensLater > deadline) throw this.#openError();
-      await this.#waitForChange(signal, Math.min(deadline, state === 'open' ? opensLater : deadline) - now);
+      const changesAt = state === 'open' ? this.#openUntil : probeFreeAt;
+      if (!wait || now >= deadline || (state === 'open' && changesAt > deadline)) throw this.#openError();
+      await this.#waitForChange(signal, Math.min(deadline, changesAt) - now);
     }
   }
 
-  /** The verdict of a probe attempt (see the class comment). */
-  settleProbe(outcome: BreakerOutcome): void {
-    if (this.#state !== 'half_open' || !this.#probeInFlight) return;
+  /**
+   * The verdict of probe `id` (see the class comment). A success or a
+   * provider failure is news whichever probe brings it; only the current
+   * probe frees the slot when it says nothing.
+   */
+  settleProbe(outcome: BreakerOutcome, id: number): void {
+    if (this.#state !== 'half_open') return;
     if (outcome === 'success') this.#close();
     else if (outcome === 'failure') this.#open();
-    else {
-      this.#probeInFlight = false;
+    else if (id === this.#probe) {
+      this.#probe = 0;
       this.#wake();
     }
   }
@@ -204,7 +216,7 @@ export class CircuitBreaker {
 
   #open(): void {
     this.#state = 'open';
-    this.#probeInFlight = false;
+    this.#probe = 0;
     this.#openUntil = this.#now() + this.#options.resetTimeout;
     this.#resetCounts();
     clearTimeout(this.#timer);
@@ -220,14 +232,14 @@ export class CircuitBreaker {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#state = 'half_open';
-    this.#probeInFlight = false;
+    this.#probe = 0;
     this.#onStateChange('half_open');
     this.#wake();
   }
 
   #close(): void {
     this.#state = 'closed';
-    this.#probeInFlight = false;
+    this.#probe = 0;
     this.#resetCounts();
     this.#onStateChange('closed');
     this.#wake();
@@ -279,13 +291,13 @@ export class BreakerCall {
 
   /** Admits attempt `n` (1-based); only retries (n > 1) may wait. Returns a settle function for the attempt. */
   async attempt(n: number, signal: AbortSignal): Promise<(outcome: BreakerOutcome) => void> {
-    const { probe } = await this.#breaker.admit(signal, n > 1);
+    const { probe, id } = await this.#breaker.admit(signal, n > 1);
     this.#lastWasProbe = probe;
     let settled = false;
     return (outcome) => {
       if (settled) return;
       settled = true;
-      if (probe) this.#breaker.settleProbe(outcome);
+      if (probe) this.#breaker.settleProbe(outcome, id);
     };
   }
 

@@ -164,6 +164,20 @@ describe('circuit breaker: open and half-open', () => {
     expect(b.state).toBe('closed');
   });
 
+  it('a probe that hangs frees the slot after the reset timeout; a late cancel of it does not free the new one', async () => {
+    const { b } = breaker();
+    await trip(b);
+    vi.advanceTimersByTime(30_000);
+    const settleHung = await b.call().attempt(1, live());
+    await expect(b.call().attempt(1, live())).rejects.toMatchObject({ code: 'circuit_open' });
+    vi.advanceTimersByTime(30_000);
+    const settleSecond = await b.call().attempt(1, live());
+    settleHung('ignored');
+    await expect(b.call().attempt(1, live())).rejects.toMatchObject({ code: 'circuit_open' });
+    settleSecond('success');
+    expect(b.state).toBe('closed');
+  });
+
   it('the probe call is not counted again when it ends', async () => {
     const { b } = breaker({ consecutiveFailures: 1 });
     await calls(b, 1, 'failure');
@@ -180,12 +194,12 @@ describe('circuit breaker: a retry waits for the probe', () => {
   it('a retry that meets it open shortly before half-open waits and becomes the probe', async () => {
     const { b } = breaker({ resetTimeout: 3_000 });
     await trip(b);
-    let admitted: { probe: boolean } | undefined;
+    let admitted: { probe: boolean; id: number } | undefined;
     void b.admit(live(), true).then((p) => (admitted = p));
     await vi.advanceTimersByTimeAsync(2_999);
     expect(admitted).toBeUndefined();
     await vi.advanceTimersByTimeAsync(1);
-    expect(admitted).toEqual({ probe: true });
+    expect(admitted).toMatchObject({ probe: true });
   });
 
   it('a retry that meets a probe in flight waits for its verdict: closed lets it through', async () => {
@@ -193,13 +207,13 @@ describe('circuit breaker: a retry waits for the probe', () => {
     await trip(b);
     vi.advanceTimersByTime(30_000);
     const settleProbe = await b.call().attempt(1, live());
-    let admitted: { probe: boolean } | undefined;
+    let admitted: { probe: boolean; id: number } | undefined;
     void b.admit(live(), true).then((p) => (admitted = p));
     await vi.advanceTimersByTimeAsync(1_000);
     expect(admitted).toBeUndefined();
     settleProbe('success');
     await vi.advanceTimersByTimeAsync(0);
-    expect(admitted).toEqual({ probe: false });
+    expect(admitted).toMatchObject({ probe: false });
   });
 
   it('a waiting retry becomes the next probe when the probe is cancelled', async () => {
@@ -209,7 +223,7 @@ describe('circuit breaker: a retry waits for the probe', () => {
     const settleProbe = await b.call().attempt(1, live());
     const waiting = b.admit(live(), true);
     settleProbe('ignored');
-    await expect(waiting).resolves.toEqual({ probe: true });
+    await expect(waiting).resolves.toMatchObject({ probe: true });
   });
 
   it('fails circuit_open when the probe fails and the breaker stays open longer than it may wait', async () => {
