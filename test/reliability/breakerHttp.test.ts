@@ -124,11 +124,11 @@ describe('half-open probes', () => {
     ['waits for the half-open probe and succeeds', '5000', { status: 'succeeded', attempts: 2 }],
     ['fails circuit_open at once with BREAKER_WAIT_MS=0', '0', { status: 'failed', attempts: 1, error: { code: 'circuit_open' } }],
   ])('a replicate whose retry meets the breaker just opened by another %s', async (_name, wait, slow) => {
-    const svc = await service({ BREAKER_CONSECUTIVE_FAILURES: '1', RETRY_MAX_ATTEMPTS: '2', BREAKER_RESET_MS: '300', BREAKER_WAIT_MS: wait });
-    // Requests in arrival order: the fast replicate's 500, the slow one's 500 (100 ms later), the fast one's retry 500
-    // (its call fails: the breaker opens), then the slow one's retry meets the open breaker.
+    const svc = await service({ BREAKER_CONSECUTIVE_FAILURES: '1', RETRY_MAX_ATTEMPTS: '2', BREAKER_RESET_MS: '1000', BREAKER_WAIT_MS: wait });
+    // Requests in arrival order: the fast replicate's 500, the slow one's 500 (600 ms later), the fast one's retry 500
+    // (its call fails: the breaker opens for 1 s), then the slow one's retry meets the open breaker, ~400 ms before half-open.
     svc.sim.configure({
-      latencyMs: { sequence: [0, 100] },
+      latencyMs: { sequence: [0, 600] },
       faults: [{ type: 'status', status: 500 }, { type: 'status', status: 500 }, { type: 'status', status: 500 }],
     });
     const { body } = await run(svc, { input: 'two replicates', replicates: 2 });
@@ -173,7 +173,7 @@ describe('429 lowers concurrency instead of tripping', () => {
   it('after a 429, calls in flight to that model drop and grow back one per success', async () => {
     const svc = await service({ MAX_CONCURRENCY: '8', BREAKER_CONSECUTIVE_FAILURES: '1' });
     const eight = { input: 'fan out', replicates: 8 };
-    svc.sim.configure({ latencyMs: 50 });
+    svc.sim.configure({ latencyMs: 200 });
     await run(svc, eight);
     expect(svc.sim.stats().maxInFlight).toBe(8);
 
@@ -186,14 +186,14 @@ describe('429 lowers concurrency instead of tripping', () => {
     // The 429 halved the limit to 1, its retry's success made it 2, and each success adds one: after s
     // successes at most min(2 + s, 8 - s) of the 8 calls are in flight, never more than 5.
     svc.sim.reset();
-    svc.sim.configure({ latencyMs: 50 });
+    svc.sim.configure({ latencyMs: 200 });
     const lowered = await run(svc, eight);
     expect(lowered.body.status).toBe('succeeded');
     expect(svc.sim.stats().maxInFlight).toBeGreaterThanOrEqual(2);
     expect(svc.sim.stats().maxInFlight).toBeLessThanOrEqual(5);
 
     svc.sim.reset();
-    svc.sim.configure({ latencyMs: 50 });
+    svc.sim.configure({ latencyMs: 200 });
     await run(svc, eight);
     expect(svc.sim.stats().maxInFlight).toBe(8);
     expect(await breakerState(svc)).toBe('closed');
