@@ -144,10 +144,16 @@ export const ConfigSchema = z.object({
   RETRY_BASE_MS: int(250, 0),
   RETRY_MAX_DELAY_MS: int(8_000, 0),
   RETRY_MAX_TOTAL_MS: int(30_000, 0),
+  // Breakers count logical calls (after retries), per provider:model; defaults and anchors in docs/reliability.md.
   BREAKER_ERROR_PERCENT: int(50, 1, 100),
-  BREAKER_VOLUME: int(5, 1),
+  BREAKER_VOLUME: int(20, 1),
+  BREAKER_CONSECUTIVE_FAILURES: int(5, 1),
   BREAKER_RESET_MS: int(30_000, 10),
-  BREAKER_ROLLING_MS: int(10_000, 100),
+  BREAKER_ROLLING_MS: int(60_000, 100),
+  /** Longest a retry waits for an open breaker's half-open probe instead of failing `circuit_open` at once. */
+  BREAKER_WAIT_MS: int(5_000, 0, 600_000),
+  /** Ceiling of the adaptive (AIMD) limit on calls in flight per provider:model: halved on a 429, +1 per success. */
+  PROVIDER_MAX_CONCURRENCY: int(512, 1, 100_000),
 
   /** Comma-separated regular expressions whose matches are masked in logs (and events when REDACT_EVENTS). */
   REDACT_PATTERNS: optionalString,
