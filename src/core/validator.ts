@@ -1,4 +1,5 @@
-import { Ajv, type Options, type RegExpEngine, type ValidateFunction } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
+import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import { RE2JS } from 're2js';
 import { canonicalJson } from '../bundle/canonical.ts';
 import { ServiceError } from '../errors.ts';
