@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 import { ServiceError } from './errors.ts';
+import { quoteForMessage, truncateForMessage } from './core/truncate.ts';
 import type { TraceContext } from './core/trace.ts';
 
 declare module 'fastify' {
@@ -12,14 +13,18 @@ declare module 'fastify' {
   }
 }
 
+/** Problems listed in one 400, at most. */
+const MAX_ISSUES = 20;
+
 /** Parses `value` with `schema`, or throws a 400 `invalid_request` listing every problem. */
 export function parseOr400<T>(schema: ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => {
-    const path = i.path.length > 0 ? i.path.join('.') : what;
-    if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-    return `${path}: ${i.message}`;
+  // Paths, keys and messages can carry the caller's text (a 1 MB key): each is cut, and so is the list.
+  const problems = parsed.error.issues.slice(0, MAX_ISSUES).map((i) => {
+    const path = truncateForMessage(i.path.length > 0 ? i.path.join('.') : what);
+    if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.slice(0, MAX_ISSUES).map((k) => quoteForMessage(k, 100)).join(', ')}`;
+    return `${path}: ${truncateForMessage(i.message)}`;
   });
   throw new ServiceError('invalid_request', `invalid ${what}: ${problems.join('; ')}`, { details: { issues: problems } });
 }

@@ -2,6 +2,7 @@ import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import { RE2JS } from 're2js';
 import { canonicalJson } from '../bundle/canonical.ts';
+import type { Config } from '../config.ts';
 import { ServiceError } from '../errors.ts';
 import { checkSchemaLimits, DEFAULT_SCHEMA_LIMITS, jsonValueDepth, type SchemaLimits } from './schemaLimits.ts';
 import { truncateForMessage } from './truncate.ts';
@@ -12,6 +13,17 @@ export { DEFAULT_SCHEMA_LIMITS, type SchemaLimits } from './schemaLimits.ts';
 export interface ValidationResult {
   valid: boolean;
   errors: string[];
+}
+
+/** The schema limits a config sets (MAX_SCHEMA_*, and MAX_JSON_DEPTH for checked values). */
+export function schemaLimitsFrom(config: Config): SchemaLimits {
+  return {
+    maxBytes: config.MAX_SCHEMA_BYTES,
+    maxDepth: config.MAX_SCHEMA_DEPTH,
+    maxNodes: config.MAX_SCHEMA_NODES,
+    maxRefExpansion: config.MAX_SCHEMA_REF_EXPANSION,
+    maxValueDepth: config.MAX_JSON_DEPTH,
+  };
 }
 
 /** The base URI given to a schema without an `$id`, so that `#` resolves. */
