@@ -44,7 +44,7 @@ export async function startService(config: Config, logger: Logger, redact: Redac
     logger,
   });
   const store = await createStore(config, logger);
-  const registry = await loadTools(config.TOOLS_DIR);
+  const registry = await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES });
   const planner = loadPlanner(config.PLANNER_RULES ?? DEFAULT_PLANNER_RULES, registry, { explicit: config.PLANNER_RULES !== undefined });
   const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
