@@ -66,6 +66,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     logger: deps.logger,
     redact: deps.redact,
     redactEvents: config.REDACT_EVENTS,
+    redactResults: config.REDACT_RESULTS,
     limits: {
       maxReplicates: config.MAX_REPLICATES,
       maxTimeoutMs: config.MAX_TIMEOUT_MS,
