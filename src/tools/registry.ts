@@ -55,7 +55,8 @@ export class ToolRegistry {
   /** The highest version of `name` satisfying `range`; 404 `tool_not_found` otherwise. */
   resolve(name: string, range?: string): ToolDefinition {
     // Bounded before any lookup or parse: semver's range parsing is superlinear in the text.
-    if (name.length > MAX_TOOL_NAME_CHARS) throw new ServiceError('invalid_request', `tool name must be at most ${MAX_TOOL_NAME_CHARS} characters, got ${name.length}`);
+    // No registered name is longer (NAME), so a longer one is simply not there.
+    if (name.length > MAX_TOOL_NAME_CHARS) throw new ServiceError('tool_not_found', `no tool named ${quoteForMessage(name)} (names have at most ${MAX_TOOL_NAME_CHARS} characters)`);
     if (range !== undefined && range.length > MAX_TOOL_VERSION_CHARS) {
       throw new ServiceError('invalid_request', `tool_version must be at most ${MAX_TOOL_VERSION_CHARS} characters, got ${range.length}`);
     }
