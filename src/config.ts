@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { compileRedactPatterns } from './core/redaction.ts';
 
+/** The longest delay a Node timer holds (2^31 − 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 const optionalString = z.string().trim().min(1).optional();
 
@@ -140,6 +143,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
+  // Node fires a timer longer than 2^31−1 ms at once: every duration that feeds one is bounded (TTLs only go to the store).
+  const tooLong = Object.entries(parsed.data).filter(([k, v]) => k.endsWith('_MS') && !k.endsWith('_TTL_MS') && typeof v === 'number' && v > MAX_TIMER_MS);
+  if (tooLong.length > 0) throw new ConfigError(tooLong.map(([k]) => `${k}: at most ${MAX_TIMER_MS} ms (a longer timer would fire at once)`));
   if (parsed.data.PRICING_JSON !== undefined) {
     try {
       JSON.parse(parsed.data.PRICING_JSON);

@@ -204,3 +204,11 @@ describe('simulator control endpoints', () => {
     }
   });
 });
+
+describe('durations in the config', () => {
+  it('refuses a timer setting a Node timer cannot hold, naming it; TTLs may be longer', () => {
+    expect(() => loadConfig({ SSE_HEARTBEAT_MS: String(2 ** 31) })).toThrow(/SSE_HEARTBEAT_MS: at most 2147483647 ms/);
+    expect(() => loadConfig({ BREAKER_RESET_MS: String(2 ** 32), SHUTDOWN_GRACE_MS: String(2 ** 31) })).toThrow(/BREAKER_RESET_MS.*\n.*SHUTDOWN_GRACE_MS/s);
+    expect(loadConfig({ RUN_TTL_MS: String(90 * 86_400_000) }).RUN_TTL_MS).toBe(90 * 86_400_000);
+  });
+});
