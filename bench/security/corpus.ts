@@ -119,6 +119,11 @@ export const ATTACKS: Attack[] = [
     expected: { refused: 400, code: 'invalid_request', message: /MAX_SCHEMA_NODES/ },
   },
   {
+    name: 'uniqueItems over objects, uncapped (quadratic check)',
+    body: schemaRun({ type: 'object', properties: { answer: { type: 'array', uniqueItems: true } } }),
+    expected: { refused: 400, code: 'invalid_request', message: /uniqueItems/ },
+  },
+  {
     name: 'tool_version of 900 KB',
     body: run({ tool_version: `>=${'1'.repeat(900_000)}` }),
     expected: { refused: 400, code: 'invalid_request', message: /tool_version/ },

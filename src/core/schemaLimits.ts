@@ -55,6 +55,21 @@ const DEFINITIONS = ['$defs', 'definitions'];
 
 type Schema = Record<string, unknown>;
 
+/**
+ * `uniqueItems` over items that may be objects or arrays compares every pair
+ * (Ajv's deep-equal loop): such a schema must cap the array at this many items
+ * (`maxItems`, checked before `uniqueItems`). Over scalar items Ajv hashes, in
+ * linear time, and no cap is needed.
+ */
+export const MAX_UNIQUE_ITEMS = 1_000;
+
+/** True when `items` admits only scalar types (`type` set, never object or array). */
+function scalarItems(items: unknown): boolean {
+  if (!isObject(items)) return false;
+  const types = typeof items.type === 'string' ? [items.type] : Array.isArray(items.type) ? items.type : [];
+  return types.length > 0 && types.every((t) => t !== 'object' && t !== 'array');
+}
+
 interface Edge {
   readonly node: unknown;
   readonly descends: boolean;
@@ -171,6 +186,9 @@ export function checkSchemaLimits(schema: Schema, limits: SchemaLimits, bytes: n
       else refuse(`has an $id (${JSON.stringify(truncateForMessage(id, 100))}) below its root; only the root may have one`);
     }
     if (typeof s.$anchor === 'string') anchors.set(s.$anchor, s);
+    if (s.uniqueItems === true && !scalarItems(s.items) && !(typeof s.maxItems === 'number' && s.maxItems <= MAX_UNIQUE_ITEMS)) {
+      refuse(`uses uniqueItems on items that may be objects or arrays without maxItems ≤ ${MAX_UNIQUE_ITEMS} (comparing every pair is quadratic in the output)`);
+    }
   }
   const targets = new Map<Schema, unknown>();
   for (const s of positions) {

@@ -129,6 +129,16 @@ describe('SchemaValidator on untrusted schemas', () => {
     expect(() => v.compile({ type: 'string', pattern: '(a)\\1' })).toThrow(/not supported/);
   });
 
+  it('refuses a quadratic uniqueItems unless maxItems caps it, and keeps the linear one over scalars', () => {
+    const v = new SchemaValidator(16, limits);
+    expect(() => v.compile({ type: 'array', uniqueItems: true })).toThrow(/uniqueItems.*maxItems ≤ 1000/);
+    expect(() => v.compile({ type: 'array', items: { type: 'object' }, uniqueItems: true, maxItems: 5000 })).toThrow(/uniqueItems/);
+    expect(v.validate({ type: 'array', items: { type: 'object' }, uniqueItems: true, maxItems: 100 }, [{ a: 1 }, { a: 1 }]).valid).toBe(false);
+    const scalars = { type: 'array', items: { type: ['string', 'number'] }, uniqueItems: true };
+    expect(v.validate(scalars, Array.from({ length: 50_000 }, (_, i) => i)).valid).toBe(true);
+    expect(v.validate(scalars, [1, 2, 1]).valid).toBe(false);
+  });
+
   it('reports a bounded error list, and calls values nested past the limit invalid without walking them', () => {
     const v = new SchemaValidator(16, limits);
     const result = v.validate({ type: 'array', items: { type: 'string' } }, Array.from({ length: 1_000 }, () => 1));
