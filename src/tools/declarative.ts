@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { mergeOutputs, summarize } from '../bundle/index.ts';
 import { ServiceError } from '../errors.ts';
 import type { Bundle, Replicate } from '../schemas/bundle.ts';
-import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, SynthesizeSchema } from '../schemas/request.ts';
+import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
 
 const Name = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lowercase letters, digits, _ . - (starting with a letter)');
@@ -16,7 +16,7 @@ const Defaults = z.strictObject({
   synthesize: SynthesizeSchema.optional(),
   metric: z.enum(['auto', 'structural', 'textual', 'semantic']).optional(),
   merge: z.enum(['vote', 'first_valid']).optional(),
-  timeout_ms: z.number().int().positive().optional(),
+  timeout_ms: z.number().int().positive().max(MAX_DURATION_MS).optional(),
 });
 
 const Common = {
