@@ -67,7 +67,9 @@ describe('scripted faults', () => {
     await expect(pending).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
     await sim.waitForIdle();
     expect(sim.stats().aborted).toBe(1);
-    expect(timers()).toBe(baseline);
+    // At most the baseline: a timer of the HTTP client counted in it may have ended meanwhile
+    // (seen under load); the 60 s latency timer, had it leaked, would still be there.
+    expect(timers()).toBeLessThanOrEqual(baseline);
   });
 
   it('a reset destroys the socket: the SDK reports a connection error', async () => {
