@@ -62,7 +62,7 @@ function boundedText(max: number, setting: string) {
 }
 
 function modelName(max: number) {
-  return z.string().min(1).max(max).regex(MODEL_NAME_PATTERN, 'model names use only A-Z a-z 0-9 . _ : / @ -');
+  return z.string().min(1).max(max, `must be at most ${max} characters (MAX_MODEL_NAME_CHARS)`).regex(MODEL_NAME_PATTERN, 'model names use only A-Z a-z 0-9 . _ : / @ -');
 }
 
 /** One chat message of a structured input. */
@@ -147,8 +147,8 @@ export const SynthesizeSchema = synthesizeSchema(DEFAULT_REQUEST_BOUNDS);
  */
 export function runRequestSchema(bounds: RequestBounds = DEFAULT_REQUEST_BOUNDS) {
   return z.strictObject({
-    tool: z.string().min(1).max(MAX_TOOL_NAME_CHARS).optional(),
-    tool_version: z.string().min(1).max(MAX_TOOL_VERSION_CHARS).optional(),
+    tool: z.string().min(1).max(MAX_TOOL_NAME_CHARS, `must be at most ${MAX_TOOL_NAME_CHARS} characters`).optional(),
+    tool_version: z.string().min(1).max(MAX_TOOL_VERSION_CHARS, `must be at most ${MAX_TOOL_VERSION_CHARS} characters`).optional(),
     input: runInputSchema(bounds.maxInputBytes),
     agent: agentSpecSchema(bounds).optional(),
     replicates: z.number().int().min(1).optional(),
@@ -162,11 +162,13 @@ export function runRequestSchema(bounds: RequestBounds = DEFAULT_REQUEST_BOUNDS)
     stream: z.boolean().optional(),
     background: z.boolean().optional(),
     metadata: z
-      .record(z.string().max(bounds.maxMetadataKeyChars), z.string().max(bounds.maxMetadataValueChars))
+      .record(z.string(), z.string().max(bounds.maxMetadataValueChars, `values must be at most ${bounds.maxMetadataValueChars} characters (MAX_METADATA_VALUE_CHARS)`))
       .refine((m) => Object.keys(m).length <= bounds.maxMetadataKeys, `metadata may hold at most ${bounds.maxMetadataKeys} keys (MAX_METADATA_KEYS)`)
+      // A refinement rather than a key schema: zod reports a bad key as "Invalid key in record", naming no limit.
+      .refine((m) => Object.keys(m).every((k) => k.length <= bounds.maxMetadataKeyChars), `keys must be at most ${bounds.maxMetadataKeyChars} characters (MAX_METADATA_KEY_CHARS)`)
       .optional(),
     /** Kinds of tool wanted; planner rules may match on them. */
-    tags: z.array(z.string().min(1).max(MAX_TAG_CHARS)).max(32).optional(),
+    tags: z.array(z.string().min(1).max(MAX_TAG_CHARS, `must be at most ${MAX_TAG_CHARS} characters`)).max(32).optional(),
   });
 }
 

@@ -37,12 +37,12 @@ describe('request bounds', () => {
 
   it('bounds metadata in keys, key length and value length', async () => {
     await refused({ input: 'x', metadata: { a: '1', b: '2', c: '3', d: '4' } }, /MAX_METADATA_KEYS/);
-    await refused({ input: 'x', metadata: { ['k'.repeat(65)]: 'v' } }, /metadata/);
-    await refused({ input: 'x', metadata: { k: 'v'.repeat(513) } }, /metadata/);
+    await refused({ input: 'x', metadata: { ['k'.repeat(65)]: 'v' } }, /MAX_METADATA_KEY_CHARS/);
+    await refused({ input: 'x', metadata: { k: 'v'.repeat(513) } }, /metadata\.k: values must be at most 512 characters \(MAX_METADATA_VALUE_CHARS\)/);
   });
 
   it('refuses long or odd model names, and tags, tool names and ranges past their lengths', async () => {
-    await refused({ input: 'x', agent: { model: 'm'.repeat(201) } }, /agent\.model/);
+    await refused({ input: 'x', agent: { model: 'm'.repeat(201) } }, /agent\.model: must be at most 200 characters \(MAX_MODEL_NAME_CHARS\)/);
     await refused({ input: 'x', agent: { model: 'gpt 4o; drop' } }, /model names use only/);
     await refused({ input: 'x', synthesize: { model: 'm'.repeat(201) } }, /synthesize/);
     await refused({ input: 'x', tags: ['t'.repeat(65)] }, /tags/);
