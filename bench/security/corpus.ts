@@ -99,6 +99,13 @@ export const ATTACKS: Attack[] = [
     expected: { refused: 400, code: 'invalid_request', message: /MAX_JSON_DEPTH/ },
   },
   {
+    name: 'model output nested 20,000 deep',
+    body: schemaRun({ type: 'object' }),
+    // A string is sent verbatim: the simulator answers with this JSON text.
+    answers: { kind: 'fixed', value: `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}` },
+    expected: { run: 'failed', errorCode: 'schema_validation' },
+  },
+  {
     name: 'remote $ref',
     body: schemaRun({ type: 'object', properties: { answer: { $ref: 'https://attacker.example/schema.json' } } }),
     expected: { refused: 400, code: 'invalid_request', message: /remote or relative \$ref/ },

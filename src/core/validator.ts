@@ -13,6 +13,12 @@ export { DEFAULT_SCHEMA_LIMITS, type SchemaLimits } from './schemaLimits.ts';
 export interface ValidationResult {
   valid: boolean;
   errors: string[];
+  /**
+   * The value must not be kept: it nests past MAX_JSON_DEPTH, deeper than
+   * the recursive walks after validation (JSON.stringify of the answer among
+   * them) can take.
+   */
+  discard?: boolean;
 }
 
 /** The schema limits a config sets (MAX_SCHEMA_*, and MAX_JSON_DEPTH for checked values). */
@@ -154,7 +160,7 @@ export class SchemaValidator {
   validate(schema: Record<string, unknown>, value: unknown): ValidationResult {
     const fn = this.compile(schema);
     const max = this.#limits.maxValueDepth;
-    if (jsonValueDepth(value, max) > max) return { valid: false, errors: [`/ is nested more than ${max} levels deep (MAX_JSON_DEPTH)`] };
+    if (jsonValueDepth(value, max) > max) return { valid: false, discard: true, errors: [`/ is nested more than ${max} levels deep (MAX_JSON_DEPTH); the output was dropped`] };
     if (fn(value)) return { valid: true, errors: [] };
     return {
       valid: false,
