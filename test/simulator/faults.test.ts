@@ -15,6 +15,10 @@ beforeEach(() => sim.reset());
 
 const chat = (opts?: OpenAI.RequestOptions) =>
   client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }, opts);
+/**
+ * Active timers of the process. Checks compare with `≤ baseline`: a timer of
+ * the HTTP client counted in the baseline may end meanwhile (seen under load).
+ */
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 describe('scripted faults', () => {
@@ -54,7 +58,7 @@ describe('scripted faults', () => {
     await sim.waitForIdle();
     expect(sim.requests[0]).toMatchObject({ outcome: 'aborted', status: null });
     expect(sim.stats()).toMatchObject({ aborted: 1, inFlight: 0, failed: 0, completed: 0 });
-    expect(timers()).toBe(baseline);
+    expect(timers()).toBeLessThanOrEqual(baseline);
   });
 
   it('an abort during latency clears the latency timer', async () => {
@@ -67,8 +71,6 @@ describe('scripted faults', () => {
     await expect(pending).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
     await sim.waitForIdle();
     expect(sim.stats().aborted).toBe(1);
-    // At most the baseline: a timer of the HTTP client counted in it may have ended meanwhile
-    // (seen under load); the 60 s latency timer, had it leaked, would still be there.
     expect(timers()).toBeLessThanOrEqual(baseline);
   });
 
@@ -131,7 +133,7 @@ describe('random faults, latency and streaming', () => {
     }
     await sim.waitForIdle();
     expect(sim.requests[0]).toMatchObject({ outcome: 'aborted', status: 200 });
-    expect(timers()).toBe(baseline);
+    expect(timers()).toBeLessThanOrEqual(baseline);
   });
 
   it('a function answer that throws becomes a 500 fault', async () => {
