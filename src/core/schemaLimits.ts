@@ -201,7 +201,47 @@ export function checkSchemaLimits(schema: Schema, limits: SchemaLimits, bytes: n
     }
     targets.set(s, resolveRef(schema, ref, anchors));
   }
+  checkLoops(positions, targets);
   checkExpansion(schema, targets, limits.maxRefExpansion);
+}
+
+/**
+ * Refuses a cycle made only of edges that apply to the same value
+ * (`allOf`/`anyOf`/`not`/… and `$ref`): Ajv would recurse on one value
+ * forever. A cycle through a descending keyword (`properties`, `items`…) is
+ * bounded by the value's size and fine. Iterative three-colour DFS over
+ * the non-descending edges alone, so no path order can hide such a loop.
+ */
+function checkLoops(positions: Schema[], targets: Map<Schema, unknown>): void {
+  const sameValue = (node: Schema): Schema[] => {
+    const out = subschemas(node)
+      .filter((e) => !e.descends && isObject(e.node))
+      .map((e) => e.node as Schema);
+    const target = targets.get(node);
+    if (isObject(target)) out.push(target);
+    return out;
+  };
+  const state = new Map<Schema, 1 | 2>(); // 1: on the path, 2: done
+  for (const start of positions) {
+    if (state.has(start)) continue;
+    const stack: { node: Schema; next: Schema[]; i: number }[] = [{ node: start, next: sameValue(start), i: 0 }];
+    state.set(start, 1);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1] as (typeof stack)[number];
+      if (top.i >= top.next.length) {
+        state.set(top.node, 2);
+        stack.pop();
+        continue;
+      }
+      const child = top.next[top.i++] as Schema;
+      const seen = state.get(child);
+      if (seen === 1) refuse('has a $ref loop that applies to the same value again without descending into it (it would never end)');
+      if (seen === undefined) {
+        state.set(child, 1);
+        stack.push({ node: child, next: sameValue(child), i: 0 });
+      }
+    }
+  }
 }
 
 /**
@@ -216,20 +256,17 @@ function checkExpansion(root: Schema, targets: Map<Schema, unknown>, max: number
     edges: Edge[];
     next: number;
     sum: number;
-    /** Descending edges from the root to here. */
-    descents: number;
   }
   const cost = new Map<Schema, number>();
-  const onStack = new Map<Schema, Frame>();
-  const frame = (node: Schema, descents: number): Frame => {
+  const onStack = new Set<Schema>();
+  const frame = (node: Schema): Frame => {
     const edges = subschemas(node);
     const target = targets.get(node);
     if (target !== undefined) edges.push({ node: target, descends: false });
-    const f = { node, edges, next: 0, sum: 1, descents };
-    onStack.set(node, f);
-    return f;
+    onStack.add(node);
+    return { node, edges, next: 0, sum: 1 };
   };
-  const stack: Frame[] = [frame(root, 0)];
+  const stack: Frame[] = [frame(root)];
   while (stack.length > 0) {
     const top = stack[stack.length - 1] as Frame;
     if (top.next < top.edges.length) {
@@ -242,14 +279,9 @@ function checkExpansion(root: Schema, targets: Map<Schema, unknown>, max: number
       const known = cost.get(child);
       if (known !== undefined) top.sum += known;
       else {
-        const open = onStack.get(child);
-        const descents = top.descents + (edge.descends ? 1 : 0);
-        if (open) {
-          if (descents === open.descents) {
-            refuse('has a $ref loop that applies to the same value again without descending into it (it would never end)');
-          }
-          top.sum += 1;
-        } else stack.push(frame(child, descents));
+        // A node on the path: recursion, which checkLoops proved descends; it costs one application per level.
+        if (onStack.has(child)) top.sum += 1;
+        else stack.push(frame(child));
       }
       if (top.sum > max) refuse(`expands to more than ${max} subschemas through $ref (MAX_SCHEMA_REF_EXPANSION)`);
       continue;

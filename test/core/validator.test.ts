@@ -106,6 +106,9 @@ describe('SchemaValidator on untrusted schemas', () => {
     expect(() => v.compile({ $ref: 'https://attacker.example/s.json' })).toThrow(/remote or relative \$ref/);
     expect(() => v.compile({ properties: { a: { $id: 'https://elsewhere.example/a', type: 'string' } } })).toThrow(/\$id/);
     expect(() => v.compile({ allOf: [{ $ref: '#/$defs/a' }], $defs: { a: { not: { $ref: '#' } } } })).toThrow(/\$ref loop/);
+    // The same loop, reached first through a descending path, is still found whatever the key order.
+    const hidden = { properties: { p: { $ref: '#/$defs/x' } }, anyOf: [{ $ref: '#/$defs/x' }], $defs: { x: { anyOf: [{ $ref: '#' }] } } };
+    expect(() => v.compile(hidden)).toThrow(/\$ref loop/);
     const tree = { type: 'object', properties: { kids: { type: 'array', items: { $ref: '#' } } } };
     expect(v.validate(tree, { kids: [{ kids: [] }] }).valid).toBe(true);
     expect(v.validate(tree, { kids: [{ kids: 3 }] }).valid).toBe(false);
