@@ -106,6 +106,11 @@ export const ATTACKS: Attack[] = [
     expected: { run: 'failed', errorCode: 'schema_validation' },
   },
   {
+    name: '$async schema (a rejected promise nobody awaits)',
+    body: schemaRun({ $async: true, type: 'object', properties: { answer: { type: 'number' } } }),
+    expected: { refused: 400, code: 'invalid_request', message: /\$async/ },
+  },
+  {
     name: 'remote $ref',
     body: schemaRun({ type: 'object', properties: { answer: { $ref: 'https://attacker.example/schema.json' } } }),
     expected: { refused: 400, code: 'invalid_request', message: /remote or relative \$ref/ },

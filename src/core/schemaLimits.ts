@@ -186,6 +186,9 @@ export function checkSchemaLimits(schema: Schema, limits: SchemaLimits, bytes: n
       else refuse(`has an $id (${JSON.stringify(truncateForMessage(id, 100))}) below its root; only the root may have one`);
     }
     if (typeof s.$anchor === 'string') anchors.set(s.$anchor, s);
+    // An async validator returns a promise (always truthy) and rejects it on invalid data:
+    // never awaited here, that rejection would be unhandled and end the process.
+    if ('$async' in s) refuse('uses $async, which is not supported');
     if (s.uniqueItems === true && !scalarItems(s.items) && !(typeof s.maxItems === 'number' && s.maxItems <= MAX_UNIQUE_ITEMS)) {
       refuse(`uses uniqueItems on items that may be objects or arrays without maxItems ≤ ${MAX_UNIQUE_ITEMS} (comparing every pair is quadratic in the output)`);
     }

@@ -147,6 +147,8 @@ export class SchemaValidator {
     } catch (error) {
       throw new ServiceError('invalid_request', `output_schema is not a valid JSON Schema: ${truncateForMessage((error as Error).message, 300)}`);
     }
+    // Belt and braces for checkSchemaLimits' $async refusal: an async validator must never be called here.
+    if ((fn as { $async?: unknown }).$async) throw new ServiceError('invalid_request', 'output_schema uses $async, which is not supported');
     this.#cache.set(key, { fn, ajv });
     if (this.#cache.size > this.#max) this.#cache.delete(this.#cache.keys().next().value as string);
     return fn;
