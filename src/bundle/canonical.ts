@@ -83,18 +83,24 @@ export function toJsonValue(value: unknown): JsonValue {
  * internal SerializeJSONProperty), or the object or array to open.
  */
 function prepare(raw: unknown, key: string): string | undefined | object {
-  let value = raw;
-  if (value !== null && (typeof value === 'object' || typeof value === 'bigint')) {
-    const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') value = (toJSON as (k: string) => unknown).call(value, key);
-  }
+  // Primitives first and without a toJSON lookup: they are nearly every value.
+  if (raw === null || (typeof raw !== 'object' && typeof raw !== 'bigint')) return primitive(raw);
+  let value: unknown = raw;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') value = (toJSON as (k: string) => unknown).call(value, key);
   // Boxed primitives serialise as their primitive value in JSON.stringify.
   if (value instanceof Number || value instanceof String || value instanceof Boolean) value = value.valueOf();
+  return value !== null && typeof value === 'object' ? value : primitive(value);
+}
+
+/** JSON text of a primitive, `undefined` to omit; throws on BigInt like JSON.stringify. */
+function primitive(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+      // String() and JSON.stringify agree on every finite number (both are Number::toString).
+      return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
@@ -104,6 +110,6 @@ function prepare(raw: unknown, key: string): string | undefined | object {
     case 'symbol':
       return undefined;
     default:
-      return value === null ? 'null' : (value as object);
+      return 'null';
   }
 }
