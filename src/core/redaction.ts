@@ -45,7 +45,9 @@ export function compileRedactPatterns(spec: string | undefined): RedactPattern[]
       try {
         return { source, re: RE2JS.compile(RE2JS.translateRegExp(source)) };
       } catch (error) {
-        throw new Error(`REDACT_PATTERNS entry ${JSON.stringify(truncateForMessage(source, 100))} is not a valid RE2 regular expression: ${(error as Error).message}`);
+        throw new Error(`REDACT_PATTERNS entry ${JSON.stringify(truncateForMessage(source, 100))} is not a valid RE2 regular expression: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
     });
 }

@@ -8,15 +8,15 @@
 export const MAX_ECHO_CHARS = 200;
 
 /**
- * `text` cut to `max` characters (by code point, so no surrogate half is
- * left), with how much was left out: `abc… (+1234 chars)`.
+ * `text` cut to `max` characters (no surrogate half left at the cut), with
+ * the original length said: `abc… (5009 characters)`.
  */
 export function truncateForMessage(text: string, max = MAX_ECHO_CHARS): string {
   if (text.length <= max) return text;
   let cut = max;
   const code = text.charCodeAt(cut - 1);
   if (code >= 0xd800 && code <= 0xdbff) cut--;
-  return `${text.slice(0, cut)}… (+${text.length - cut} chars)`;
+  return `${text.slice(0, cut)}… (${text.length} characters)`;
 }
 
 /** {@link truncateForMessage} of `JSON.stringify`-quoted text, for `"value"` echoes. */

@@ -52,7 +52,9 @@ export const linearRegExp: RegExpEngine = Object.assign(
     try {
       re = RE2JS.compile(RE2JS.translateRegExp(pattern));
     } catch (error) {
-      throw new Error(`pattern ${JSON.stringify(truncateForMessage(pattern, 100))} is not supported (linear-time RE2 syntax, no lookaround or backreferences): ${(error as Error).message}`);
+      throw new Error(`pattern ${JSON.stringify(truncateForMessage(pattern, 100))} is not supported (linear-time RE2 syntax, no lookaround or backreferences): ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return { test: (s: string) => re.test(s), toString: () => `/${pattern}/${flags}` };
   },

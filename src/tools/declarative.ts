@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { mergeOutputs, summarize } from '../bundle/index.ts';
 import { ServiceError } from '../errors.ts';
 import type { Bundle, Replicate } from '../schemas/bundle.ts';
+import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
 
@@ -158,7 +159,7 @@ export function fillTemplate(template: string, values: { input: string; previous
 }
 
 function stepRequest(ctx: ToolContext, step: StepSpec, previous: unknown, maxPromptBytes: number, where: string): Partial<ResolvedRequest> {
-  const original = typeof ctx.request.input === 'string' ? ctx.request.input : ctx.request.input.map((m) => m.content).join('\n');
+  const original = inputText(ctx.request.input);
   const previousText = previous === undefined ? '' : asText(previous);
   const input = step.input
     ? fillTemplate(step.input, { input: original, previous: previousText }, maxPromptBytes, where)

@@ -105,7 +105,7 @@ describe('ToolRegistry bounds on caller input', () => {
       expect.unreachable();
     } catch (error) {
       expect((error as ServiceError).code).toBe('invalid_request');
-      expect((error as Error).message).toMatch(/… \(\+\d+ chars\)" is not a semver range/);
+      expect((error as Error).message).toMatch(/… \(254 characters\)" is not a semver range/);
     }
   });
 });
