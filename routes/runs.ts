@@ -28,6 +28,8 @@ export interface RunsRoutesOptions {
   /** Redaction for events rebuilt from a record (REDACT_EVENTS); stored events are redacted when emitted. */
   redactEvent: (event: RunEvent) => RunEvent;
   now: () => number;
+  /** The request schema under the config's bounds (MAX_INPUT_BYTES…); the defaults when absent. */
+  requestSchema?: typeof RunRequestSchema;
 }
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -160,7 +162,7 @@ function ownedRunId(request: FastifyRequest): string {
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, options) => {
-  const { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, now } = options;
+  const { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, now, requestSchema = RunRequestSchema } = options;
   const maxStreamsPerTenant = options.maxStreamsPerTenant ?? maxStreams;
   const unsent = new UnsentBudget(options.maxUnsentBytesPerStream ?? MAX_UNSENT_BYTES, options.maxUnsentBytesTotal);
   /** Streams open in this app (bounded by `maxStreams`), and per tenant (bounded by `maxStreamsPerTenant`). */
@@ -192,7 +194,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
     if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
       throw new ServiceError('invalid_request', 'the request body must be a JSON object');
     }
-    const body = parseOr400(RunRequestSchema, request.body, 'request body');
+    const body = parseOr400(requestSchema, request.body, 'request body');
     const key = checkIdempotencyKey(request.headers['idempotency-key']);
     const stream = wantsStream(request, body.stream);
     // Slots (a stream's, the run's admission) are taken synchronously and given back on every way out that does not use them.

@@ -13,12 +13,14 @@ import { Orchestrator, PUBLIC_TENANT } from './core/orchestrator.ts';
 import type { Planner } from './core/planner.ts';
 import type { Redactor } from './core/redaction.ts';
 import { traceFromHeaders } from './core/trace.ts';
-import { SchemaValidator } from './core/validator.ts';
+import { exceedsJsonDepth, jsonDepthError } from './core/jsonDepth.ts';
+import { SchemaValidator, schemaLimitsFrom } from './core/validator.ts';
 import { ServiceError } from './errors.ts';
 import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from './http.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ModelGateway } from './providers/gateway.ts';
 import type { RunEvent } from './schemas/events.ts';
+import { requestBoundsFrom, runRequestSchema } from './schemas/request.ts';
 import type { Store } from './store/types.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
@@ -106,11 +108,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     registry: deps.registry,
     planner: deps.planner,
     gateway: deps.gateway,
-    validator: new SchemaValidator(),
+    validator: new SchemaValidator(undefined, schemaLimitsFrom(config)),
     metrics: deps.metrics,
     logger: deps.logger,
     redact: deps.redact,
     redactEvents: config.REDACT_EVENTS,
+    redactResults: config.REDACT_RESULTS,
     limits: {
       maxReplicates: config.MAX_REPLICATES,
       maxTimeoutMs: config.MAX_TIMEOUT_MS,
@@ -160,6 +163,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
+    if (exceedsJsonDepth(text, config.MAX_JSON_DEPTH)) return done(jsonDepthError(text, config.MAX_JSON_DEPTH), undefined);
     return parseJson(request, text, done);
   });
   // Heartbeats are ours (`: ping`, as the contract says), so the plugin's are off.
@@ -188,6 +192,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       maxUnsentBytesTotal: config.MAX_UNSENT_BYTES_TOTAL,
       redactEvent: config.REDACT_EVENTS ? (event) => deps.redact(event, 'event') as RunEvent : (event) => event,
       now,
+      requestSchema: runRequestSchema(requestBoundsFrom(config)),
     });
     await v1.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
   });

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 import { ServiceError } from './errors.ts';
 import { traceFromHeaders, type TraceContext } from './core/trace.ts';
+import { MAX_ECHO_CHARS, quoteForMessage, truncateForMessage } from './core/truncate.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,27 +15,31 @@ declare module 'fastify' {
   }
 }
 
+/** Problems listed in one 400, at most. */
+const MAX_ISSUES = 20;
+
 /** Parses `value` with `schema`, or throws a 400 `invalid_request` listing every problem. */
 export function parseOr400<T>(schema: ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => {
-    const path = i.path.length > 0 ? i.path.join('.') : what;
-    if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-    return `${path}: ${i.message}`;
+  // Paths, keys and messages can carry the caller's text (a 1 MB key): each is cut, and so is the list.
+  const problems = parsed.error.issues.slice(0, MAX_ISSUES).map((i) => {
+    const path = truncateForMessage(i.path.length > 0 ? i.path.join('.') : what);
+    if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.slice(0, MAX_ISSUES).map((k) => quoteForMessage(k, 100)).join(', ')}`;
+    return `${path}: ${truncateForMessage(i.message)}`;
   });
   throw new ServiceError('invalid_request', `invalid ${what}: ${problems.join('; ')}`, { details: { issues: problems } });
 }
 
-/** Characters of a caller's value (a path, a header) quoted back in an error message. */
-export const MAX_ECHO_CHARS = 200;
+export { MAX_ECHO_CHARS };
 /** Characters of any error message in the envelope: a backstop for echoes no one truncated. */
 export const MAX_ERROR_MESSAGE_CHARS = 2000;
 
-/** A caller-supplied value, cut to `max` characters (with the original length said) before it is quoted back. */
-export function truncateEcho(value: string, max = MAX_ECHO_CHARS): string {
-  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length} characters)`;
-}
+/**
+ * A caller-supplied value, cut to `max` characters (with the original length said) before it is quoted back.
+ * The one echo helper ({@link truncateForMessage} in src/core/truncate.ts, which layers below HTTP use), under its HTTP name.
+ */
+export const truncateEcho: (value: string, max?: number) => string = truncateForMessage;
 
 /** The contract's error envelope. */
 export function errorEnvelope(error: ServiceError, requestId: string) {
