@@ -3,6 +3,8 @@ import { fastifySSE } from '@fastify/sse';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { healthRoutes } from '../routes/health.ts';
+import { mcpRoutes } from '../routes/mcp.ts';
+import { openaiCompatRoutes } from '../routes/openaiCompat.ts';
 import { runsRoutes } from '../routes/runs.ts';
 import { toolsRoutes } from '../routes/tools.ts';
 import type { Config } from './config.ts';
@@ -77,11 +79,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     ...(deps.now ? { now: deps.now } : {}),
   });
 
-  const apiKeys = (config.API_KEYS ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean)
-    .map((k) => createHash('sha256').update(k).digest());
+  const authenticate = bearerAuthenticator(config.API_KEYS);
 
   app.decorateRequest('trace', null as never);
   app.decorateRequest('tenant', PUBLIC_TENANT);
@@ -90,7 +88,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     const traceparent = request.headers.traceparent;
     request.trace = traceFromHeaders(typeof traceparent === 'string' ? traceparent : undefined, typeof requestId === 'string' ? requestId : undefined);
     reply.header('x-request-id', request.trace.request_id);
-    if (apiKeys.length > 0 && request.url.startsWith('/v1/')) request.tenant = authenticate(request.headers.authorization, apiKeys);
+    if (authenticate && request.url.startsWith('/v1/')) request.tenant = authenticate(request.headers.authorization);
   });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unknown', method: request.method, status: String(reply.statusCode) });
@@ -124,7 +122,25 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   });
   await app.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
   await app.register(healthRoutes, { store: deps.store, orchestrator, gateway: deps.gateway, metrics: deps.metrics });
+  const protocols = { orchestrator, registry: deps.registry, store: deps.store, heartbeatMs: config.SSE_HEARTBEAT_MS };
+  await app.register(mcpRoutes, { ...protocols, authenticate, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+  await app.register(openaiCompatRoutes, { ...protocols, defaultModel: config.DEFAULT_MODEL, maxReplicates: config.MAX_REPLICATES });
   return { app, orchestrator };
+}
+
+/**
+ * The bearer-key check of API_KEYS as a function of the `Authorization`
+ * header, answering the caller's tenant (a hash of the key) or throwing
+ * `unauthorized`; null when no keys are configured. Routes outside `/v1/`
+ * that need the same keys (`/mcp`) call it themselves.
+ */
+export function bearerAuthenticator(apiKeysSetting: string | undefined): ((authorization: string | undefined) => string) | null {
+  const keys = (apiKeysSetting ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map((k) => createHash('sha256').update(k).digest());
+  return keys.length > 0 ? (authorization) => authenticate(authorization, keys) : null;
 }
 
 /** Checks a bearer token against the configured keys; the tenant is a hash of the key. */
