@@ -91,6 +91,7 @@ export function runRequestFromArguments(toolName: string, args: Record<string, u
 
 /** A progress message for the events that become MCP progress notifications; null for the others. */
 function progressMessage(event: RunEvent): string | null {
+  if (event.type === 'run_started') return `run_started: run ${event.run_id} (${event.replicates ?? 'no'} replicates), readable at /v1/runs/${event.run_id}`;
   if (event.type === 'replicate_done') {
     const r = event.replicate;
     return `replicate_done: replicate ${r.index} ${r.status}${r.error ? ` (${r.error.code})` : ''}`;

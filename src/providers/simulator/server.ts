@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answerContent, chooseAnswer, estimateTokens } from './answers.ts';
+import { answerContent, chooseAnswer, estimateTokens, ToolCallAnswer } from './answers.ts';
 import { defaultBehavior, SimulatorConfigError, validateBehavior } from './behavior.ts';
 import { mulberry32, type Rng } from './prng.ts';
 import { embeddingsResponse } from './embeddings.ts';
@@ -216,7 +216,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       sendJson(res, 500, errorBody(`Simulator answer function threw: ${String(err)}`, 'server_error', 'simulator_error'));
       return;
     }
-    const content = answerContent(value);
+    const toolCall = value instanceof ToolCallAnswer ? value : null;
+    const content = toolCall ? '' : answerContent(value);
     const n = (++idCounter).toString(16).padStart(8, '0');
     const meta: AnswerMeta = {
       id: parsed.api === 'chat' ? `chatcmpl-sim${n}` : `resp_sim${n}`,
@@ -224,8 +225,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       content,
       usage: {
         input: behavior.usage.inputTokens ?? estimateTokens(parsed.promptChars),
-        output: behavior.usage.outputTokens ?? estimateTokens(content.length),
+        output: behavior.usage.outputTokens ?? estimateTokens(toolCall ? toolCall.name.length + toolCall.arguments.length : content.length),
       },
+      ...(toolCall ? { toolCall: { id: `call_sim${n}`, name: toolCall.name, arguments: toolCall.arguments } } : {}),
     };
     const requestId = { 'x-request-id': `req_sim${n}` };
     if (!parsed.stream) {
