@@ -100,6 +100,22 @@ describe('MCP server at /mcp', () => {
     expect((await getJson(`${svc.url}/v1/runs/${runId}`)).body).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' } });
   });
 
+  it('a client that drops its connection mid-call cancels the run too', async () => {
+    svc.sim.configure({ latencyMs: 60_000 });
+    const abort = new AbortController();
+    const call = { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'bundle', arguments: { input: 'Hang on.', replicates: 2 } } };
+    const response = fetch(`${svc.url}/mcp`, {
+      method: 'POST',
+      signal: abort.signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify(call),
+    }).catch(() => 'dropped');
+    await until(() => svc.sim.stats().inFlight === 2);
+    abort.abort();
+    expect(await response).toBe('dropped');
+    await until(() => svc.sim.stats().aborted === 2 && svc.orchestrator.activeCount === 0);
+  });
+
   it('answers GET and DELETE /mcp with 405 (stateless: no sessions, no standalone stream)', async () => {
     for (const method of ['GET', 'DELETE']) {
       const res = await fetch(`${svc.url}/mcp`, { method, headers: { accept: 'text/event-stream' } });
