@@ -83,6 +83,8 @@ const ChatCompletionRequest = z.object({
 });
 type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
+const ModelParams = z.object({ model: z.string().min(1).max(256) });
+
 function messageText(content: ChatCompletionRequest['messages'][number]['content']): string {
   if (typeof content === 'string') return content;
   return (content ?? []).map((p) => p.text).join('\n');
@@ -162,9 +164,10 @@ export const openaiCompatRoutes: FastifyPluginAsync<OpenaiCompatRoutesOptions> =
     return { object: 'list', data: ids.map(modelObject) };
   });
 
-  app.get('/v1/models/*', async (request) => {
-    const id = (request.params as { '*': string })['*'];
-    return modelObject(decodeURIComponent(id));
+  // Model ids hold a `/`: clients encode it (`bundle%2Fgpt-4o-mini`), which keeps it one path segment.
+  app.get('/v1/models/:model', async (request) => {
+    const { model } = parseOr400(ModelParams, request.params, 'path');
+    return modelObject(model);
   });
 
   app.post('/v1/chat/completions', async (request, reply) => {
