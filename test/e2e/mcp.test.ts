@@ -37,8 +37,9 @@ describe('MCP server at /mcp', () => {
     expect(sentiment?.inputSchema).toMatchObject({ type: 'object', required: ['input'] });
     expect(Object.keys(sentiment?.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(['input', 'replicates', 'seed', 'agent', 'budget']));
     // structuredContent is the run record; its `output` is the tool's own output schema.
-    expect(sentiment?.outputSchema?.properties?.output).toEqual(listed?.output_schema);
-    expect(sentiment?.outputSchema?.properties).toHaveProperty('bundle');
+    const outputProperties = sentiment?.outputSchema?.properties as Record<string, unknown> | undefined;
+    expect(outputProperties?.output).toEqual(listed?.output_schema);
+    expect(outputProperties).toHaveProperty('bundle');
   });
 
   it('calls sentiment with progress notifications and answers the consensus of a /v1/runs run with the same seed', async () => {
