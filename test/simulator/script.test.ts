@@ -92,6 +92,6 @@ describe('scripted agent turns (answers.kind = script)', () => {
     expect(set.status).toBe(200);
     const bad = await fetch(`${rootOf(sim)}/_simulator/config`, { method: 'POST', body: JSON.stringify({ answers: { kind: 'script', turns: [{ tool_call: {} }] } }) });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.code).toBe('invalid_simulator_config');
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_simulator_config');
   });
 });
