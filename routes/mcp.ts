@@ -132,15 +132,19 @@ function errorResult(error: unknown): CallToolResult {
  * cancels the run.
  */
 export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orchestrator, registry, store, authenticate, heartbeatMs, bodyLimitBytes }) => {
-  const inputSchemas = new Map<string, JsonSchema>();
-  const outputSchemas = new Map<string, JsonSchema>();
-  for (const tool of registry.list()) {
-    inputSchemas.set(tool.name, mcpInputSchema(tool));
-    outputSchemas.set(tool.name, mcpOutputSchema(tool));
-  }
+  // Schemas are built (and their validators compiled) once; every per-request server shares them.
+  const tools = registry.list().map((tool) => ({
+    tool,
+    inputSchema: fromJsonSchema<Record<string, unknown>>(mcpInputSchema(tool)),
+    outputSchema: fromJsonSchema(mcpOutputSchema(tool)),
+  }));
 
-  /** Runs of in-flight calls in this process, by tenant and JSON-RPC id, for `notifications/cancelled` sent as its own request. */
-  const inFlight = new Map<string, AbortController>();
+  /**
+   * In-flight calls of this process by tenant and JSON-RPC id, for a
+   * `notifications/cancelled` that arrives as its own request. Stateless
+   * clients of one tenant may reuse ids, so a key can hold several calls.
+   */
+  const inFlight = new Map<string, Set<AbortController>>();
   const callKey = (tenant: string, id: unknown) => `${tenant}\u0000${JSON.stringify(id)}`;
 
   async function callTool(tool: ToolDefinition, caller: Caller, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> {
@@ -165,7 +169,9 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orc
           };
     const cancel = new AbortController();
     const key = callKey(caller.tenant, ctx.mcpReq.id);
-    inFlight.set(key, cancel);
+    const calls = inFlight.get(key) ?? new Set<AbortController>();
+    calls.add(cancel);
+    inFlight.set(key, calls);
     const signal = AbortSignal.any([ctx.mcpReq.signal, cancel.signal]);
     try {
       const run = await runToEnd(orchestrator, store, prepared, { signal, ...(onEvent ? { onEvent } : {}) });
@@ -174,22 +180,15 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orc
     } catch (error) {
       return errorResult(error);
     } finally {
-      inFlight.delete(key);
+      calls.delete(cancel);
+      if (calls.size === 0) inFlight.delete(key);
     }
   }
 
   function serverFor(caller: Caller): McpServer {
     const server = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } } });
-    for (const tool of registry.list()) {
-      server.registerTool(
-        tool.name,
-        {
-          description: tool.description,
-          inputSchema: fromJsonSchema<Record<string, unknown>>(inputSchemas.get(tool.name) as JsonSchema),
-          outputSchema: fromJsonSchema(outputSchemas.get(tool.name) as JsonSchema),
-        },
-        (args, ctx) => callTool(tool, caller, args, ctx),
-      );
+    for (const { tool, inputSchema, outputSchema } of tools) {
+      server.registerTool(tool.name, { description: tool.description, inputSchema, outputSchema }, (args, ctx) => callTool(tool, caller, args, ctx));
     }
     return server;
   }
@@ -216,7 +215,9 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orc
     for (const m of messages) {
       if (m && typeof m === 'object' && (m as { method?: unknown }).method === 'notifications/cancelled') {
         const params = (m as { params?: { requestId?: unknown } }).params;
-        inFlight.get(callKey(tenant, params?.requestId))?.abort();
+        const calls = inFlight.get(callKey(tenant, params?.requestId));
+        // Two calls of one tenant with the same id cannot be told apart: cancel neither rather than the wrong one.
+        if (calls?.size === 1) for (const call of calls) call.abort();
       }
     }
   }
