@@ -78,8 +78,9 @@ const ChatCompletionRequest = z.object({
     .nullable()
     .optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
-  tools: z.undefined('tools are not supported: the service answers with its own tools (see /v1/tools)').optional(),
-  functions: z.undefined('functions are not supported').optional(),
+  // An empty list asks for nothing; clients that always send the field still work.
+  tools: z.array(z.unknown()).max(0, 'tools are not supported: the service answers with its own tools (see /v1/tools)').nullable().optional(),
+  functions: z.array(z.unknown()).max(0, 'functions are not supported').nullable().optional(),
 });
 type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 
