@@ -1,3 +1,4 @@
+import { Agent, OpenAIProvider, Runner } from '@openai/agents';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
@@ -85,6 +86,17 @@ describe('scripted agent turns (answers.kind = script)', () => {
       ],
     });
     expect(later.choices[0]?.message.content).toBe('done');
+  });
+
+  it.each([{ useResponses: false }, { useResponses: true }])('walks an Agents SDK agent through a handoff (responses: $useResponses)', async ({ useResponses }) => {
+    sim.configure({ answers: { kind: 'script', when: 'always', turns: [{ tool_call: { name: 'transfer_to_billing' } }, { text: 'Billing here: refund issued.' }] } });
+    const billing = new Agent({ name: 'billing', instructions: 'Handle billing.', model: 'gpt-4o-mini' });
+    const triage = new Agent({ name: 'triage', instructions: 'Route the customer.', model: 'gpt-4o-mini', handoffs: [billing] });
+    const runner = new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client, useResponses }), tracingDisabled: true });
+    const result = await runner.run(triage, 'I was charged twice.');
+    expect(result.lastAgent?.name).toBe('billing');
+    expect(result.finalOutput).toBe('Billing here: refund issued.');
+    expect(sim.requests).toHaveLength(2);
   });
 
   it('is settable over the HTTP control endpoint, and a malformed script is refused', async () => {
