@@ -136,11 +136,12 @@ export const openaiCompatRoutes: FastifyPluginAsync<OpenaiCompatRoutesOptions> =
   const created = Math.floor(Date.now() / 1000);
 
   /** A model object in OpenAI's shape, with what it selects as extension fields. */
-  function modelObject(id: string) {
+  function modelObject(id: string, checkLimits = true) {
     const selector = parseModelName(id);
     const tool = registry.resolve(selector.tool);
     const replicates = selector.replicates ?? tool.defaults?.replicates ?? null;
-    if (replicates !== null && replicates > maxReplicates) {
+    // A name asked about must be usable; the listing shows every tool whatever its defaults.
+    if (checkLimits && replicates !== null && replicates > maxReplicates) {
       throw new ServiceError('invalid_request', `replicates must be at most ${maxReplicates} (MAX_REPLICATES), got ${replicates}`, { details: { field: 'model' } });
     }
     return {
@@ -162,7 +163,7 @@ export const openaiCompatRoutes: FastifyPluginAsync<OpenaiCompatRoutesOptions> =
       ids.push(tool.name);
       ids.push(`${tool.name}/${tool.defaults?.agent?.model ?? defaultModel}`);
     }
-    return { object: 'list', data: ids.map(modelObject) };
+    return { object: 'list', data: ids.map((id) => modelObject(id, false)) };
   });
 
   // Model ids hold a `/`: clients encode it (`bundle%2Fgpt-4o-mini`), which keeps it one path segment.
