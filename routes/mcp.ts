@@ -89,16 +89,20 @@ export function runRequestFromArguments(toolName: string, args: Record<string, u
   return parseOr400(RunRequestSchema, body, 'tool arguments');
 }
 
-/** A progress message for the events that become MCP progress notifications; null for the others. */
-function progressMessage(event: RunEvent): string | null {
+/**
+ * A progress message for the events that become MCP progress notifications;
+ * null for the others. Events of a composed (inner) tool name it.
+ */
+function progressMessage(event: RunEvent, toolName: string): string | null {
+  const inner = event.tool !== undefined && event.tool !== toolName ? `${event.tool} ` : '';
   if (event.type === 'run_started') return `run_started: run ${event.run_id} (${event.replicates ?? 'no'} replicates), readable at /v1/runs/${event.run_id}`;
   if (event.type === 'replicate_done') {
     const r = event.replicate;
-    return `replicate_done: replicate ${r.index} ${r.status}${r.error ? ` (${r.error.code})` : ''}`;
+    return `replicate_done: ${inner}replicate ${r.index} ${r.status}${r.error ? ` (${r.error.code})` : ''}`;
   }
   if (event.type === 'partial_summary') {
     const s = event.statistics;
-    return `partial_summary: ${s.completed}/${s.requested} replicates, confidence ${event.summary.confidence.toFixed(2)}, consensus ${outputText(event.summary.consensus).slice(0, 200)}`;
+    return `partial_summary: ${inner}${s.completed}/${s.requested} replicates, confidence ${event.summary.confidence.toFixed(2)}, consensus ${outputText(event.summary.consensus).slice(0, 200)}`;
   }
   return null;
 }
@@ -161,8 +165,8 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orc
       progressToken === undefined
         ? undefined
         : (event: RunEvent) => {
-            const message = progressMessage(event);
-            if (message === null || event.tool !== tool.name) return;
+            const message = progressMessage(event, tool.name);
+            if (message === null) return;
             // Progress must increase with each notification; it counts the notifications, the message says what happened.
             progress++;
             sent.push(ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, message } }).catch(() => undefined));

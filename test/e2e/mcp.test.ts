@@ -79,6 +79,15 @@ describe('MCP server at /mcp', () => {
     expect(tooMany.content).toEqual([{ type: 'text', text: expect.stringContaining('MAX_REPLICATES') }]);
   });
 
+  it('a composed tool reports its inner tools’ replicates as progress', async () => {
+    const progress: string[] = [];
+    const result = await client.callTool({ name: 'triage', arguments: { input: 'My parcel never arrived.' } }, { onprogress: (p) => progress.push(p.message ?? '') });
+    const run = RunResultSchema.parse(result.structuredContent);
+    expect(run.status).toBe('succeeded');
+    expect(progress.filter((m) => m.startsWith('replicate_done: sentiment replicate')).length).toBeGreaterThanOrEqual(3);
+    expect(progress.filter((m) => m.startsWith('replicate_done: answer replicate'))).toHaveLength(1);
+  });
+
   it('cancelling the call cancels the run and aborts its provider requests', async () => {
     svc.sim.configure({ latencyMs: 60_000 });
     const abort = new AbortController();
