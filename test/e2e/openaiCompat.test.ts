@@ -108,6 +108,26 @@ describe('OpenAI-compatible front door', () => {
     expect(svc.sim.stats().received).toBe(0);
   });
 
+  it('a run that fails is the run’s error, plain and mid-stream, and stays readable', async () => {
+    svc.sim.configure({ faultRate: { probability: 1, status: 400 } });
+    const messages = [{ role: 'user' as const, content: 'Fail, please.' }];
+    const failed = (await openai.chat.completions.create({ model: 'bundle@2', messages }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(failed).toBeInstanceOf(OpenAI.APIError);
+    expect(failed.status).toBe(502);
+    expect(failed.code).toBe('provider_error');
+    const runId = failed.headers?.get('x-run-id');
+    expect((await getJson(`${svc.url}/v1/runs/${runId}`)).body).toMatchObject({ status: 'failed', error: { code: 'provider_error' } });
+
+    const stream = await openai.chat.completions.create({ model: 'bundle@2', messages, stream: true });
+    const chunks: unknown[] = [];
+    const streamed = await (async () => {
+      for await (const chunk of stream) chunks.push(chunk);
+    })().catch((e: unknown) => e);
+    expect(chunks).toEqual([]);
+    expect(streamed).toBeInstanceOf(OpenAI.APIError);
+    expect(streamed).toMatchObject({ message: expect.stringContaining('provider') });
+  });
+
   it('a client that gives up cancels the run and its provider requests', async () => {
     svc.sim.configure({ latencyMs: 60_000 });
     const abort = new AbortController();
