@@ -18,11 +18,6 @@ export interface McpRoutesOptions {
   orchestrator: Orchestrator;
   registry: ToolRegistry;
   store: Store;
-  /**
-   * The tenant of a request's `Authorization` header (throws `unauthorized`),
-   * or null when API keys are off. The same function guards `/v1`.
-   */
-  authenticate: ((authorization: string | undefined) => string) | null;
   /** Interval of SSE keep-alive comments on streamed MCP responses. */
   heartbeatMs: number;
   /** Bound on a request body (the service's BODY_LIMIT_BYTES). */
@@ -135,7 +130,7 @@ function errorResult(error: unknown): CallToolResult {
  * call (`notifications/cancelled`, or the client closing the request)
  * cancels the run.
  */
-export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orchestrator, registry, store, authenticate, heartbeatMs, bodyLimitBytes }) => {
+export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orchestrator, registry, store, heartbeatMs, bodyLimitBytes }) => {
   // Schemas are built (and their validators compiled) once; every per-request server shares them.
   const tools = registry.list().map((tool) => ({
     tool,
@@ -227,7 +222,10 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orc
   }
 
   async function serve(request: FastifyRequest, reply: FastifyReply) {
-    const tenant = authenticate ? authenticate(request.headers.authorization) : request.tenant;
+    // Fastify answers HEAD with the GET route; MCP has no HEAD, and no standalone stream to describe either.
+    if (request.method === 'HEAD') return reply.code(405).header('allow', 'POST').send();
+    // Registered inside the protected scope: its hook has checked the bearer key and set the tenant.
+    const tenant = request.tenant;
     if (request.method === 'POST') cancelNotified(tenant, request.body);
     // The client closing its request before the answer cancels the exchange (and so the call's run).
     const disconnected = new AbortController();
