@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RunResultSchema } from '../../src/schemas/result.ts';
 import { getJson, postJson, startTestService, withService, type TestService } from '../helpers/service.ts';
-import { until } from '../simulator/helpers.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 /** An MCP SDK client connected to the service's `/mcp` over Streamable HTTP. */
 async function mcpClient(url: string, apiKey?: string): Promise<Client> {
@@ -100,13 +100,13 @@ describe('MCP server at /mcp', () => {
       () => 'resolved',
       () => 'rejected',
     );
-    await until(() => svc.sim.stats().inFlight === 3);
+    await waitFor(() => svc.sim.stats().inFlight === 3);
     abort.abort();
     expect(await settled).toBe('rejected');
-    await until(() => svc.sim.stats().aborted === 3 && svc.sim.stats().inFlight === 0);
+    await waitFor(() => svc.sim.stats().aborted === 3 && svc.sim.stats().inFlight === 0);
     expect(svc.sim.requests.map((r) => r.outcome)).toEqual(['aborted', 'aborted', 'aborted']);
     expect(runId).toMatch(/^run_/);
-    await until(() => svc.orchestrator.activeCount === 0);
+    await waitFor(() => svc.orchestrator.activeCount === 0);
     expect((await getJson(`${svc.url}/v1/runs/${runId}`)).body).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' } });
   });
 
@@ -120,10 +120,10 @@ describe('MCP server at /mcp', () => {
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
       body: JSON.stringify(call),
     }).catch(() => 'dropped');
-    await until(() => svc.sim.stats().inFlight === 2);
+    await waitFor(() => svc.sim.stats().inFlight === 2);
     abort.abort();
     expect(await response).toBe('dropped');
-    await until(() => svc.sim.stats().aborted === 2 && svc.orchestrator.activeCount === 0);
+    await waitFor(() => svc.sim.stats().aborted === 2 && svc.orchestrator.activeCount === 0);
   });
 
   it('answers GET and DELETE /mcp with 405 (stateless: no sessions, no standalone stream)', async () => {

@@ -2,7 +2,8 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RunResultSchema } from '../../src/schemas/result.ts';
 import { getJson, postJson, startTestService, withService, type TestService } from '../helpers/service.ts';
-import { schemaErrors, until } from '../simulator/helpers.ts';
+import { schemaErrors } from '../simulator/helpers.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 describe('OpenAI-compatible front door', () => {
   let svc: TestService;
@@ -134,10 +135,10 @@ describe('OpenAI-compatible front door', () => {
     const pending = openai.chat.completions
       .create({ model: 'bundle@2', messages: [{ role: 'user', content: 'Slowly.' }] }, { signal: abort.signal })
       .catch((e: unknown) => e);
-    await until(() => svc.sim.stats().inFlight === 2);
+    await waitFor(() => svc.sim.stats().inFlight === 2);
     abort.abort();
     expect(await pending).toBeInstanceOf(OpenAI.APIUserAbortError);
-    await until(() => svc.sim.stats().aborted === 2 && svc.orchestrator.activeCount === 0);
+    await waitFor(() => svc.sim.stats().aborted === 2 && svc.orchestrator.activeCount === 0);
   });
 
   it('lists tools as models and retrieves a tool/model@replicates selection', async () => {
