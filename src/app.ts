@@ -121,6 +121,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       maxConcurrency: config.MAX_CONCURRENCY,
       maxActiveRuns: config.MAX_ACTIVE_RUNS,
       maxQueuedRuns: config.MAX_QUEUED_RUNS,
+      maxRunsPerTenant: config.MAX_RUNS_PER_TENANT,
+      outputTokensReserved: config.OUTPUT_TOKENS_RESERVED,
+      defaultMaxTokensPerRun: config.DEFAULT_MAX_TOKENS_PER_RUN,
+      maxTokensPerRun: config.MAX_TOKENS_PER_RUN,
+      maxCostUsdPerRun: config.MAX_COST_USD_PER_RUN,
     },
     // Only an injected clock replaces the orchestrator's own (sub-millisecond event timestamps).
     ...(deps.now ? { now: deps.now } : {}),
@@ -180,6 +185,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
       heartbeatMs: config.SSE_HEARTBEAT_MS,
       maxStreams: config.MAX_STREAMS,
+      maxStreamsPerTenant: config.MAX_STREAMS_PER_TENANT,
+      maxUnsentBytesPerStream: config.MAX_UNSENT_BYTES_PER_STREAM,
+      maxUnsentBytesTotal: config.MAX_UNSENT_BYTES_TOTAL,
       redactEvent: config.REDACT_EVENTS ? (event) => deps.redact(event, 'event') as RunEvent : (event) => event,
       now,
     });

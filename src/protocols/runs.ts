@@ -28,12 +28,15 @@ export interface RunWatch {
  */
 export async function runToEnd(orchestrator: Orchestrator, store: Store, prepared: PreparedRun, watch: RunWatch = {}): Promise<RunResult> {
   const { onEvent, signal, onLaunched } = watch;
-  const follower = onEvent ? new RunFollower(store, prepared.id, 0, onEvent) : null;
+  let follower: RunFollower | null = null;
   let handle;
   try {
+    follower = onEvent ? new RunFollower(store, prepared.id, 0, onEvent) : null;
     handle = await orchestrator.launch(prepared);
   } catch (error) {
     follower?.close();
+    // A run that did not launch gives its admission slot back (abandon is safe to call twice).
+    orchestrator.abandon(prepared);
     throw error;
   }
   onLaunched?.(handle.id);

@@ -11,7 +11,7 @@ import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
 import { BoundedModelProvider } from './modelProvider.ts';
 import { PricingTable } from './pricing.ts';
-import { createTransport, type Transport } from './transport.ts';
+import { createTransport, RESPONSE_ENVELOPE_BYTES, type Transport } from './transport.ts';
 import type { Config } from '../config.ts';
 
 /** One call to a model, as a tool asks for it. */
@@ -26,6 +26,8 @@ export interface ModelCallRequest {
   maxOutputTokens?: number | undefined;
   signal: AbortSignal;
   trace: TraceContext;
+  /** Whose call it is: provider-call slots are shared round-robin across tenants. */
+  tenant?: string | undefined;
 }
 
 /** What every successful provider operation reports for accounting. */
@@ -49,6 +51,7 @@ export interface EmbeddingRequest {
   model?: string | undefined;
   signal: AbortSignal;
   trace: TraceContext;
+  tenant?: string | undefined;
 }
 
 /** Vectors in input order, plus accounting. */
@@ -84,6 +87,8 @@ export interface ModelGateway {
   embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
   /** What `usage` on `model` costs, in USD (0 for unpriced models). */
   costOf(model: string, usage: Usage): number;
+  /** Whether `model` has a known price (a cost budget cannot be enforced on one without). Absent: every model is priced. */
+  hasPrice?(model: string): boolean;
   /** Breaker state per provider:model. */
   breakerStates(): Record<string, 'closed' | 'open' | 'half_open'>;
   close(): Promise<void>;
@@ -98,6 +103,10 @@ export interface OpenAIGatewayOptions {
   retry: RetryPolicy;
   breaker: BreakerOptions;
   maxConcurrency: number;
+  /** Provider calls one tenant may have in flight (0 or unset: no cap below maxConcurrency). */
+  maxConcurrencyPerTenant?: number;
+  /** Bytes of one provider answer's output (MAX_OUTPUT_BYTES); the response body may add an envelope allowance. */
+  maxOutputBytes?: number;
   pricing: PricingTable;
   logger: Logger;
   /** For tests of the retry policy: deterministic jitter. */
@@ -122,6 +131,8 @@ export function gatewayFromConfig(
       rollingCountTimeout: config.BREAKER_ROLLING_MS,
     },
     maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
+    maxConcurrencyPerTenant: config.MAX_PROVIDER_CALLS_PER_TENANT,
+    maxOutputBytes: config.MAX_OUTPUT_BYTES,
     pricing: new PricingTable(config.PRICING_JSON),
     logger: target.logger,
     ...(target.random ? { random: target.random } : {}),
@@ -151,7 +162,9 @@ export class OpenAIGateway implements ModelGateway {
     this.#options = options;
     setTracingDisabled(true);
     // Trace headers travel per call through async context (see outgoingHeaders).
-    this.#transport = createTransport(() => outgoingHeaders.getStore());
+    this.#transport = createTransport(() => outgoingHeaders.getStore(), {
+      maxResponseBytes: (options.maxOutputBytes ?? 1_048_576) + RESPONSE_ENVELOPE_BYTES,
+    });
     const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: this.#transport.fetch });
     this.#client = client;
     // Not the SDK's OpenAIProvider: it keeps a model wrapper per model name for good (see BoundedModelProvider).
@@ -159,7 +172,7 @@ export class OpenAIGateway implements ModelGateway {
     this.#runner = new Runner({ modelProvider: this.#modelProvider, tracingDisabled: true });
     this.#breakers = new BreakerRegistry(options.breaker, (error) => mapProviderError(error).fault === 'provider');
     this.#breakers.onStateChange((key, state) => options.logger.warn({ breaker: key, state }, `circuit ${state}`));
-    this.#limit = new Semaphore(options.maxConcurrency);
+    this.#limit = new Semaphore(options.maxConcurrency, { perKeyLimit: options.maxConcurrencyPerTenant || undefined });
   }
 
   breakerStates() {
@@ -168,6 +181,10 @@ export class OpenAIGateway implements ModelGateway {
 
   costOf(model: string, usage: Usage): number {
     return this.#options.pricing.cost(model, usage);
+  }
+
+  hasPrice(model: string): boolean {
+    return this.#options.pricing.has(model);
   }
 
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
@@ -245,7 +262,7 @@ export class OpenAIGateway implements ModelGateway {
    * the trace headers on the wire. Returns the pending value and a live
    * attempt count (it keeps counting while the value settles).
    */
-  #invoke<T>(model: string, request: { signal: AbortSignal; trace: TraceContext }, operation: () => Promise<T>): { value: Promise<T>; attempts: () => number } {
+  #invoke<T>(model: string, request: { signal: AbortSignal; trace: TraceContext; tenant?: string | undefined }, operation: () => Promise<T>): { value: Promise<T>; attempts: () => number } {
     const key = `${this.provider}:${model}`;
     const { signal } = request;
     let attempts = 0;
@@ -257,7 +274,7 @@ export class OpenAIGateway implements ModelGateway {
             // Counted when the request really goes out: not when the breaker refuses it or the run ends while it waits for a slot.
             attempts++;
             return outgoingHeaders.run(headers, operation);
-          }, signal),
+          }, signal, request.tenant),
         );
       },
       {
