@@ -4,6 +4,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { healthRoutes } from '../routes/health.ts';
+import { mcpRoutes } from '../routes/mcp.ts';
+import { openaiCompatRoutes } from '../routes/openaiCompat.ts';
 import { runsRoutes } from '../routes/runs.ts';
 import { toolsRoutes } from '../routes/tools.ts';
 import { KeyRing } from './auth/keys.ts';
@@ -195,6 +197,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       requestSchema: runRequestSchema(requestBoundsFrom(config)),
     });
     await v1.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
+    const protocols = { orchestrator, registry: deps.registry, store: deps.store, heartbeatMs: config.SSE_HEARTBEAT_MS };
+    await v1.register(mcpRoutes, { ...protocols, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+    await v1.register(openaiCompatRoutes, { ...protocols, defaultModel: config.DEFAULT_MODEL, maxReplicates: config.MAX_REPLICATES });
   });
   // Outside the protected scope: health and metrics (open, not rate limited).
   await app.register(healthRoutes, { store: deps.store, orchestrator, gateway: deps.gateway, metrics: deps.metrics });
