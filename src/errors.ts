@@ -23,6 +23,8 @@ export const ERROR_TABLE = {
   cancelled: { status: 499, retryable: false },
   budget_exceeded: { status: 402, retryable: false },
   schema_validation: { status: 422, retryable: false },
+  // The replica executing the run died and the run could not safely continue elsewhere.
+  worker_lost: { status: 503, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 /** A stable, lower_snake_case error code from {@link ERROR_TABLE}. */

@@ -1,6 +1,6 @@
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
-import type { IdempotencyClaim, IdempotencyRecord, Store, StoreLimits, Unsubscribe } from './types.ts';
+import type { IdempotencyClaim, IdempotencyRecord, RunHead, Store, StoreLimits, Unsubscribe } from './types.ts';
 
 interface RunEntry {
   run: RunResult;
@@ -50,6 +50,13 @@ export class MemoryStore implements Store {
       return null;
     }
     return entry.run;
+  }
+
+  async runStatus(id: string): Promise<RunHead | null> {
+    const run = await this.getRun(id);
+    if (!run) return null;
+    const events = (this.#runs.get(id) as RunEntry).events;
+    return { status: run.status, seq: events.at(-1)?.seq ?? 0 };
   }
 
   /** Synchronous: subscribers have the event when this returns. */
