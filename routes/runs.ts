@@ -71,11 +71,10 @@ async function serveStream(
   reply: FastifyReply,
   follower: RunFollower,
   heartbeatMs: number,
-  streams: { open: number },
+  slot: () => void,
   redactEvent: (event: RunEvent) => RunEvent,
 ): Promise<void> {
-  streams.open++;
-  reply.raw.once('close', () => streams.open--);
+  reply.raw.once('close', slot);
   const stop = new AbortController();
   reply.sse.sendHeaders();
   const heartbeat = setInterval(() => {
@@ -102,10 +101,18 @@ function ownedRunId(request: FastifyRequest): string {
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, now }) => {
-  /** Streams open in this app (bounded by `maxStreams`). */
+  /** Streams open in this app, or reserved by a request about to open one (bounded by `maxStreams`). */
   const streams = { open: 0 };
-  const streamSlot = () => {
+  /** Reserves a stream slot now, before the request awaits anything; the answer frees it (idempotent). */
+  const streamSlot = (): (() => void) => {
     if (streams.open >= maxStreams) throw new ServiceError('unavailable', `too many open streams (${streams.open}); retry shortly`, { retryAfterMs: 1000 });
+    streams.open++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      streams.open--;
+    };
   };
   app.post('/v1/runs', { sse: 'manual' }, async (request, reply) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
@@ -114,20 +121,36 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     const body = parseOr400(RunRequestSchema, request.body, 'request body');
     const key = checkIdempotencyKey(request.headers['idempotency-key']);
     const stream = wantsStream(request, body.stream);
-    if (stream) streamSlot();
-    const prepared = orchestrator.prepare(body, { trace: request.trace, tenant: request.tenant });
+    const slot = stream ? streamSlot() : () => {};
+    let prepared;
+    try {
+      prepared = orchestrator.prepare(body, { trace: request.trace, tenant: request.tenant });
+    } catch (error) {
+      slot();
+      throw error;
+    }
 
     let storeKey: string | undefined;
     if (key !== undefined) {
       storeKey = scopedKey(request.tenant, key);
-      const decision = await idempotencyGate(store, {
-        key: storeKey,
-        fingerprint: requestFingerprint('POST', '/v1/runs', request.body),
-        runId: prepared.id,
-        ttlMs: idempotencyTtlMs,
-        now: now(),
-      });
+      let decision;
+      try {
+        decision = await idempotencyGate(store, {
+          key: storeKey,
+          fingerprint: requestFingerprint('POST', '/v1/runs', request.body),
+          runId: prepared.id,
+          ttlMs: idempotencyTtlMs,
+          now: now(),
+        });
+      } catch (error) {
+        prepared.release();
+        slot();
+        throw error;
+      }
       if (decision.kind === 'replay') {
+        prepared.release();
+        // A replayed stream is written at once; its slot is not held for it.
+        slot();
         reply.header('idempotent-replayed', 'true');
         return replay(reply, decision.result, stream);
       }
@@ -141,11 +164,12 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
       handle = await orchestrator.launch(prepared, storeKey);
     } catch (error) {
       follower?.close();
+      slot();
       reply.removeHeader('location');
-      if (storeKey) await store.releaseIdempotency(storeKey);
+      if (storeKey) await store.releaseIdempotency(storeKey).catch(() => {});
       throw error;
     }
-    if (follower) return serveStream(reply, follower, heartbeatMs, streams, redactEvent);
+    if (follower) return serveStream(reply, follower, heartbeatMs, slot, redactEvent);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status });
     return handle.done;
   });
@@ -180,8 +204,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     }
     const run = await orchestrator.get(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
-    streamSlot();
-    return serveStream(reply, followInto(store, reply, id, after), heartbeatMs, streams, redactEvent);
+    return serveStream(reply, followInto(store, reply, id, after), heartbeatMs, streamSlot(), redactEvent);
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {

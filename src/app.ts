@@ -6,7 +6,7 @@ import { healthRoutes } from '../routes/health.ts';
 import { runsRoutes } from '../routes/runs.ts';
 import { toolsRoutes } from '../routes/tools.ts';
 import type { Config } from './config.ts';
-import { Orchestrator, PUBLIC_TENANT } from './core/orchestrator.ts';
+import { Orchestrator, PUBLIC_TENANT, type RunDispatch } from './core/orchestrator.ts';
 import type { Planner } from './core/planner.ts';
 import type { Redactor } from './core/redaction.ts';
 import { traceFromHeaders } from './core/trace.ts';
@@ -29,6 +29,8 @@ export interface AppDeps {
   metrics: Metrics;
   redact: Redactor;
   now?: () => number;
+  /** The shared run queue (STORE=redis, src/server.ts); without it runs execute where they were accepted. */
+  dispatch?: RunDispatch;
 }
 
 /** The app plus the pieces callers (server, tests, benchmarks) reach for. */
@@ -75,6 +77,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     },
     // Only an injected clock replaces the orchestrator's own (sub-millisecond event timestamps).
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
   });
 
   const apiKeys = (config.API_KEYS ?? '')
