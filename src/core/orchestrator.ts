@@ -268,10 +268,9 @@ export class Orchestrator {
       this.#deps.logger.warn({ run_id: job.id }, 'queued run has no record (expired or lost with Redis): dropped');
       return;
     }
-    const dispatch = this.#deps.dispatch as RunDispatch;
     const events = record.status === 'queued' && attempt <= 1 ? [] : await this.#deps.store.readEvents(job.id, 0);
     const deadlines = deadlinesOf(Date.parse(record.created_at), job.timeoutMs, job.request);
-    const pickUp = planPickUp(record, events, deadlines, this.#now(), attempt, dispatch.maxTakeovers);
+    const pickUp = planPickUp(record, events, deadlines, this.#now(), attempt, this.#deps.dispatch?.maxTakeovers ?? DEFAULT_MAX_TAKEOVERS);
     const tool = this.#deps.registry.resolve(job.tool, job.tool_version);
     const startedAt = Date.parse(record.created_at);
     if (pickUp.kind === 'ended') {
@@ -708,6 +707,9 @@ export class Orchestrator {
     return current;
   }
 }
+
+/** Take-overs of one run allowed when no queue says otherwise. */
+const DEFAULT_MAX_TAKEOVERS = 2;
 
 /** The tenant of unauthenticated deployments: its runs are reachable by anyone who can reach the API. */
 export const PUBLIC_TENANT = 'public';
