@@ -6,19 +6,24 @@
  * (`startService`, what `src/server.ts` calls), so figures include the
  * client's cost: compare the two stores, not absolute values.
  *
- *   node bench/redisLatency.ts [--runs=200] [--concurrency=16] [--seconds=3]
+ *   node bench/redisLatency.ts [--runs=200] [--concurrency=16] [--seconds=3] [--root=DIR]
+ *
+ * `--root` runs another checkout's service (e.g. before this change) with the same driver.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { loadConfig } from '../src/config.ts';
-import { startService } from '../src/server.ts';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const RUNS = Number(args.get('runs') ?? 200);
 const CONCURRENCY = Number(args.get('concurrency') ?? 16);
 const SECONDS = Number(args.get('seconds') ?? 3);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const ROOT = path.resolve(args.get('root') ?? path.join(import.meta.dirname, '..'));
+const { loadConfig } = (await import(pathToFileURL(path.join(ROOT, 'src/config.ts')).href)) as typeof import('../src/config.ts');
+const { startService } = (await import(pathToFileURL(path.join(ROOT, 'src/server.ts')).href)) as typeof import('../src/server.ts');
 const body = JSON.stringify({ tool: 'bundle', input: 'latency?', replicates: 1 });
 const streamBody = JSON.stringify({ tool: 'bundle', input: 'latency?', replicates: 1, stream: true });
 
@@ -73,4 +78,4 @@ do {
   if (keys.length > 0) await redis.del(...keys);
 } while (cursor !== '0');
 redis.disconnect();
-process.stdout.write(`${JSON.stringify({ runs: RUNS, concurrency: CONCURRENCY, seconds: SECONDS, results }, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify({ root: ROOT, runs: RUNS, concurrency: CONCURRENCY, seconds: SECONDS, results }, null, 2)}\n`);

@@ -60,7 +60,7 @@ export interface RunDispatch {
   enqueue(job: RunJob): Promise<void>;
   /** Removes a job no worker holds yet, answering its data. */
   takeWaiting(id: string): Promise<RunJob | null>;
-  /** Whether the job still exists (another replica may hold it). */
+  /** Whether the job is still to be executed or being executed (another replica may hold it). */
   exists(id: string): Promise<boolean>;
   stopTaking(): Promise<void>;
   /** Take-overs of one run before it ends `worker_lost`. */
@@ -393,9 +393,20 @@ export class Orchestrator {
         if (head instanceof Error || head === null || !isTerminal(head.status) || this.#active.has(id)) return;
         store.getRun(id).then((r) => r && isTerminal(r.status) && waiter(r), () => {});
       });
-      // Past its timeout and a take-over, a run nobody ended (its job was lost with Redis' data) is ended here.
-      stuckTimer = setTimeout(() => void this.#endIfStuck(job).then((r) => r && waiter(r), () => {}), Math.max(0, giveUpAt - this.#now()));
-      stuckTimer.unref();
+      // Past its timeout and a take-over, a run nobody ended (its job was lost with Redis' data) is ended here;
+      // while its job is still in play (or the store cannot tell), look again a lease later.
+      const lookAgain = (delayMs: number) => {
+        stuckTimer = setTimeout(
+          () =>
+            void this.#endIfStuck(job).then(
+              (r) => (r ? waiter(r) : lookAgain((this.#deps.dispatch as RunDispatch).leaseMs)),
+              () => lookAgain((this.#deps.dispatch as RunDispatch).leaseMs),
+            ),
+          delayMs,
+        );
+        stuckTimer.unref();
+      };
+      lookAgain(Math.max(0, giveUpAt - this.#now()));
     });
   }
 

@@ -143,9 +143,12 @@ export class RunQueue<T extends { id: string }> {
     }
   }
 
-  /** Whether the run's job still exists in Redis (waiting, active or retrying). */
+  /** Whether the run's job will still be executed or is being executed (waiting, active, retrying), rather than gone or given up. */
   async exists(id: string): Promise<boolean> {
-    return (await this.#queue.getJob(id)) !== undefined;
+    const job = await this.#queue.getJob(id);
+    if (!job) return false;
+    const state = await job.getState();
+    return state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children';
   }
 
   /** Removes the run's job if no worker holds it yet, and answers its data (null if it is running or gone). */
