@@ -62,7 +62,7 @@ describe('admission on Redis holds under a burst (MAX_ACTIVE_RUNS=5, MAX_QUEUED_
     const streaming = await startReplica({
       STORE: 'redis',
       REDIS_URL,
-      REDIS_PREFIX: PREFIX,
+      REDIS_PREFIX: `${PREFIX}streams:`,
       OPENAI_BASE_URL: sim.url,
       OPENAI_API_KEY: 'sk-test-admission-0123456789',
       MAX_STREAMS: '5',
@@ -71,6 +71,38 @@ describe('admission on Redis holds under a burst (MAX_ACTIVE_RUNS=5, MAX_QUEUED_
       await burstStreams(streaming);
     } finally {
       await crash(streaming.child);
+    }
+  });
+});
+
+describe('cancelling on Redis', () => {
+  it('cancels a run still waiting in the queue (no worker holds it) and one executing, each ending cancelled with run_completed', async () => {
+    sim.reset();
+    sim.configure({ latencyMs: 30_000 });
+    const one = await startReplica({
+      STORE: 'redis',
+      REDIS_URL,
+      REDIS_PREFIX: `${PREFIX}cancel:`,
+      OPENAI_BASE_URL: sim.url,
+      OPENAI_API_KEY: 'sk-test-admission-0123456789',
+      MAX_ACTIVE_RUNS: '1',
+      MAX_QUEUED_RUNS: '5',
+    });
+    try {
+      const executing = await postJson(`${one.url}/v1/runs`, { tool: 'bundle', input: 'executing', replicates: 1, background: true });
+      await one.waitForLog((l) => l.msg === 'run started' && l.run_id === executing.body.id);
+      const waiting = await postJson(`${one.url}/v1/runs`, { tool: 'bundle', input: 'waiting', replicates: 1, background: true });
+      expect(waiting.status).toBe(202);
+      const cancelledWaiting = await postJson(`${one.url}/v1/runs/${waiting.body.id}/cancel`, {});
+      expect(cancelledWaiting.body).toMatchObject({ id: waiting.body.id, status: 'cancelled' });
+      const events = await fetch(`${one.url}/v1/runs/${waiting.body.id}/events`).then((r) => r.text());
+      expect(events).toMatch(/event: run_completed/);
+      const cancelledExecuting = await postJson(`${one.url}/v1/runs/${executing.body.id}/cancel`, {});
+      expect(cancelledExecuting.body).toMatchObject({ id: executing.body.id, status: 'cancelled' });
+      // Only the executing run ever reached the provider.
+      expect(sim.stats().received).toBe(1);
+    } finally {
+      await crash(one.child);
     }
   });
 });
