@@ -839,3 +839,29 @@ describe('auth and draining responses match openapi.yaml', () => {
     expect(refused.body.error.code).toBe('unavailable');
   });
 });
+
+describe('HTTP edge answers match openapi.yaml', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startTestService({ env: { API_KEYS: 'contract-edge-key', RATE_LIMIT_MAX: '2', LOG_LEVEL: 'warn' } });
+  });
+  afterAll(async () => svc?.close());
+  const auth = { authorization: 'Bearer contract-edge-key' };
+
+  it('414 for an over-long path parameter, 431 for oversized headers, 429 past the rate limit', async () => {
+    const tooLong = await getJson(`${svc.url}/v1/runs/run_${'a'.repeat(200)}`, auth);
+    expect(tooLong.status).toBe(414);
+    expectDocumented('/v1/runs/{id}', 'get', tooLong);
+
+    const bigHeaders = await getJson(`${svc.url}/v1/tools`, { ...auth, 'x-padding': 'p'.repeat(20_000) });
+    expect(bigHeaders.status).toBe(431);
+    expectDocumented('/v1/tools', 'get', bigHeaders);
+
+    // Refused before routing, those two did not count against the limit of 2.
+    for (let i = 0; i < 2; i++) expect((await getJson(`${svc.url}/v1/tools`, auth)).status).toBe(200);
+    const limited = await getJson(`${svc.url}/v1/tools`, auth);
+    expect(limited.status).toBe(429);
+    expectDocumented('/v1/tools', 'get', limited);
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+});

@@ -82,7 +82,8 @@ describe('circuit breaker', () => {
     expect(svc.sim.stats().received).toBe(before);
 
     const ready = await getJson(`${svc.url}/readyz`);
-    expect(ready.body.checks.breakers['simulator:gpt-4o-mini']).toBe('open');
+    // /readyz is unauthenticated: it counts breakers, it does not name them (the key holds a caller's model name).
+    expect(ready.body.checks.breakers).toEqual({ open: 1, half_open: 0 });
     const metrics = await getJson(`${svc.url}/metrics`);
     expect(metrics.body).toMatch(/orchestrator_circuit_state\{breaker="simulator:gpt-4o-mini"\} 2/);
 
@@ -90,7 +91,7 @@ describe('circuit breaker', () => {
     await new Promise((r) => setTimeout(r, 500));
     const healed = await postJson(`${svc.url}/v1/runs`, { input: 'healthy again', replicates: 1 });
     expect(healed.body.status).toBe('succeeded');
-    expect((await getJson(`${svc.url}/readyz`)).body.checks.breakers['simulator:gpt-4o-mini']).toBe('closed');
+    expect((await getJson(`${svc.url}/readyz`)).body.checks.breakers).toEqual({ open: 0, half_open: 0 });
   });
 
   it('is not tripped by 400s caused by our request', async () => {
