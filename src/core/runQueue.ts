@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 
 /** Longest wait for Redis to take a new job before the request gets 503. */
-const ENQUEUE_TIMEOUT_MS = 2000;
+const ENQUEUE_TIMEOUT_MS = 1500;
 
 /** BullMQ queue name of runs (under the store's `REDIS_PREFIX`). */
 export const RUN_QUEUE_NAME = 'runs';
