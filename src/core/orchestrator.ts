@@ -10,12 +10,12 @@ import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from
 import type { Store } from '../store/types.ts';
 import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../tools/api.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
-import { HeadWatch } from './eventFeed.ts';
 import type { Planner } from './planner.ts';
 import type { Redactor } from './redaction.ts';
 import { checkBudgetFits } from './budgetCheck.ts';
 import { isoMicros, preciseNow } from './clock.ts';
 import { runReplicates } from './replicateRunner.ts';
+import { RunWaiters } from './runWaiters.ts';
 import { resolveRequest, type RequestLimits } from './resolveRequest.ts';
 import { emptyBudgetReport, emptyUsage, RunAccount } from './runAccount.ts';
 import { Semaphore } from './semaphore.ts';
@@ -135,7 +135,7 @@ export class Orchestrator {
   /** Runs accepted here and not yet ended, plus prepared ones about to be: the admission bound. */
   #admitted = 0;
   /** Callers waiting on runs accepted here (resolved by the local executor or from the store). */
-  readonly #waiters = new Map<string, Set<(result: RunResult) => void>>();
+  readonly #waiters: RunWaiters;
   #draining = false;
 
   constructor(deps: OrchestratorDeps) {
@@ -143,6 +143,7 @@ export class Orchestrator {
     this.#now = deps.now ?? Date.now;
     this.#eventNow = deps.now ?? preciseNow;
     this.#slots = new Semaphore(deps.limits.maxActiveRuns);
+    this.#waiters = new RunWaiters(deps.store, this.#now);
     this.#unsubscribeCancel = deps.store.onCancel((runId) => this.#abortLocal(runId, cancelledError()));
   }
 
@@ -251,7 +252,13 @@ export class Orchestrator {
       throw error;
     }
     // Registered after the enqueue without an await in between; a run that ended even sooner is seen by the head watch.
-    const done = this.#awaitEnd(job, Date.parse(createdAt) + prepared.timeoutMs + dispatch.leaseMs * 2 + 5000);
+    const done = this.#waiters.wait(id, {
+      executingHere: () => this.#active.has(id),
+      // Past its timeout and a take-over, a run nobody ended (its job was lost with Redis' data) is ended here.
+      giveUpAt: Date.parse(createdAt) + prepared.timeoutMs + dispatch.leaseMs * 2 + 5000,
+      lookAgainMs: dispatch.leaseMs,
+      endIfStuck: () => this.#endIfStuck(job),
+    });
     done.then(prepared.release, prepared.release);
     return { id, record, done };
   }
@@ -282,7 +289,7 @@ export class Orchestrator {
       await Promise.allSettled(active.writes);
       this.#active.delete(job.id);
       this.#deps.metrics.activeRuns.dec();
-      this.#resolveWaiters(job.id, record);
+      this.#waiters.resolve(job.id, record);
       return;
     }
     const seq = pickUp.kind === 'fresh' ? 0 : pickUp.lastSeq;
@@ -362,54 +369,6 @@ export class Orchestrator {
     return active;
   }
 
-  /** The end of a run accepted here, wherever it executes: from the local executor, else from the store. */
-  #awaitEnd(job: RunJob, giveUpAt: number): Promise<RunResult> {
-    const id = job.id;
-    return new Promise<RunResult>((resolve) => {
-      const store = this.#deps.store;
-      let set = this.#waiters.get(id);
-      if (!set) {
-        set = new Set();
-        this.#waiters.set(id, set);
-      }
-      let stuckTimer: NodeJS.Timeout | undefined;
-      const cleanup = () => {
-        unsubscribe();
-        unwatch();
-        clearTimeout(stuckTimer);
-        const current = this.#waiters.get(id);
-        current?.delete(waiter);
-        if (current?.size === 0) this.#waiters.delete(id);
-      };
-      const waiter = (result: RunResult) => {
-        cleanup();
-        resolve(result);
-      };
-      set.add(waiter);
-      const unsubscribe = store.subscribe(id, (event) => {
-        if (event.type === 'run_completed') waiter(event.result);
-      });
-      const unwatch = HeadWatch.of(store).watch(id, (head) => {
-        if (head instanceof Error || head === null || !isTerminal(head.status) || this.#active.has(id)) return;
-        store.getRun(id).then((r) => r && isTerminal(r.status) && waiter(r), () => {});
-      });
-      // Past its timeout and a take-over, a run nobody ended (its job was lost with Redis' data) is ended here;
-      // while its job is still in play (or the store cannot tell), look again a lease later.
-      const lookAgain = (delayMs: number) => {
-        stuckTimer = setTimeout(
-          () =>
-            void this.#endIfStuck(job).then(
-              (r) => (r ? waiter(r) : lookAgain((this.#deps.dispatch as RunDispatch).leaseMs)),
-              () => lookAgain((this.#deps.dispatch as RunDispatch).leaseMs),
-            ),
-          delayMs,
-        );
-        stuckTimer.unref();
-      };
-      lookAgain(Math.max(0, giveUpAt - this.#now()));
-    });
-  }
-
   async #endIfStuck(job: RunJob): Promise<RunResult | null> {
     const id = job.id;
     if (this.#active.has(id)) return null;
@@ -419,12 +378,6 @@ export class Orchestrator {
     const dispatch = this.#deps.dispatch as RunDispatch;
     if (await dispatch.exists(id)) return null;
     return this.#endElsewhere(job, record, new ServiceError('worker_lost', 'the run was lost with the job queue (Redis restarted without its data)'));
-  }
-
-  #resolveWaiters(id: string, result: RunResult): void {
-    const set = this.#waiters.get(id);
-    if (!set) return;
-    for (const waiter of [...set]) waiter(result);
   }
 
   /** prepare + launch, for callers without an idempotency gate in between. */
@@ -583,7 +536,7 @@ export class Orchestrator {
     if (active.seq === 0) this.#emitStarted(active);
     this.#emit(active, { type: 'run_completed', result: final });
     await Promise.allSettled(active.writes);
-    this.#resolveWaiters(active.id, final);
+    this.#waiters.resolve(active.id, final);
     active.writes = [];
     this.#active.delete(active.id);
     this.#deps.metrics.activeRuns.dec();

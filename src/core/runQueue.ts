@@ -15,9 +15,12 @@ export interface LeaseTimings {
   lockDuration: number;
   /** Every worker checks for jobs whose lock expired this often. */
   stalledInterval: number;
-  /** Take-overs of one run before it is ended `worker_lost`. */
+  /** Stalls BullMQ recovers a job from: one more than the take-overs we allow, so the run's last pick-up can end it `worker_lost` itself. */
   maxStalledCount: number;
 }
+
+/** Take-overs of one run before the next pick-up ends it `worker_lost`. */
+export const MAX_TAKEOVERS = 2;
 
 /**
  * A dead worker's lock expires at most `lockDuration` after its last
@@ -26,7 +29,7 @@ export interface LeaseTimings {
  * bounds the time until another worker picks the run up.
  */
 export function leaseTimings(leaseMs: number): LeaseTimings {
-  return { lockDuration: Math.max(200, Math.floor(leaseMs / 2)), stalledInterval: Math.max(100, Math.floor(leaseMs / 4)), maxStalledCount: 2 };
+  return { lockDuration: Math.max(200, Math.floor(leaseMs / 2)), stalledInterval: Math.max(100, Math.floor(leaseMs / 4)), maxStalledCount: MAX_TAKEOVERS + 1 };
 }
 
 /** One execution attempt of a job, as the processor sees it. */
@@ -69,8 +72,8 @@ export class RunQueue<T extends { id: string }> {
   readonly #logger: Logger;
   /** `RUN_LEASE_MS`. */
   readonly leaseMs: number;
-  /** Take-overs of one run BullMQ allows (`maxStalledCount`). */
-  readonly maxTakeovers: number;
+  /** Take-overs of one run before it ends `worker_lost` ({@link MAX_TAKEOVERS}). */
+  readonly maxTakeovers = MAX_TAKEOVERS;
   #handlers: RunQueueHandlers<T> | null = null;
   #closed = false;
 
@@ -80,7 +83,6 @@ export class RunQueue<T extends { id: string }> {
     this.#connections = connections;
     this.#logger = logger;
     this.leaseMs = leaseMs;
-    this.maxTakeovers = leaseTimings(leaseMs).maxStalledCount;
   }
 
   /** Creates the queue and a (not yet running) worker; {@link start} starts taking jobs. */
@@ -115,8 +117,8 @@ export class RunQueue<T extends { id: string }> {
     worker.on('failed', (job: Job | undefined, err: Error) => {
       if (!job || !self.#handlers) return;
       logger.warn({ run_id: job.id, err }, 'run job failed');
-      // A job BullMQ gave up on (stalled too often, or its processor kept failing) still owes its run an end.
-      if (job.finishedOn !== undefined || /stalled/i.test(err.message)) void self.#handlers.abandoned(job.data as D).catch((e: unknown) => logger.error({ err: e, run_id: job.id }, 'could not end an abandoned run'));
+      // A job BullMQ gave up on (its processor kept failing) still owes its run an end.
+      if (job.finishedOn !== undefined && job.finishedOn !== null) void self.#handlers.abandoned(job.data as D).catch((e: unknown) => logger.error({ err: e, run_id: job.id }, 'could not end an abandoned run'));
     });
     return self;
   }
