@@ -169,6 +169,7 @@ export class RunFollower {
     let seenAtLastReading = -1;
     let reading = false;
     const standIn = async () => {
+      grace = undefined;
       await this.catchUp();
       if (this.#ended) return;
       const record = await this.#store.getRun(this.#runId);
@@ -178,7 +179,7 @@ export class RunFollower {
     const onReading = (head: HeadReading) => {
       if (this.#ended || reading || head instanceof Error) return;
       if (head === null || isTerminal(head.status)) {
-        grace ??= setTimeout(() => void standIn().catch(() => (grace = undefined)), COMPLETION_GRACE_MS);
+        grace ??= setTimeout(() => void standIn().catch(() => {}), COMPLETION_GRACE_MS);
         return;
       }
       if (head.seq > this.#last && seenAtLastReading === this.#last) {
