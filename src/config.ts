@@ -5,6 +5,27 @@ import { parseApiKeys, parseApiKeysFile, type ApiKeyEntry } from './auth/keys.ts
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 const optionalString = z.string().trim().min(1).optional();
 
+/** USD per one million tokens: one PRICING_JSON entry. */
+export const ModelPriceSchema = z.object({ input: z.number().min(0), output: z.number().min(0) });
+/** A model's price, USD per 1M input and output tokens. */
+export type ModelPrice = z.infer<typeof ModelPriceSchema>;
+
+/** PRICING_JSON, parsed and checked here once: `{ "model": { "input": usdPer1M, "output": usdPer1M } }`. */
+const pricingJson = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((text, ctx): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), ModelPriceSchema, { error: 'expected {"model": {"input": number >= 0, "output": number >= 0}}' }))
+  .optional();
+
 /**
  * Every setting the service reads, from the environment, in one schema.
  * Limits are explicit: each queue, map and log has a named bound here.
@@ -20,8 +41,8 @@ export const ConfigSchema = z.object({
   OPENAI_BASE_URL: optionalString,
   OPENAI_API: z.enum(['chat_completions', 'responses']).default('chat_completions'),
   DEFAULT_MODEL: z.string().min(1).default('gpt-4o-mini'),
-  /** Overrides/extends the pricing table: JSON `{ "model": { "input": usdPer1M, "output": usdPer1M } }`. */
-  PRICING_JSON: optionalString,
+  /** Overrides/extends the pricing table: JSON `{ "model": { "input": usdPer1M, "output": usdPer1M } }`, parsed here. */
+  PRICING_JSON: pricingJson,
   SIMULATOR_LATENCY_MS: int(0, 0, 600_000),
 
   STORE: z.enum(['memory', 'redis']).default('memory'),
@@ -158,13 +179,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const http = parsed.data;
   if (http.HTTP_HEADERS_TIMEOUT_MS > http.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(['HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)']);
-  }
-  if (parsed.data.PRICING_JSON !== undefined) {
-    try {
-      JSON.parse(parsed.data.PRICING_JSON);
-    } catch {
-      throw new ConfigError(['PRICING_JSON: not valid JSON']);
-    }
   }
   return Object.freeze(parsed.data);
 }

@@ -3,6 +3,7 @@
  * did against the others. Pure: replicates, their distance matrix and the
  * consensus in, figures out.
  */
+import { addUsage, emptyUsage } from '../schemas/bundle.ts';
 import { distanceBetween, type MetricLike } from './distance.ts';
 
 /** One replicate as `by_model` sees it. */
@@ -38,11 +39,9 @@ export function byModel(entries: readonly ModelEntry[], distances: readonly (rea
   const out: Record<string, ModelFigures> = {};
   const hasConsensus = consensus !== null && consensus !== undefined;
   for (const e of ordered) {
-    const f = (out[e.model] ??= { replicates: [], valid: 0, agreement: null, mean_distance_to_others: null, usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 }, cost_usd: 0 });
+    const f = (out[e.model] ??= { replicates: [], valid: 0, agreement: null, mean_distance_to_others: null, usage: emptyUsage(), cost_usd: 0 });
     f.replicates.push(e.index);
-    f.usage.input_tokens += e.usage.input_tokens;
-    f.usage.output_tokens += e.usage.output_tokens;
-    f.usage.total_tokens += e.usage.total_tokens;
+    f.usage = addUsage(f.usage, e.usage);
     f.cost_usd = Math.round((f.cost_usd + e.cost_usd) * 1e9) / 1e9;
   }
   for (const [model, f] of Object.entries(out)) {
