@@ -213,14 +213,14 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
           now: now(),
         });
         if (decision.kind === 'replay') {
-          orchestrator.abandon(prepared);
+          prepared.release();
           slot?.release();
           reply.header('idempotent-replayed', 'true');
           return replay(reply, decision.result, stream);
         }
       }
     } catch (error) {
-      if (prepared) orchestrator.abandon(prepared);
+      if (prepared) prepared.release();
       slot?.release();
       throw error;
     }
@@ -235,7 +235,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
       follower?.close();
       slot?.release();
       reply.removeHeader('location');
-      if (storeKey) await store.releaseIdempotency(storeKey);
+      if (storeKey) await store.releaseIdempotency(storeKey).catch(() => {});
       throw error;
     }
     if (follower && slot) return serveStream(reply, follower, heartbeatMs, slot, redactEvent);

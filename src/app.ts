@@ -11,7 +11,7 @@ import { toolsRoutes } from '../routes/tools.ts';
 import { KeyRing } from './auth/keys.ts';
 import { protectScope } from './auth/scope.ts';
 import type { Config } from './config.ts';
-import { Orchestrator, PUBLIC_TENANT } from './core/orchestrator.ts';
+import { Orchestrator, PUBLIC_TENANT, type RunDispatch } from './core/orchestrator.ts';
 import type { Planner } from './core/planner.ts';
 import type { Redactor } from './core/redaction.ts';
 import { traceFromHeaders } from './core/trace.ts';
@@ -36,6 +36,8 @@ export interface AppDeps {
   metrics: Metrics;
   redact: Redactor;
   now?: () => number;
+  /** The shared run queue (STORE=redis, src/server.ts); without it runs execute where they were accepted. */
+  dispatch?: RunDispatch;
 }
 
 /** One registered route, as the route table lists it. */
@@ -132,6 +134,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     },
     // Only an injected clock replaces the orchestrator's own (sub-millisecond event timestamps).
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
   });
 
   const keys = new KeyRing([...config.API_KEYS, ...config.API_KEYS_FILE]);
@@ -224,7 +227,8 @@ export function httpTimeouts(config: Config) {
 async function rateLimitClient(config: Config, logger: Logger): Promise<Redis> {
   const client = new Redis(config.REDIS_URL, {
     connectTimeout: 3000,
-    commandTimeout: 1000,
+    // A stalled Redis costs a request this before the store's own 1.5 s timeout: both stay within 3 s.
+    commandTimeout: 500,
     // Not connected: fail the count at once (the request goes through) rather than queue it behind reconnects.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

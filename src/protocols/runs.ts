@@ -35,8 +35,8 @@ export async function runToEnd(orchestrator: Orchestrator, store: Store, prepare
     handle = await orchestrator.launch(prepared);
   } catch (error) {
     follower?.close();
-    // A run that did not launch gives its admission slot back (abandon is safe to call twice).
-    orchestrator.abandon(prepared);
+    // A run that did not launch gives its admission slot back (release is safe to call twice).
+    prepared.release();
     throw error;
   }
   onLaunched?.(handle.id);

@@ -2,7 +2,7 @@ import { ServiceError } from '../errors.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
 import { fitEvent } from './eventLog.ts';
-import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
+import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type RunHead, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
 
 interface RunEntry {
   run: RunResult;
@@ -106,6 +106,13 @@ export class MemoryStore implements Store {
       return null;
     }
     return entry.run;
+  }
+
+  async runStatus(id: string): Promise<RunHead | null> {
+    const run = await this.getRun(id);
+    if (!run) return null;
+    const events = (this.#runs.get(id) as RunEntry).events;
+    return { status: run.status, seq: events.at(-1)?.seq ?? 0 };
   }
 
   /** Synchronous: subscribers have the event when this returns. */

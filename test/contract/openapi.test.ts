@@ -686,6 +686,22 @@ describe('real responses match openapi.yaml', () => {
     for (const t of ['tool_started', 'tool_completed', 'synthesis_done']) expect(types.has(t), t).toBe(true);
   });
 
+  it('events of a run taken over from a dead replica (run_resumed)', async () => {
+    // A run as a dead replica left it: started, one of two replicates done (its replicate taken from a real run).
+    const donor = (await postJson(`${svc.url}/v1/runs`, { input: 'Resume me', replicates: 1 })).body;
+    const prepared = svc.orchestrator.prepare({ tool: 'bundle', input: 'Resume me', replicates: 2 }, { trace: { trace_id: donor.trace_id, request_id: 'contract-resume' } as never });
+    prepared.release();
+    const now = new Date().toISOString();
+    const stamp = { run_id: prepared.id, trace_id: donor.trace_id, request_id: 'contract-resume', tool: 'bundle', ts: now };
+    await svc.store.saveRun({ ...donor, id: prepared.id, status: 'running', created_at: now, started_at: now, completed_at: null, bundle: null, output: null });
+    await svc.store.appendEvent({ ...stamp, type: 'run_started', seq: 1, tool_version: donor.tool_version, planner: donor.planner, replicates: 2 });
+    await svc.store.appendEvent({ ...stamp, type: 'replicate_done', seq: 2, replicate: donor.bundle.replicates[0] });
+    await svc.orchestrator.process({ id: prepared.id, tool: 'bundle', tool_version: donor.tool_version, request: prepared.request, trace: prepared.trace, timeoutMs: 60_000 }, 2);
+    const capture = await stream(`${svc.url}/v1/runs/${prepared.id}/events`);
+    expectDocumentedStream('/v1/runs/{id}/events', 'get', capture, seenEvents);
+    expect(capture.frames.map((f) => f.event)).toContain('run_resumed');
+  });
+
   it('has seen and validated every documented event type', () => {
     expect([...seenEvents].sort()).toEqual([...eventComponents().keys()].sort());
   });
