@@ -208,6 +208,36 @@ export const ConfigSchema = z.object({
   /** Serve the embedded simulator's `/_simulator/*` control and recording endpoints (tests, demos only). */
   SIMULATOR_CONTROL: z.stringbool().default(false),
 
+  // OpenTelemetry spans (docs/tracing.md): the SDK and exporter start only when an endpoint is set.
+  /** OTLP/HTTP base URL; traces go to `<endpoint>/v1/traces`. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Full OTLP/HTTP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Headers of the OTLP requests (`k=v,k2=v2`, values URL-encoded as the OTel spec allows). */
+  OTEL_EXPORTER_OTLP_HEADERS: optionalString.transform((spec, ctx) => {
+    if (spec === undefined) return undefined;
+    const headers: Record<string, string> = {};
+    for (const part of spec.split(',')) {
+      const eq = part.indexOf('=');
+      const key = part.slice(0, eq).trim();
+      if (eq <= 0 || key === '') {
+        ctx.addIssue({ code: 'custom', message: 'expected key=value pairs separated by commas' });
+        return z.NEVER;
+      }
+      let value = part.slice(eq + 1).trim();
+      try {
+        value = decodeURIComponent(value);
+      } catch {
+        // Not URL-encoded: taken as written.
+      }
+      headers[key] = value;
+    }
+    return Object.freeze(headers);
+  }),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).default('llm-orchestrator'),
+  /** Put prompts and outputs on spans (redacted by REDACT_PATTERNS). */
+  OTEL_CAPTURE_CONTENT: z.stringbool().default(false),
+
   TOOLS_DIR: z.string().default('tools'),
   /** Planner rules file (YAML); unset, config/planner.yaml is used when present, else runs without a `tool` use `bundle`. */
   PLANNER_RULES: optionalString,
@@ -226,6 +256,13 @@ function parseKeys(text: string, parse: (text: string) => ApiKeyEntry[], ctx: z.
 
 /** The parsed, frozen configuration. */
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+/** The OTLP/HTTP traces URL the configuration names, if any (the traces endpoint wins over the base one). */
+export function otlpTracesUrl(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'>): string | undefined {
+  if (config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const base = config.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
+}
 
 /** A configuration problem found at boot; lists every issue at once. */
 export class ConfigError extends Error {
