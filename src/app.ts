@@ -24,6 +24,7 @@ import type { ModelGateway } from './providers/gateway.ts';
 import type { RunEvent } from './schemas/events.ts';
 import { requestBoundsFrom, runRequestSchema } from './schemas/request.ts';
 import type { Store } from './store/types.ts';
+import type { Tracing } from './observability/tracing.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
 /** Everything the app is built from; tests pass their own. */
@@ -38,6 +39,8 @@ export interface AppDeps {
   now?: () => number;
   /** The shared run queue (STORE=redis, src/server.ts); without it runs execute where they were accepted. */
   dispatch?: RunDispatch;
+  /** Spans of runs (src/observability/tracing.ts); default: none recorded. */
+  tracing?: Tracing;
 }
 
 /** One registered route, as the route table lists it. */
@@ -135,6 +138,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     // Only an injected clock replaces the orchestrator's own (sub-millisecond event timestamps).
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
+    ...(deps.tracing ? { tracing: deps.tracing } : {}),
   });
 
   const keys = new KeyRing([...config.API_KEYS, ...config.API_KEYS_FILE]);

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig, otlpTracesUrl, type Config } from './config.ts';
 import type { RunJob } from './core/orchestrator.ts';
 import { loadPlanner } from './core/rulePlanner.ts';
 import { patternRedactor, type Redactor } from './core/redaction.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import { createTracing } from './observability/tracing.ts';
 import { gatewayFromConfig } from './providers/gateway.ts';
 import { startSimulator, type Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
@@ -37,7 +38,15 @@ export async function startService(config: Config, logger: Logger, redact: Redac
     logger.warn({ url: simulator.url }, 'no OPENAI_API_KEY or OPENAI_BASE_URL: serving from the embedded simulator (offline, provider "simulator")');
   }
   const metrics = new Metrics({ defaultMetrics: true });
+  // NOOP_TRACING without an OTLP endpoint: the OpenTelemetry SDK is then never loaded.
+  const tracing = await createTracing({
+    tracesUrl: otlpTracesUrl(config),
+    headers: config.OTEL_EXPORTER_OTLP_HEADERS,
+    serviceName: config.OTEL_SERVICE_NAME,
+    captureContent: config.OTEL_CAPTURE_CONTENT,
+  });
   const gateway = gatewayFromConfig(config, {
+    tracing,
     provider,
     // OpenAI-compatible servers often need no key; the SDK insists on one.
     apiKey: config.OPENAI_API_KEY ?? 'sk-no-key',
@@ -53,7 +62,7 @@ export async function startService(config: Config, logger: Logger, redact: Redac
     config.STORE === 'redis'
       ? (await import('./core/runQueue.ts')).RunQueue.create<RunJob>({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, leaseMs: config.RUN_LEASE_MS, concurrency: config.MAX_ACTIVE_RUNS, logger })
       : null;
-  const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact, ...(queue ? { dispatch: queue } : {}) });
+  const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact, tracing, ...(queue ? { dispatch: queue } : {}) });
   queue?.start({
     process: (job, { attempt }) => orchestrator.process(job, attempt),
     abandoned: (job) => orchestrator.abandon(job),
@@ -72,6 +81,8 @@ export async function startService(config: Config, logger: Logger, redact: Redac
       await gateway.close();
       await store.close();
       await simulator?.close();
+      // Last: the spans of the runs drained above are flushed to the collector.
+      await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'could not flush spans'));
     },
   };
 }

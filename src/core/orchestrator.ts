@@ -1,7 +1,9 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { isAbortError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { endSpan, NOOP_TRACING, usageAttributes, type Tracing } from '../observability/tracing.ts';
 import { DEFAULT_EMBEDDING_MODEL, ModelCallError, type CallAccounting, type ModelGateway } from '../providers/gateway.ts';
 import type { Bundle, Replicate, Usage } from '../schemas/bundle.ts';
 import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
@@ -44,6 +46,8 @@ export interface OrchestratorDeps {
    * a run executes in the process that accepted it.
    */
   dispatch?: RunDispatch;
+  /** Spans of runs (`run` → `tool` → `replicate` → `provider_call`); default: none recorded. */
+  tracing?: Tracing;
 }
 
 /** A queued run: everything a worker on any replica needs besides the run record. */
@@ -123,6 +127,8 @@ interface ActiveRun {
   kept: Replicate[];
   /** Set when another replica may now own the run: nothing more is written for it here. */
   relinquished: boolean;
+  /** The run's span, from launch (or pick-up) to its end here. */
+  span: Span;
 }
 
 /**
@@ -135,6 +141,7 @@ export class Orchestrator {
   readonly #now: () => number;
   /** Clock of event `ts`: sub-millisecond unless a test injects `now`. */
   readonly #eventNow: () => number;
+  readonly #tracing: Tracing;
   readonly #active = new Map<string, ActiveRun>();
   readonly #slots: Semaphore;
   readonly #unsubscribeCancel: () => void;
@@ -149,6 +156,7 @@ export class Orchestrator {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     this.#eventNow = deps.now ?? preciseNow;
+    this.#tracing = deps.tracing ?? NOOP_TRACING;
     this.#slots = new Semaphore(deps.limits.maxActiveRuns);
     this.#waiters = new RunWaiters(deps.store, this.#now);
     this.#unsubscribeCancel = deps.store.onCancel((runId) => this.#abortLocal(runId, cancelledError()));
@@ -386,6 +394,9 @@ export class Orchestrator {
       idempotencyKey,
       kept: from.kept,
       relinquished: false,
+      span: this.#tracing.enabled
+        ? this.#tracing.startRun(trace, { 'run.id': record.id, 'tool.name': tool.name, 'tool.version': tool.version, 'run.replicates': request.replicates })
+        : this.#tracing.startRun(trace),
     };
     this.#active.set(record.id, active);
     this.#deps.metrics.activeRuns.inc();
@@ -506,7 +517,7 @@ export class Orchestrator {
           this.#emitStarted(active);
           log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
         }
-        outcome = await active.tool.execute(this.#context(active, active.tool, active.request));
+        outcome = await this.#executeTool(active, active.tool, active.request, active.controller.signal, active.span, null);
       } finally {
         if (opts.slot) this.#slots.release(active.tenant);
       }
@@ -525,6 +536,7 @@ export class Orchestrator {
       await Promise.allSettled(active.writes);
       this.#active.delete(active.id);
       this.#deps.metrics.activeRuns.dec();
+      if (this.#tracing.enabled) endSpan(active.span, { attributes: { 'run.status': 'handed_over' } });
       log.info('run handed over');
       return active.record;
     }
@@ -567,6 +579,9 @@ export class Orchestrator {
     this.#deps.metrics.activeRuns.dec();
     this.#deps.metrics.runs.inc({ status });
     this.#deps.metrics.runDuration.observe({ status }, (Date.parse(final.completed_at as string) - Date.parse(final.created_at)) / 1000);
+    if (this.#tracing.enabled) {
+      endSpan(active.span, { error, attributes: { 'run.status': status, ...usageAttributes(final.usage), 'orchestrator.cost_usd': final.cost_usd } });
+    }
     log.info({ status, usage: final.usage, cost_usd: final.cost_usd, error_code: error?.code ?? null }, 'run completed');
     return final;
   }
@@ -615,8 +630,24 @@ export class Orchestrator {
     if (replicate.error && replicate.status === 'failed') metrics.providerErrors.inc({ provider: replicate.provider, code: replicate.error.code });
   }
 
-  #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal = active.controller.signal): ToolContext {
+  /** Runs one tool (the run's, or an inner one of a composite) under its own `tool` span. */
+  async #executeTool(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal, parent: Span, step: string | null): Promise<ToolOutcome> {
+    const tracing = this.#tracing;
+    if (!tracing.enabled) return tool.execute(this.#context(active, tool, request, signal, parent));
+    const span = tracing.startChild('tool', parent, { 'tool.name': tool.name, 'tool.version': tool.version, ...(step !== null ? { 'tool.step': step } : {}) });
+    try {
+      const outcome = await tool.execute(this.#context(active, tool, request, signal, span));
+      endSpan(span, { error: outcome.error ?? (signal.aborted && signal.reason instanceof ServiceError ? signal.reason : null) });
+      return outcome;
+    } catch (error) {
+      endSpan(span, { error: error instanceof ServiceError ? error : new ServiceError('internal', String(error)) });
+      throw error;
+    }
+  }
+
+  #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal, span: Span): ToolContext {
     const deps = this.#deps;
+    const tracing = this.#tracing;
     const costOf = (model: string, usage: Usage) => deps.gateway.costOf(model, usage);
     const outputAllowance = deps.limits.outputTokensReserved ?? 1024;
     const models: RunModels = {
@@ -625,13 +656,13 @@ export class Orchestrator {
         charged(
           estimateCall(call.model, promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.call({ ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
         ),
       embed: (call) =>
         charged(
           estimateCall(call.model ?? DEFAULT_EMBEDDING_MODEL, call.input.reduce((n, text) => n + text.length, 0), 0, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.embed({ ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
         ),
     };
     /**
@@ -659,6 +690,7 @@ export class Orchestrator {
       request,
       signal,
       trace: active.trace,
+      span,
       // The run's logger already names its tool; only inner tools need their own.
       log: tool === active.tool ? active.log : active.log.child({ tool: tool.name }),
       models,
@@ -676,6 +708,9 @@ export class Orchestrator {
             maxConcurrency: deps.limits.maxConcurrency,
             account: active.account,
             log: ctx.log,
+            tracing,
+            span,
+            spanContent: tracing.captureContent ? (value) => spanText(deps.redact(value, 'log')) : undefined,
             kept,
           },
           { ...request, ...overrides },
@@ -698,7 +733,7 @@ export class Orchestrator {
         };
         const step = options.step ?? innerTool.name;
         ctx.emit({ type: 'tool_started', tool: innerTool.name, step });
-        const result = await innerTool.execute(this.#context(active, innerTool, innerRequest, signal));
+        const result = await this.#executeTool(active, innerTool, innerRequest, signal, span, step);
         ctx.emit({ type: 'tool_completed', tool: innerTool.name, step, status: result.error ? 'failed' : 'succeeded' });
         return result;
       },
@@ -773,4 +808,9 @@ function decideStatus(signal: AbortSignal, outcome: ToolOutcome | null, thrown: 
   }
   if (outcome?.error) return { status: 'failed', error: outcome.error };
   return { status: 'succeeded', error: null };
+}
+
+/** A value as span attribute text: strings as they are, anything else as JSON. */
+function spanText(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
 }

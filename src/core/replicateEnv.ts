@@ -1,4 +1,6 @@
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { Tracing } from '../observability/tracing.ts';
 import type { Replicate } from '../schemas/bundle.ts';
 import type { EmittedEvent } from '../schemas/events.ts';
 import type { RunModels } from '../tools/api.ts';
@@ -18,6 +20,11 @@ export interface ReplicateEnv {
   maxConcurrency: number;
   account: RunAccount;
   log: Logger;
+  /** Spans of the run; `span` (the tool's) is the parent of the replicate and synthesis spans. */
+  tracing: Tracing;
+  span: Span;
+  /** Set only when content goes on spans (OTEL_CAPTURE_CONTENT): the value, redacted, as text. */
+  spanContent?: ((value: unknown) => string) | undefined;
   /** Replicates a previous executor of the run finished (a take-over): counted as done, not run or announced again. */
   kept?: readonly Replicate[];
 }

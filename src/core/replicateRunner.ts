@@ -16,8 +16,11 @@ import { ServiceError } from '../errors.ts';
 import { ModelCallError } from '../providers/gateway.ts';
 import { emptyUsage, type Bundle, type EarlyStopResult, type Replicate, type Summary } from '../schemas/bundle.ts';
 import type { ResolvedRequest, ToolOutcome } from '../tools/api.ts';
+import { endSpan, usageAttributes } from '../observability/tracing.ts';
+import { isoMicros, preciseNow } from './clock.ts';
 import { replicateSeed } from './resolveRequest.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
+import type { Span } from '@opentelemetry/api';
 import { Semaphore } from './semaphore.ts';
 import { synthesize } from './synthesizer.ts';
 import type { SchemaValidator } from './validator.ts';
@@ -166,9 +169,40 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   return { output: summary.consensus, bundle };
 }
 
-/** One replicate: one model call, then schema validation. Never throws. */
+/** One replicate under its `replicate` span: the call and its outcome. Never throws. */
 async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal, schema: Record<string, unknown> | undefined): Promise<Replicate> {
+  const { tracing } = env;
+  if (!tracing.enabled) return callModel(env, request, index, signal, schema, undefined);
   const seed = replicateSeed(request.seed, index);
+  const span = tracing.startChild('replicate', env.span, { 'replicate.index': index, 'replicate.seed': seed, 'gen_ai.request.model': request.agent.model });
+  if (env.spanContent) span.setAttribute('gen_ai.input.messages', env.spanContent(request.input));
+  const replicate = await callModel(env, request, index, signal, schema, span);
+  if (env.spanContent && replicate.output !== null) span.setAttribute('gen_ai.output.messages', env.spanContent(replicate.output));
+  endSpan(span, {
+    error: replicate.error,
+    attributes: {
+      'replicate.status': replicate.status,
+      'replicate.valid': replicate.valid,
+      'replicate.attempts': replicate.attempts,
+      'gen_ai.provider.name': replicate.provider,
+      'orchestrator.cost_usd': replicate.cost_usd,
+      ...usageAttributes(replicate.usage),
+    },
+  });
+  return replicate;
+}
+
+/** One replicate: one model call, then schema validation. Never throws. */
+async function callModel(
+  env: ReplicateEnv,
+  request: ResolvedRequest,
+  index: number,
+  signal: AbortSignal,
+  schema: Record<string, unknown> | undefined,
+  span: Span | undefined,
+): Promise<Replicate> {
+  const seed = replicateSeed(request.seed, index);
+  const startedAt = preciseNow();
   try {
     const result = await env.models.call({
       model: request.agent.model,
@@ -179,6 +213,7 @@ async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: numbe
       temperature: request.agent.temperature,
       maxOutputTokens: request.agent.max_output_tokens,
       signal,
+      span,
     });
     const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
     return {
@@ -193,6 +228,8 @@ async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: numbe
       usage: result.usage,
       cost_usd: result.cost_usd,
       latency_ms: round(result.latency_ms),
+      started_at: isoMicros(startedAt),
+      ended_at: isoMicros(preciseNow()),
       error: check.valid
         ? null
         : new ServiceError('schema_validation', `output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`, { details: { errors: check.errors.slice(0, 20) } }).toJSON(),
@@ -212,6 +249,8 @@ async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: numbe
       usage: emptyUsage(),
       cost_usd: 0,
       latency_ms: round(failure.latency_ms),
+      started_at: isoMicros(startedAt),
+      ended_at: isoMicros(preciseNow()),
       error: failure.error.toJSON(),
     };
   }
@@ -245,6 +284,8 @@ function notLaunched(index: number, request: ResolvedRequest, provider: string, 
     usage: emptyUsage(),
     cost_usd: 0,
     latency_ms: 0,
+    started_at: null,
+    ended_at: null,
     error: reason.toJSON(),
   };
 }

@@ -1,9 +1,20 @@
 import { ServiceError } from '../errors.ts';
+import { endSpan, usageAttributes } from '../observability/tracing.ts';
 import { ModelCallError } from '../providers/gateway.ts';
 import { emptyUsage, type Bundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
 import type { ResolvedRequest } from '../tools/api.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
+import type { Span } from '@opentelemetry/api';
+import type { Usage } from '../schemas/bundle.ts';
+
+/** What the synthesizer pass ended with. */
+interface SynthesisDone {
+  output: unknown;
+  usage: Usage;
+  cost_usd: number;
+  error: ServiceError | null;
+}
 
 const DEFAULT_INSTRUCTIONS =
   'You are given several independent answers to the same task and where they disagree. ' +
@@ -20,6 +31,19 @@ const MAX_QUOTED = 20;
  * consensus stays the output and `synthesis_done` carries the error.
  */
 export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bundle: Bundle): Promise<unknown> {
+  if (!env.tracing.enabled) return synthesizeCall(env, request, bundle, undefined);
+  const model = (typeof request.synthesize === 'object' ? request.synthesize.model : undefined) ?? request.agent.model;
+  const span = env.tracing.startChild('synthesis', env.span, { 'gen_ai.request.model': model, 'synthesis.answers': bundle.replicates.filter((r) => r.valid).length });
+  const done = await synthesizeCall(env, request, bundle, span);
+  endSpan(span, {
+    error: done.error,
+    attributes: { ...usageAttributes(done.usage), 'orchestrator.cost_usd': done.cost_usd, ...(env.spanContent ? { 'gen_ai.output.messages': env.spanContent(done.output) } : {}) },
+  });
+  return done.output;
+}
+
+/** The synthesizer's call and its `synthesis_done` event; answers the output and what it cost. */
+async function synthesizeCall(env: ReplicateEnv, request: ResolvedRequest, bundle: Bundle, span: Span | undefined): Promise<SynthesisDone> {
   const options = typeof request.synthesize === 'object' ? request.synthesize : {};
   const model = options.model ?? request.agent.model;
   const schema = request.agent.output_schema;
@@ -43,6 +67,7 @@ export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bu
       outputSchema: schema,
       seed: request.seed,
       signal: env.signal,
+      span,
     });
     const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
     const error = check.valid ? null : new ServiceError('schema_validation', `synthesized output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`);
@@ -57,11 +82,11 @@ export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bu
       error: error?.toJSON() ?? null,
     });
     // An answer that breaks the schema is reported on synthesis_done; the run keeps its valid consensus.
-    return check.valid ? result.output : bundle.summary.consensus;
+    return { output: check.valid ? result.output : bundle.summary.consensus, usage: result.usage, cost_usd: result.cost_usd, error };
   } catch (error) {
     const failure = error instanceof ModelCallError ? error.error : new ServiceError('internal', String(error));
     env.emit({ type: 'synthesis_done', source: 'synthesizer', provider: env.models.provider, model, output: null, usage: emptyUsage(), cost_usd: 0, error: failure.toJSON() });
     // A failed synthesizer call leaves the consensus standing; the failure is on synthesis_done.
-    return bundle.summary.consensus;
+    return { output: bundle.summary.consensus, usage: emptyUsage(), cost_usd: 0, error: failure };
   }
 }

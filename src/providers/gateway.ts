@@ -1,10 +1,12 @@
 import OpenAI from 'openai';
 import { Agent, Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents';
+import { SpanKind, type Attributes, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import { Semaphore } from '../core/semaphore.ts';
 import { childTraceparent, outgoingHeaders, type TraceContext } from '../core/trace.ts';
-import type { BreakerOptions } from '../reliability/breakers.ts';
+import { breakerOutcome, type BreakerOptions } from '../reliability/breakers.ts';
+import { endSpan, NOOP_TRACING, traceparentOf, usageAttributes, type Tracing } from '../observability/tracing.ts';
 import { CallPolicy } from '../reliability/callPolicy.ts';
 import type { RetryPolicy } from '../reliability/retry.ts';
 import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
@@ -29,6 +31,8 @@ export interface ModelCallRequest {
   trace: TraceContext;
   /** Whose call it is: provider-call slots are shared round-robin across tenants. */
   tenant?: string | undefined;
+  /** The span this call belongs to (a replicate, the synthesis): each attempt is a `provider_call` under it. */
+  span?: Span | undefined;
 }
 
 /** What every successful provider operation reports for accounting. */
@@ -53,6 +57,8 @@ export interface EmbeddingRequest {
   signal: AbortSignal;
   trace: TraceContext;
   tenant?: string | undefined;
+  /** The span this call belongs to: each attempt is a `provider_call` under it. */
+  span?: Span | undefined;
 }
 
 /** Vectors in input order, plus accounting. */
@@ -114,12 +120,14 @@ export interface OpenAIGatewayOptions {
   logger: Logger;
   /** For tests of the retry policy: deterministic jitter. */
   random?: () => number;
+  /** Spans of provider attempts (default: none recorded). */
+  tracing?: Tracing;
 }
 
 /** The gateway the configuration describes, for `provider` at `baseURL`. */
 export function gatewayFromConfig(
   config: Config,
-  target: { provider: string; baseURL: string | undefined; apiKey: string; logger: Logger; random?: () => number },
+  target: { provider: string; baseURL: string | undefined; apiKey: string; logger: Logger; random?: () => number; tracing?: Tracing },
 ): OpenAIGateway {
   return new OpenAIGateway({
     provider: target.provider,
@@ -142,6 +150,7 @@ export function gatewayFromConfig(
     pricing: new PricingTable(config.PRICING_JSON),
     logger: target.logger,
     ...(target.random ? { random: target.random } : {}),
+    ...(target.tracing ? { tracing: target.tracing } : {}),
   });
 }
 
@@ -199,10 +208,13 @@ export class OpenAIGateway implements ModelGateway {
   readonly #modelProvider: BoundedModelProvider;
   readonly #client: OpenAI;
   readonly #transport: Transport;
+  readonly #tracing: Tracing;
 
   constructor(options: OpenAIGatewayOptions) {
     this.provider = options.provider;
     this.#options = options;
+    this.#tracing = options.tracing ?? NOOP_TRACING;
+    // The Agents SDK's own trace export stays off: our provider_call spans cover its calls, in the run's trace.
     setTracingDisabled(true);
     // Trace headers travel per call through async context (see outgoingHeaders).
     this.#transport = createTransport(() => outgoingHeaders.getStore(), {
@@ -267,7 +279,8 @@ export class OpenAIGateway implements ModelGateway {
       },
     });
     const input = toAgentInput(request.input);
-    const attempt = this.#invoke(request.model, request, () => this.#runner.run(agent, input, { signal, maxTurns: 1 }));
+    const spans = this.#tracing.enabled && request.span ? this.#callSpans(request) : undefined;
+    const attempt = this.#invoke(request.model, request, () => this.#runner.run(agent, input, { signal, maxTurns: 1 }), spans);
     const { attempts } = attempt;
     try {
       const result = await attempt.value;
@@ -291,7 +304,14 @@ export class OpenAIGateway implements ModelGateway {
   async embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
     const started = performance.now();
     const model = request.model ?? DEFAULT_EMBEDDING_MODEL;
-    const attempt = this.#invoke(model, request, () => this.#client.embeddings.create({ model, input: request.input }, { signal: request.signal }));
+    const spans: AttemptSpans<{ usage?: { prompt_tokens: number } | undefined }> | undefined =
+      this.#tracing.enabled && request.span
+        ? {
+            attributes: { 'gen_ai.operation.name': 'embeddings', 'gen_ai.provider.name': this.provider, 'gen_ai.request.model': model },
+            usage: (response) => ({ input_tokens: response.usage?.prompt_tokens ?? 0, output_tokens: 0 }),
+          }
+        : undefined;
+    const attempt = this.#invoke(model, request, () => this.#client.embeddings.create({ model, input: request.input }, { signal: request.signal }), spans);
     try {
       const response = await attempt.value;
       const input = response.usage?.prompt_tokens ?? 0;
@@ -310,18 +330,63 @@ export class OpenAIGateway implements ModelGateway {
    * Returns the pending value and a live attempt count (it keeps counting
    * while the value settles).
    */
-  #invoke<T>(model: string, request: { signal: AbortSignal; trace: TraceContext; tenant?: string | undefined }, operation: () => Promise<T>): { value: Promise<T>; attempts: () => number } {
+  #invoke<T>(
+    model: string,
+    request: { signal: AbortSignal; trace: TraceContext; tenant?: string | undefined; span?: Span | undefined },
+    operation: () => Promise<T>,
+    spans?: AttemptSpans<NoInfer<T>>,
+  ): { value: Promise<T>; attempts: () => number } {
     const { signal } = request;
     let attempts = 0;
     const value = this.#policy.run(`${this.provider}:${model}`, signal, () =>
       this.#limit.run(() => {
         // Counted when the request really goes out: not when the breaker refuses it or the run ends while it waits for a slot.
         attempts++;
-        const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
-        return outgoingHeaders.run(headers, operation);
+        if (!spans || !request.span) {
+          const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
+          return outgoingHeaders.run(headers, operation);
+        }
+        // One provider_call span per attempt; the provider sees it as the parent of its own spans.
+        const span = this.#tracing.startChild('provider_call', request.span, { ...spans.attributes, 'provider_call.attempt': attempts }, SpanKind.CLIENT);
+        const headers = { traceparent: traceparentOf(span) ?? childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
+        return outgoingHeaders.run(headers, operation).then(
+          (result) => {
+            endSpan(span, { attributes: { ...usageAttributes(spans.usage(result)), 'provider_call.breaker_outcome': 'success' } });
+            return result;
+          },
+          (error: unknown) => {
+            const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error);
+            const status = (mapped.details as { provider_status?: unknown } | undefined)?.provider_status;
+            endSpan(span, {
+              error: mapped,
+              attributes: {
+                // What this attempt told the breaker (an aborted one tells it nothing).
+                'provider_call.breaker_outcome': signal.aborted ? 'ignored' : breakerOutcome(mapped),
+                'provider_call.retryable': mapped.retryable,
+                ...(typeof status === 'number' ? { 'http.response.status_code': status } : {}),
+              },
+            });
+            throw error;
+          },
+        );
       }, signal, request.tenant),
     );
     return { value, attempts: () => attempts };
+  }
+
+  /** What the attempt spans of a model call carry (only built when tracing is on). */
+  #callSpans(request: ModelCallRequest): AttemptSpans<{ rawResponses: Array<{ usage?: { inputTokens: number; outputTokens: number } | undefined }> }> {
+    const attributes: Attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': this.provider, 'gen_ai.request.model': request.model };
+    if (request.seed !== undefined) attributes['gen_ai.request.seed'] = request.seed;
+    if (request.temperature !== undefined) attributes['gen_ai.request.temperature'] = request.temperature;
+    if (request.maxOutputTokens !== undefined) attributes['gen_ai.request.max_tokens'] = request.maxOutputTokens;
+    return {
+      attributes,
+      usage: (result) => {
+        const usage = sumUsage(result.rawResponses.map((r) => r.usage));
+        return { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens };
+      },
+    };
   }
 
   /** An aborted run reports why it was aborted (cancel, timeout, budget), not how the socket died. */
@@ -335,6 +400,12 @@ export class OpenAIGateway implements ModelGateway {
     await this.#modelProvider.close();
     await this.#transport.close();
   }
+}
+
+/** How the attempts of one operation are described on their `provider_call` spans. */
+interface AttemptSpans<T> {
+  attributes: Attributes;
+  usage(result: T): { input_tokens: number; output_tokens: number };
 }
 
 function toAgentInput(input: RunInput): string | AgentInputItem[] {

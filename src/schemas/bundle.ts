@@ -29,6 +29,9 @@ export const ReplicateSchema = z.object({
   usage: UsageSchema,
   cost_usd: z.number().min(0),
   latency_ms: z.number().min(0),
+  /** When the replicate's call started and when it ended (ISO 8601, microseconds, like event `ts`); null for one never launched. Records of older versions lack them. */
+  started_at: z.string().nullable().default(null),
+  ended_at: z.string().nullable().default(null),
   error: ErrorBodySchema.nullable(),
 });
 

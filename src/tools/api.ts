@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { ServiceError } from '../errors.ts';
 import type { TraceContext } from '../core/trace.ts';
@@ -78,6 +79,8 @@ export interface ToolContext {
   readonly request: ResolvedRequest;
   readonly signal: AbortSignal;
   readonly trace: TraceContext;
+  /** This tool's span (`tool`): spans the tool starts (replicates, inner tools) go under it. Non-recording without tracing. */
+  readonly span: Span;
   readonly log: Logger;
   readonly models: RunModels;
   /** Emits an event; the orchestrator stamps seq, ids and time. */

@@ -10,7 +10,7 @@ const created = Date.parse('2025-01-01T00:00:00.000Z');
 const deadlines = deadlinesOf(created, 60_000, request);
 
 function replicate(index: number): Replicate {
-  return { index, status: 'succeeded', output: 'x', valid: true, provider: 'sim', model: 'm', seed: index + 1, attempts: 1, usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 }, cost_usd: 0, latency_ms: 1, error: null };
+  return { index, status: 'succeeded', output: 'x', valid: true, provider: 'sim', model: 'm', seed: index + 1, attempts: 1, usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 }, cost_usd: 0, latency_ms: 1, started_at: null, ended_at: null, error: null };
 }
 
 function event(runId: string, seq: number, body: Record<string, unknown>): RunEvent {

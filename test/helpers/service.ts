@@ -7,6 +7,8 @@ import { DefaultToolPlanner, type Planner } from '../../src/core/planner.ts';
 import { parseRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
+import { createTracing, type Tracing } from '../../src/observability/tracing.ts';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { gatewayFromConfig } from '../../src/providers/gateway.ts';
 import { startSimulator, type Simulator, type SimulatorBehavior } from '../../src/providers/simulator/index.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
@@ -23,6 +25,8 @@ export interface TestService {
   orchestrator: Orchestrator;
   store: Store;
   config: Config;
+  /** The service's tracing (NOOP_TRACING unless a `spanExporter` was given). */
+  tracing: Tracing;
   /** Every log line the service wrote, as text. */
   logs: string[];
   close(): Promise<void>;
@@ -40,6 +44,8 @@ export interface TestServiceOptions {
   random?: () => number;
   /** Clock of the default memory store (its TTLs), e.g. `manualClock().now` from ./clock.ts. */
   now?: () => number;
+  /** Exports the service's spans (e.g. an InMemorySpanExporter); without it, no tracing. */
+  spanExporter?: SpanExporter;
 }
 
 /**
@@ -58,7 +64,9 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   });
   const redact = patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS));
   const logger = createLogger({ level: config.LOG_LEVEL, redact, destination });
+  const tracing = await createTracing({ exporter: options.spanExporter, serviceName: config.OTEL_SERVICE_NAME, captureContent: config.OTEL_CAPTURE_CONTENT });
   const gateway = gatewayFromConfig(config, {
+    tracing,
     provider: 'simulator',
     apiKey: options.apiKey ?? 'sk-test-secret-key-0123456789',
     baseURL: sim.url,
@@ -75,6 +83,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     logger,
     metrics: new Metrics(),
     redact,
+    tracing,
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
@@ -84,6 +93,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     orchestrator,
     store,
     config,
+    tracing,
     logs,
     async close() {
       await orchestrator.drain(1000);
@@ -91,6 +101,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       await gateway.close();
       await store.close();
       await sim.close();
+      await tracing.shutdown();
     },
   };
 }

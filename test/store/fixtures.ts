@@ -82,6 +82,8 @@ export function replicateDone(runId: string, seq: number, index: number, output:
       usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
       cost_usd: 0,
       latency_ms: 1,
+      started_at: '2026-01-01T00:00:00.000000Z',
+      ended_at: '2026-01-01T00:00:00.001000Z',
       error: null,
     },
   };
