@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { docExamples, runExample } from '../helpers/docExamples.ts';
 import { postJson } from '../helpers/service.ts';
 import { startReplica, type Replica } from '../helpers/replicaProcess.ts';
 import { waitFor } from '../helpers/waitFor.ts';
@@ -100,5 +101,25 @@ describe('spans over real OTLP/HTTP (node src/server.ts)', () => {
       expect(Number(attr(c, 'gen_ai.usage.input_tokens'))).toBeGreaterThan(0);
     }
     expect(Number(attr(run!, 'gen_ai.usage.output_tokens'))).toBe(body.usage.output_tokens);
+  });
+
+  it('docs/tracing.md: the example receiver gets the run, tool, replicate and provider_call spans', async () => {
+    const code = docExamples('docs/tracing.md').get('receiver');
+    expect(code).toBeTypeOf('string');
+    const example = (await runExample(code as string, { RECEIVER_PORT: '0' })) as { url: string; server: Server; received: Array<{ name: string; traceId: string; parentSpanId?: string }> };
+    receiver = example.server;
+    replica = await startReplica({ OTEL_EXPORTER_OTLP_ENDPOINT: example.url });
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const { body } = await postJson(`${replica.url}/v1/runs`, { tool: 'bundle', input: 'Is the sky blue?', replicates: 3 }, { traceparent: `00-${traceId}-b7ad6b7169203331-01` });
+    expect(body.status).toBe('succeeded');
+    replica.child.kill('SIGTERM');
+    await replica.exited;
+    await waitFor(() => example.received.some((s) => s.name === 'run'), { what: 'the run span at the example receiver' });
+    const names = example.received.filter((s) => s.traceId === traceId).map((s) => s.name);
+    expect(names.filter((n) => n === 'run')).toHaveLength(1);
+    expect(names.filter((n) => n === 'tool')).toHaveLength(1);
+    expect(names.filter((n) => n === 'replicate')).toHaveLength(3);
+    expect(names.filter((n) => n === 'provider_call')).toHaveLength(3);
+    expect(example.received.find((s) => s.name === 'run')?.parentSpanId).toBe('b7ad6b7169203331');
   });
 });
