@@ -31,7 +31,7 @@ const MAX_QUOTED = 20;
  * consensus stays the output and `synthesis_done` carries the error.
  */
 export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bundle: Bundle): Promise<unknown> {
-  if (!env.tracing.enabled) return synthesizeCall(env, request, bundle, undefined);
+  if (!env.tracing.enabled) return (await synthesizeCall(env, request, bundle, undefined)).output;
   const model = (typeof request.synthesize === 'object' ? request.synthesize.model : undefined) ?? request.agent.model;
   const span = env.tracing.startChild('synthesis', env.span, { 'gen_ai.request.model': model, 'synthesis.answers': bundle.replicates.filter((r) => r.valid).length });
   const done = await synthesizeCall(env, request, bundle, span);
