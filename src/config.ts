@@ -29,6 +29,15 @@ export const ConfigSchema = z.object({
   /** Comma-separated bearer tokens; when set, requests must carry one. Each token is its own tenant. */
   API_KEYS: optionalString,
 
+  /** Browser origins allowed to call the API (comma-separated, or `*`); unset, CORS is off. */
+  CORS_ORIGINS: optionalString,
+  /** How long browsers may cache a CORS preflight answer, in seconds. */
+  CORS_MAX_AGE_S: int(600, 0, 86_400),
+  /** HMAC key of stream tokens (at least 32 characters); replicas must share it. Unset, one is made at startup. */
+  STREAM_TOKEN_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  /** Lifetime of a stream token (`?stream_token=` on a run's events). */
+  STREAM_TOKEN_TTL_MS: int(600_000, 1000, 86_400_000),
+
   /** The contract's bound on `replicates` (default 20); raise it for 100-replicate runs. */
   MAX_REPLICATES: int(20, 1, 1000),
   /** Replicates of one run in flight at once. */

@@ -5,7 +5,7 @@ export type RedactionTarget = 'log' | 'event';
 export type Redactor = (value: unknown, target: RedactionTarget) => unknown;
 
 /** Credentials that must never leave the process in clear. */
-const ALWAYS = [/\bsk-[A-Za-z0-9_-]{8,}/g, /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi];
+const ALWAYS = [/\bsk-[A-Za-z0-9_-]{8,}/g, /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi, /\bstream_token=[^&\s"']+/gi];
 
 /** Masks API keys and bearer tokens in a text (provider error messages echo keys back). */
 export function maskSecrets(text: string): string {

@@ -1,5 +1,6 @@
 import type { RunEvent } from '../schemas/events.ts';
 import type { RunResult } from '../schemas/result.ts';
+import type { RunListQuery, RunPage } from './runList.ts';
 
 /** Stops a subscription. */
 export type Unsubscribe = () => void;
@@ -31,6 +32,13 @@ export interface Store {
   saveRun(run: RunResult): Promise<void>;
   /** A run record, or null when unknown or expired. */
   getRun(id: string): Promise<RunResult | null>;
+  /**
+   * Live records matching `query`, newest first (creation time, then id,
+   * descending), at most `query.limit`, after `query.cursor`. A page may
+   * hold fewer than `limit` and still have a `next` (a store may bound the
+   * records it looks at per call).
+   */
+  listRuns(query: RunListQuery): Promise<RunPage>;
   /**
    * Appends one event to the run's log and fans it out to subscribers. A
    * store that can do it synchronously returns nothing (the memory store:
