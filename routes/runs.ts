@@ -7,8 +7,9 @@ import { parseOr400 } from '../src/http.ts';
 import { checkIdempotencyKey, idempotencyGate, requestFingerprint, scopedKey } from '../src/reliability/idempotency.ts';
 import type { RunEvent } from '../src/schemas/events.ts';
 import { RunRequestSchema } from '../src/schemas/request.ts';
-import type { RunResult } from '../src/schemas/result.ts';
+import { isTerminal, type RunResult } from '../src/schemas/result.ts';
 import type { Store } from '../src/store/types.ts';
+import type { StreamTokens } from '../src/streamTokens.ts';
 
 /** What the run routes need. */
 export interface RunsRoutesOptions {
@@ -21,11 +22,15 @@ export interface RunsRoutesOptions {
   maxStreams: number;
   /** Redaction for events rebuilt from a record (REDACT_EVENTS); stored events are redacted when emitted. */
   redactEvent: (event: RunEvent) => RunEvent;
+  /** Mints the `stream_token` of run creation answers and checks the one on `/events`. */
+  streamTokens: StreamTokens;
+  /** The `retry:` hint (ms) each stream opens with: how long an EventSource waits before reconnecting. */
+  retryMs: number;
   now: () => number;
 }
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
-const EventsQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
+const EventsQuery = z.object({ after: z.coerce.number().int().min(0).optional(), stream_token: z.string().min(1).max(1024).optional() });
 const LAST_EVENT_ID = /^\d{1,15}$/;
 
 /** The SSE frame of an event: `id` is its seq, `event` its type. */
@@ -73,11 +78,14 @@ async function serveStream(
   heartbeatMs: number,
   streams: { open: number },
   redactEvent: (event: RunEvent) => RunEvent,
+  retryMs: number,
 ): Promise<void> {
   streams.open++;
   reply.raw.once('close', () => streams.open--);
   const stop = new AbortController();
   reply.sse.sendHeaders();
+  // A field-only frame: it sets the reconnection delay and dispatches no event.
+  reply.raw.write(`retry: ${retryMs}\n\n`);
   const heartbeat = setInterval(() => {
     if (!reply.raw.writableEnded) reply.raw.write(': ping\n\n');
   }, heartbeatMs);
@@ -93,15 +101,32 @@ async function serveStream(
   }
 }
 
+/**
+ * Whether a reader of a finished run who has seen events up to `after` has
+ * nothing left to get: the log holds nothing past `after`, and either its
+ * event at `after` is `run_completed`, or `after` lies past the whole log
+ * (or the log expired). A log whose last event is `after` but not the end
+ * is one whose closing event is still being written: that reader waits.
+ */
+async function seenTheEnd(store: Store, id: string, after: number): Promise<boolean> {
+  const tail = await store.readEvents(id, after - 1);
+  if (tail.length === 0) return true;
+  return tail.length === 1 && tail[0]?.seq === after && tail[0].type === 'run_completed';
+}
+
 /** The run id of the path, refusing (as unknown, not forbidden: existence is not revealed) another tenant's run. */
-function ownedRunId(request: FastifyRequest): string {
+export function ownedRunId(request: FastifyRequest): string {
   const { id } = parseOr400(IdParams, request.params, 'path');
   if (!runBelongsTo(id, request.tenant)) throw new ServiceError('not_found', `no run with id "${id}"`);
   return id;
 }
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
-export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, now }) => {
+export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
+  app,
+  { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, streamTokens, retryMs, now },
+) => {
+  const tokenFor = (runId: string, tenant: string) => streamTokens.mint(runId, tenant).token;
   /** Streams open in this app (bounded by `maxStreams`). */
   const streams = { open: 0 };
   const streamSlot = () => {
@@ -129,12 +154,15 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
       });
       if (decision.kind === 'replay') {
         reply.header('idempotent-replayed', 'true');
-        return replay(reply, decision.result, stream);
+        return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant));
       }
     }
 
     // A streamed run is followed before it starts, so run_started is on the wire before the tool begins its work.
     reply.header('location', `/v1/runs/${prepared.id}`);
+    // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
+    const streamToken = tokenFor(prepared.id, request.tenant);
+    if (stream) reply.header('stream-token', streamToken);
     const follower = stream ? followInto(store, reply, prepared.id, 0) : null;
     let handle;
     try {
@@ -142,17 +170,19 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     } catch (error) {
       follower?.close();
       reply.removeHeader('location');
+      reply.removeHeader('stream-token');
       if (storeKey) await store.releaseIdempotency(storeKey);
       throw error;
     }
-    if (follower) return serveStream(reply, follower, heartbeatMs, streams, redactEvent);
-    if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status });
-    return handle.done;
+    if (follower) return serveStream(reply, follower, heartbeatMs, streams, redactEvent, retryMs);
+    if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status, stream_token: streamToken });
+    return { ...(await handle.done), stream_token: streamToken };
   });
 
   /** A replay answers what the first request got: the result, or its whole event stream. */
-  async function replay(reply: FastifyReply, result: RunResult, stream: boolean) {
-    if (!stream) return result;
+  async function replay(reply: FastifyReply, result: RunResult, stream: boolean, streamToken: string) {
+    if (!stream) return { ...result, stream_token: streamToken };
+    reply.header('stream-token', streamToken);
     const events = await store.readEvents(result.id, 0);
     const last = events.at(-1);
     async function* frames() {
@@ -170,8 +200,15 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
   });
 
   app.get('/v1/runs/:id/events', { sse: 'manual' }, async (request, reply) => {
+    const { after: afterQuery, stream_token: streamToken } = parseOr400(EventsQuery, request.query, 'query');
+    if (streamToken !== undefined) {
+      // The auth hook let this request through on its token alone (browsers' EventSource sends no headers): the token decides.
+      const { id: pathId } = parseOr400(IdParams, request.params, 'path');
+      const tenant = streamTokens.verifyStreamToken(streamToken, pathId);
+      if (tenant === null) throw new ServiceError('unauthorized', 'invalid or expired stream token for this run (mint one with POST /v1/runs/{id}/stream_token)');
+      request.tenant = tenant;
+    }
     const id = ownedRunId(request);
-    const { after: afterQuery } = parseOr400(EventsQuery, request.query, 'query');
     const header = request.headers['last-event-id'];
     let after = afterQuery ?? 0;
     if (typeof header === 'string' && header.trim() !== '') {
@@ -180,8 +217,10 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, { o
     }
     const run = await orchestrator.get(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
+    // A reader that has seen the end is told there is nothing more (EventSource stops on 204) instead of being kept waiting.
+    if (after > 0 && isTerminal(run.status) && (await seenTheEnd(store, id, after))) return reply.code(204).send();
     streamSlot();
-    return serveStream(reply, followInto(store, reply, id, after), heartbeatMs, streams, redactEvent);
+    return serveStream(reply, followInto(store, reply, id, after), heartbeatMs, streams, redactEvent, retryMs);
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {

@@ -1,8 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { fastifyCors } from '@fastify/cors';
 import { fastifySSE } from '@fastify/sse';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { apiDocsRoutes } from '../routes/apiDocs.ts';
+import { consoleRoutes } from '../routes/console.ts';
 import { healthRoutes } from '../routes/health.ts';
+import { runListRoutes } from '../routes/runList.ts';
 import { runsRoutes } from '../routes/runs.ts';
 import { toolsRoutes } from '../routes/tools.ts';
 import type { Config } from './config.ts';
@@ -17,6 +21,8 @@ import type { Metrics } from './observability/metrics.ts';
 import type { ModelGateway } from './providers/gateway.ts';
 import type { RunEvent } from './schemas/events.ts';
 import type { Store } from './store/types.ts';
+import { corsOptions, escapeLineSeparators } from './browsers.ts';
+import { createStreamTokens } from './streamTokens.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
 /** Everything the app is built from; tests pass their own. */
@@ -83,6 +89,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     .filter(Boolean)
     .map((k) => createHash('sha256').update(k).digest());
 
+  if (config.STREAM_TOKEN_SECRET === undefined && config.STORE === 'redis') {
+    deps.logger.warn('STREAM_TOKEN_SECRET is unset: stream tokens made here are accepted by this replica only; give every replica the same secret');
+  }
+  const streamTokens = createStreamTokens({ secret: config.STREAM_TOKEN_SECRET, ttlMs: config.STREAM_TOKEN_TTL_MS, now });
+  // CORS first: its headers are on every answer, errors (401) and preflights included, so a page can read them.
+  const cors = corsOptions(config);
+  if (cors) await app.register(fastifyCors, cors);
+
   app.decorateRequest('trace', null as never);
   app.decorateRequest('tenant', PUBLIC_TENANT);
   app.addHook('onRequest', async (request, reply) => {
@@ -90,6 +104,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     const traceparent = request.headers.traceparent;
     request.trace = traceFromHeaders(typeof traceparent === 'string' ? traceparent : undefined, typeof requestId === 'string' ? requestId : undefined);
     reply.header('x-request-id', request.trace.request_id);
+    // Exception (browsers, CONTRACT v1.1): a run's events with `?stream_token=` skip the bearer check; the route verifies the token.
+    // CORS preflights carry no credentials by design. Both are matched on the route, not on the URL's spelling.
+    if (request.method === 'OPTIONS' && request.routeOptions.url === '*' && cors) return;
+    if (request.method === 'GET' && request.routeOptions.url === '/v1/runs/:id/events' && typeof (request.query as { stream_token?: unknown }).stream_token === 'string') return;
     if (apiKeys.length > 0 && request.url.startsWith('/v1/')) request.tenant = authenticate(request.headers.authorization, apiKeys);
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -112,7 +130,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     return parseJson(request, text, done);
   });
   // Heartbeats are ours (`: ping`, as the contract says), so the plugin's are off.
-  await app.register(fastifySSE, { heartbeatInterval: 0 });
+  await app.register(fastifySSE, { heartbeatInterval: 0, serializer: (data: unknown) => escapeLineSeparators(JSON.stringify(data)) });
   await app.register(runsRoutes, {
     orchestrator,
     store: deps.store,
@@ -120,8 +138,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     maxStreams: config.MAX_STREAMS,
     redactEvent: config.REDACT_EVENTS ? (event) => deps.redact(event, 'event') as RunEvent : (event) => event,
+    streamTokens,
+    retryMs: config.SSE_RETRY_MS,
     now,
   });
+  await app.register(runListRoutes, { orchestrator, store: deps.store, streamTokens, maxLimit: config.RUN_LIST_MAX_LIMIT });
+  await app.register(apiDocsRoutes);
+  await app.register(consoleRoutes);
   await app.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
   await app.register(healthRoutes, { store: deps.store, orchestrator, gateway: deps.gateway, metrics: deps.metrics });
   return { app, orchestrator };

@@ -60,6 +60,10 @@ export const ConfigSchema = z.object({
   IDEMPOTENCY_TTL_MS: int(86_400_000, 1000),
   MAX_IDEMPOTENCY_KEYS: int(100_000, 1),
   SSE_HEARTBEAT_MS: int(15_000, 10),
+  /** The `retry:` hint streams open with: how long a browser's EventSource waits before reconnecting. */
+  SSE_RETRY_MS: int(2_000, 0, 600_000),
+  /** Largest `limit` of `GET /v1/runs`. */
+  RUN_LIST_MAX_LIMIT: int(100, 1, 1000),
 
   RETRY_MAX_ATTEMPTS: int(3, 1, 20),
   RETRY_BASE_MS: int(250, 0),

@@ -465,6 +465,11 @@ export function runBelongsTo(id: string, tenant: string): boolean {
   return tenant === PUBLIC_TENANT || id.startsWith(`run_${tenant}_`);
 }
 
+/** The id prefix of every run `tenant` may see (all runs, when auth is off). */
+export function tenantRunPrefix(tenant: string): string {
+  return tenant === PUBLIC_TENANT ? 'run_' : `run_${tenant}_`;
+}
+
 /** Events only the orchestrator emits, before stamping. */
 type OwnEvent =
   | Omit<Extract<RunEvent, { type: 'run_started' }>, keyof EventStamp>
