@@ -126,7 +126,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
   app,
   { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, streamTokens, retryMs, now },
 ) => {
-  const tokenFor = (runId: string, tenant: string) => streamTokens.mint(runId, tenant).token;
+  /** Creation answers' tokens date from the run's creation, so a replay carries the very token the first answer did. */
+  const tokenFor = (runId: string, tenant: string, createdAt?: string) => streamTokens.mint(runId, tenant, createdAt ? Date.parse(createdAt) : undefined).token;
   /** Streams open in this app (bounded by `maxStreams`). */
   const streams = { open: 0 };
   const streamSlot = () => {
@@ -154,15 +155,14 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
       });
       if (decision.kind === 'replay') {
         reply.header('idempotent-replayed', 'true');
-        return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant));
+        return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant, decision.result.created_at));
       }
     }
 
     // A streamed run is followed before it starts, so run_started is on the wire before the tool begins its work.
     reply.header('location', `/v1/runs/${prepared.id}`);
     // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
-    const streamToken = tokenFor(prepared.id, request.tenant);
-    if (stream) reply.header('stream-token', streamToken);
+    if (stream) reply.header('stream-token', tokenFor(prepared.id, request.tenant));
     const follower = stream ? followInto(store, reply, prepared.id, 0) : null;
     let handle;
     try {
@@ -175,6 +175,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
       throw error;
     }
     if (follower) return serveStream(reply, follower, heartbeatMs, streams, redactEvent, retryMs);
+    const streamToken = tokenFor(handle.id, request.tenant, handle.record.created_at);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status, stream_token: streamToken });
     return { ...(await handle.done), stream_token: streamToken };
   });

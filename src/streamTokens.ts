@@ -10,8 +10,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * without a store read, and a token opens only the run it was made for.
  */
 export interface StreamTokens {
-  /** A fresh token for `runId` owned by `tenant`, and when it expires (ms since epoch). */
-  mint(runId: string, tenant: string): { token: string; expiresAt: number };
+  /**
+   * A token for `runId` owned by `tenant`, valid from `issuedAt` (default
+   * now) for the TTL, and when it expires (ms since epoch). Same inputs,
+   * same token: a replayed answer carries the token the first one did.
+   */
+  mint(runId: string, tenant: string, issuedAt?: number): { token: string; expiresAt: number };
   /** The tenant the token was made for, or null when it is malformed, tampered with, expired or for another run. */
   verifyStreamToken(token: string, runId: string): string | null;
 }
@@ -43,8 +47,8 @@ export function createStreamTokens(options: StreamTokenOptions): StreamTokens {
   const mac = (payload: string) => createHmac('sha256', key).update(payload).digest();
 
   return {
-    mint(runId, tenant) {
-      const expiresAt = now() + options.ttlMs;
+    mint(runId, tenant, issuedAt = now()) {
+      const expiresAt = issuedAt + options.ttlMs;
       const payload = Buffer.from(JSON.stringify({ r: runId, t: tenant, e: expiresAt } satisfies Payload)).toString('base64url');
       return { token: `${payload}.${mac(payload).toString('base64url')}`, expiresAt };
     },
