@@ -57,8 +57,9 @@ export function createStreamTokens(options: StreamTokenOptions): StreamTokens {
       const dot = token.indexOf('.');
       if (dot <= 0 || dot !== token.lastIndexOf('.')) return null;
       const payload = token.slice(0, dot);
-      const given = Buffer.from(token.slice(dot + 1), 'base64url');
-      const expected = mac(payload);
+      // Compared as text: base64url decoding ignores padding bits, so two spellings could decode to one mac.
+      const given = Buffer.from(token.slice(dot + 1), 'utf8');
+      const expected = Buffer.from(mac(payload).toString('base64url'), 'utf8');
       // The mac is checked before the payload is parsed: nothing unsigned is interpreted.
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
       let parsed: Partial<Payload>;
