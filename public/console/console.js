@@ -207,7 +207,7 @@ function resetView(id) {
   $('confidence').textContent = '—';
   $('disagreements').replaceChildren(el('p', { class: 'muted', textContent: 'none yet' }));
   $('heatmap').replaceChildren();
-  $('replicates').replaceChildren();
+  $('replicate-rows').replaceChildren();
   $('events').replaceChildren();
   renderBudget({ tokens: 0, cost_usd: 0, time_ms: 0 });
   renderProgress();
@@ -247,7 +247,7 @@ function renderReplicates() {
         el('td', { textContent: `${Math.round(r.latency_ms)} ms` }),
       ),
     );
-  $('replicates').replaceChildren(...rows);
+  $('replicate-rows').replaceChildren(...rows);
   renderProgress();
 }
 
