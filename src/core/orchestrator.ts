@@ -1,5 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { computeStatistics, summarize } from '../bundle/index.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { ModelCallError, type CallAccounting, type ModelGateway } from '../providers/gateway.ts';
@@ -195,11 +196,18 @@ export class Orchestrator {
     const active = this.#active.get(id);
     if (!active) return this.#deps.store.getRun(id);
     const { replicates, summary, statistics } = active.partial;
-    if (active.record.bundle || !summary || !statistics) return active.record;
+    if (active.record.bundle || replicates.length === 0) return active.record;
+    // Replicates of a composite's steps are numbered per step: the live view numbers them in step order.
+    const composite = replicates.some((r) => r.step !== undefined);
+    const ordered = composite
+      ? [...replicates].sort((a, b) => (a.step ?? '').localeCompare(b.step ?? '') || a.index - b.index).map((r, index) => ({ ...r, index }))
+      : [...replicates].sort((a, b) => a.index - b.index);
+    // The tool's own latest summary when it covers what has arrived; otherwise (between summaries, or a composite) one made now.
+    const current = !composite && summary && statistics && statistics.completed === ordered.length;
     const bundle: Bundle = {
-      replicates: [...replicates].sort((a, b) => a.index - b.index),
-      summary,
-      statistics,
+      replicates: ordered,
+      summary: current ? summary : summarize(ordered, { merge: active.request.merge }),
+      statistics: current ? statistics : computeStatistics(ordered, composite ? ordered.length : active.request.replicates),
       early_stop: { triggered: false, reason: null },
     };
     return { ...active.record, bundle, usage: active.account.usage, cost_usd: active.account.costUsd, cost_breakdown: active.account.costBreakdown, budget: active.account.report() };
@@ -348,6 +356,7 @@ export class Orchestrator {
     } as RunEvent;
     if (this.#deps.redactEvents) stamped = this.#deps.redact(stamped, 'event') as RunEvent;
     if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#trackReplicate(active, stamped.replicate);
+    else if (stamped.type === 'replicate_done' && stamped.replicate.step !== undefined) active.partial.replicates.push(stamped.replicate);
     else if (stamped.type === 'partial_summary' && stamped.tool === active.tool.name) {
       active.partial.summary = stamped.summary;
       active.partial.statistics = stamped.statistics;
@@ -374,7 +383,7 @@ export class Orchestrator {
     if (replicate.error && replicate.status === 'failed') metrics.providerErrors.inc({ provider: replicate.provider, code: replicate.error.code });
   }
 
-  #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal = active.controller.signal): ToolContext {
+  #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal = active.controller.signal, step?: string): ToolContext {
     const deps = this.#deps;
     const models: RunModels = {
       provider: deps.gateway.provider,
@@ -401,7 +410,9 @@ export class Orchestrator {
       // The run's logger already names its tool; only inner tools need their own.
       log: tool === active.tool ? active.log : active.log.child({ tool: tool.name }),
       models,
-      emit: (event) => this.#emit(active, { tool: tool.name, ...event }),
+      // An inner tool's replicates say which step of the composite made them.
+      emit: (event) =>
+        this.#emit(active, { tool: tool.name, ...(step !== undefined && event.type === 'replicate_done' ? { ...event, replicate: { ...event.replicate, step } } : event) }),
       replicate: (overrides) =>
         runReplicates(
           {
@@ -432,7 +443,7 @@ export class Orchestrator {
         };
         const step = options.step ?? innerTool.name;
         ctx.emit({ type: 'tool_started', tool: innerTool.name, step });
-        const result = await innerTool.execute(this.#context(active, innerTool, innerRequest, signal));
+        const result = await innerTool.execute(this.#context(active, innerTool, innerRequest, signal, step));
         ctx.emit({ type: 'tool_completed', tool: innerTool.name, step, status: result.error ? 'failed' : 'succeeded' });
         return result;
       },

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (The functions passed to page.evaluate run in the browser.)
 import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { Browser } from 'playwright-core';

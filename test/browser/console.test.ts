@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (The functions passed to page.evaluate run in the browser.)
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +54,7 @@ describe.skipIf(skipBrowser)('the console at /console, in Chromium, with keys on
         rows: document.querySelectorAll('#replicate-rows tr').length,
         cells: document.querySelectorAll('#heatmap .cell.value').length,
         consensus: document.getElementById('consensus')?.textContent,
-        disagreementPaths: [...document.querySelectorAll('#disagreements .disagreement')].map((d) => (d as HTMLElement).dataset.path),
+        disagreementPaths: Array.from(document.querySelectorAll('#disagreements .disagreement')).map((d) => (d as HTMLElement).dataset.path),
         tokens: document.getElementById('budget-tokens')?.textContent,
         runs: document.querySelectorAll('#runs li').length,
         liveRows: w.liveRows,

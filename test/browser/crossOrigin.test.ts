@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (The functions passed to page.evaluate run in the browser.)
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
