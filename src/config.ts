@@ -30,7 +30,9 @@ export const ConfigSchema = z.object({
   API_KEYS: optionalString,
 
   /** Browser origins allowed to call the API (comma-separated, or `*`); unset, CORS is off. */
-  CORS_ORIGINS: optionalString,
+  CORS_ORIGINS: optionalString.refine((spec) => spec === undefined || spec.split(',').every((o) => isOriginSpec(o.trim())), {
+    message: 'comma-separated origins such as https://app.example or http://localhost:3000 (scheme, host, optional port; no path), or *',
+  }),
   /** How long browsers may cache a CORS preflight answer, in seconds. */
   CORS_MAX_AGE_S: int(600, 0, 86_400),
   /** HMAC key of stream tokens (at least 32 characters); replicas must share it. Unset, one is made at startup. */
@@ -83,6 +85,17 @@ export const ConfigSchema = z.object({
   PLANNER_RULES: optionalString,
   SHUTDOWN_GRACE_MS: int(10_000, 0),
 });
+
+/** `*`, or an origin as browsers send it (`scheme://host[:port]`, nothing after). */
+function isOriginSpec(origin: string): boolean {
+  if (origin === '*') return true;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin.replace(/\/+$/, '');
+  } catch {
+    return false;
+  }
+}
 
 /** The parsed, frozen configuration. */
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
