@@ -190,6 +190,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
       for (const event of events) yield frame(event);
       if (last?.type !== 'run_completed') yield frame(redactEvent(completedFromRecord(result, (last?.seq ?? 0) + 1)));
     }
+    reply.sse.sendHeaders();
+    reply.raw.write(`retry: ${retryMs}\n\n`);
     await reply.sse.send(frames());
   }
 
