@@ -22,7 +22,11 @@ export const apiDocsRoutes: FastifyPluginAsync = async (app) => {
   app.get('/openapi.json', async (_request, reply) => reply.type('application/json').send(jsonText));
   app.get('/openapi.yaml', async (_request, reply) => reply.type('application/yaml').send(yamlText));
 
-  await app.register(fastifySwagger, { mode: 'static', specification: { document: document as never } });
+  // The rendered copy: "Try it out" calls this same server, and Swagger UI (which only knows the default
+  // dialect, the same 2020-12 schemas) is not told about `jsonSchemaDialect`, which it would warn about.
+  const { jsonSchemaDialect: _dialect, ...rest } = document;
+  const forUi = { ...rest, servers: [{ url: '/', description: 'this server' }] };
+  await app.register(fastifySwagger, { mode: 'static', specification: { document: forUi as never } });
   await app.register(fastifySwaggerUi, {
     routePrefix: '/docs',
     // Swagger UI's default validator badge calls validator.swagger.io; offline means none.
