@@ -12,7 +12,7 @@ const reps = Number(process.argv[4] ?? 1);
 const rounds = 5, perRound = Number(process.argv[5] ?? 300);
 const sim = spawn(process.execPath, ['src/providers/simulator/main.ts'], { cwd: dirB, env: { ...process.env, SIMULATOR_PORT: '18111' }, stdio: 'ignore' });
 function start(dir: string, port: number) {
-  return spawn(process.execPath, ['src/server.ts'], { cwd: dir, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', OPENAI_BASE_URL: 'http://127.0.0.1:18111/v1', OPENAI_API_KEY: 'sk-x', MAX_REPLICATES: '100', MAX_CONCURRENCY: '100' }, stdio: 'ignore' });
+  return spawn(process.execPath, ['src/server.ts'], { cwd: dir, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', OPENAI_BASE_URL: 'http://127.0.0.1:18111/v1', OPENAI_API_KEY: 'sk-x', MAX_REPLICATES: '100', MAX_CONCURRENCY: '100', RATE_LIMIT_MAX: '0' }, stdio: 'ignore' });
 }
 const a = start(dirA, 18112), b = start(dirB, 18113);
 await new Promise((r) => setTimeout(r, 4000));

@@ -86,7 +86,7 @@ async function settle(): Promise<void> {
 
 const t0 = performance.now();
 const svc = await startTestService({
-  env: { LOG_LEVEL: 'silent', MAX_CONCURRENCY: '20', MAX_RUNS: '500', DEFAULT_TIMEOUT_MS: '60000' },
+  env: { LOG_LEVEL: 'silent', RATE_LIMIT_MAX: '0', MAX_CONCURRENCY: '20', MAX_RUNS: '500', DEFAULT_TIMEOUT_MS: '60000' },
   behavior: { latencyMs: 0, answers: { kind: 'byPrompt', rules: items.map((it) => ruleFor(it.q)) } },
 });
 

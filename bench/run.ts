@@ -21,8 +21,9 @@ import { throughputScenario } from './scenarios/s3-throughput.ts';
 import { memoryScenario } from './scenarios/s4-memory.ts';
 import { scalingScenario } from './scenarios/s5-scaling.ts';
 import { profileScenario } from './scenarios/s6-profile.ts';
+import { peersScenario } from './scenarios/s7-peers.ts';
 
-const SCENARIOS: Scenario[] = [latencyScenario, overheadScenario, streamScenario, throughputScenario, memoryScenario, scalingScenario, profileScenario];
+const SCENARIOS: Scenario[] = [latencyScenario, overheadScenario, streamScenario, throughputScenario, memoryScenario, scalingScenario, profileScenario, peersScenario];
 const FULL_RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
 // Quick (smoke) runs never replace the published figures: their results go to a directory of their own.
 const QUICK_RESULTS_DIR = path.join(FULL_RESULTS_DIR, 'quick');

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Orchestrator } from '../src/core/orchestrator.ts';
 import type { Metrics } from '../src/observability/metrics.ts';
 import type { ModelGateway } from '../src/providers/gateway.ts';
+import { truncateEcho } from '../src/http.ts';
 import type { Store } from '../src/store/types.ts';
 
 /** What the health routes need. */
@@ -21,16 +22,19 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     try {
       await store.ping();
     } catch (error) {
-      storeStatus = `unreachable: ${(error as Error).message}`;
+      storeStatus = `unreachable: ${truncateEcho((error as Error).message)}`;
     }
     const ready = storeStatus === 'ok' && !orchestrator.draining;
+    // Counts only: breaker keys are built from callers' model names, which are no business of an unauthenticated reader.
+    const breakers = { open: 0, half_open: 0 };
+    for (const state of Object.values(gateway.breakerStates())) if (state === 'open' || state === 'half_open') breakers[state]++;
     const body = {
       status: ready ? 'ready' : 'unavailable',
       checks: {
         store: { kind: store.kind, status: storeStatus },
         draining: orchestrator.draining,
         provider: gateway.provider,
-        breakers: gateway.breakerStates(),
+        breakers,
         active_runs: orchestrator.activeCount,
       },
     };

@@ -202,15 +202,24 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
     return run;
   });
 
-  app.get('/v1/runs/:id/events', { sse: 'manual' }, async (request, reply) => {
+  /**
+   * The tenant a `?stream_token=` speaks for (browsers' EventSource sends no
+   * headers): the protected scope asks this when a request has no
+   * Authorization header; a bad token is refused, no token means the usual 401.
+   */
+  const streamTokenTenant = (request: FastifyRequest): string | undefined => {
+    const token = (request.query as { stream_token?: unknown } | undefined)?.stream_token;
+    if (token === undefined) return undefined;
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    const tenant = typeof token === 'string' && typeof id === 'string' ? streamTokens.verifyStreamToken(token, id) : null;
+    if (tenant === null) throw new ServiceError('unauthorized', 'invalid or expired stream token for this run (mint one with POST /v1/runs/{id}/stream_token)');
+    return tenant;
+  };
+
+  app.get('/v1/runs/:id/events', { sse: 'manual', config: { alternativeCredential: streamTokenTenant } }, async (request, reply) => {
     const { after: afterQuery, stream_token: streamToken } = parseOr400(EventsQuery, request.query, 'query');
-    if (streamToken !== undefined) {
-      // The auth hook let this request through on its token alone (browsers' EventSource sends no headers): the token decides.
-      const { id: pathId } = parseOr400(IdParams, request.params, 'path');
-      const tenant = streamTokens.verifyStreamToken(streamToken, pathId);
-      if (tenant === null) throw new ServiceError('unauthorized', 'invalid or expired stream token for this run (mint one with POST /v1/runs/{id}/stream_token)');
-      request.tenant = tenant;
-    }
+    // With keys off (or a bearer key as well), the token still has to be right, and names the tenant.
+    if (streamToken !== undefined) request.tenant = streamTokenTenant(request) as string;
     const id = ownedRunId(request);
     const header = request.headers['last-event-id'];
     let after = afterQuery ?? 0;

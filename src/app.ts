@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
 import { fastifyCors } from '@fastify/cors';
 import { fastifySSE } from '@fastify/sse';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { apiDocsRoutes } from '../routes/apiDocs.ts';
 import { consoleRoutes } from '../routes/console.ts';
@@ -9,6 +10,8 @@ import { healthRoutes } from '../routes/health.ts';
 import { runListRoutes } from '../routes/runList.ts';
 import { runsRoutes } from '../routes/runs.ts';
 import { toolsRoutes } from '../routes/tools.ts';
+import { KeyRing } from './auth/keys.ts';
+import { protectScope } from './auth/scope.ts';
 import type { Config } from './config.ts';
 import { Orchestrator, PUBLIC_TENANT } from './core/orchestrator.ts';
 import type { Planner } from './core/planner.ts';
@@ -16,7 +19,7 @@ import type { Redactor } from './core/redaction.ts';
 import { traceFromHeaders } from './core/trace.ts';
 import { SchemaValidator } from './core/validator.ts';
 import { ServiceError } from './errors.ts';
-import { sendError } from './http.ts';
+import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from './http.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ModelGateway } from './providers/gateway.ts';
 import type { RunEvent } from './schemas/events.ts';
@@ -37,6 +40,24 @@ export interface AppDeps {
   now?: () => number;
 }
 
+/** One registered route, as the route table lists it. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  /** Registered inside a protected scope (auth and rate limit apply). */
+  protected: boolean;
+}
+
+/** Path prefixes whose routes must sit in the protected scope; buildApp refuses to start otherwise. */
+export const PROTECTED_PREFIXES = ['/v1', '/mcp'] as const;
+
+const routeTables = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route of an app built by {@link buildApp} (HEAD routes included), for tests and tooling. */
+export function routeTable(app: FastifyInstance): readonly RouteEntry[] {
+  return routeTables.get(app) ?? [];
+}
+
 /** The app plus the pieces callers (server, tests, benchmarks) reach for. */
 export interface BuiltApp {
   app: FastifyInstance;
@@ -50,6 +71,7 @@ export interface BuiltApp {
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp> {
   const now = deps.now ?? Date.now;
+  const timeouts = httpTimeouts(config);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Runs log their own start and end with ids; per-request lines would double the log volume.
@@ -57,7 +79,32 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
     // Run ids and the like are opaque; no trailing-slash or case games.
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: config.HTTP_MAX_PARAM_LENGTH },
+    // Slow clients: headers, whole request (body included), socket inactivity, idle keep-alive.
+    requestTimeout: timeouts.requestTimeout,
+    connectionTimeout: timeouts.connectionTimeout,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      headersTimeout: timeouts.headersTimeout,
+      requestTimeout: timeouts.requestTimeout,
+      maxHeaderSize: config.HTTP_MAX_HEADER_BYTES,
+      // Node checks the two timeouts above only this often (30 s by default).
+      connectionsCheckingInterval: timeouts.checkingInterval,
+    },
+    frameworkErrors: frameworkErrorHandler(config.HTTP_MAX_PARAM_LENGTH),
+    clientErrorHandler: clientErrorHandler(deps.logger),
+  });
+
+  // The route table, and which routes are protected: at ready, a /v1 route outside the protected scope is a startup error.
+  const routes: RouteEntry[] = [];
+  const protectedRoutes = new WeakSet<RouteOptions>();
+  routeTables.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, get protected() { return protectedRoutes.has(route); } });
+  });
+  app.addHook('onReady', async () => {
+    const open = routes.filter((r) => !r.protected && PROTECTED_PREFIXES.some((p) => r.url === p || r.url.startsWith(`${p}/`)));
+    if (open.length > 0) throw new Error(`routes outside the authenticated scope: ${open.map((r) => `${r.method} ${r.url}`).join(', ')}`);
   });
 
   const orchestrator = new Orchestrator({
@@ -83,11 +130,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     ...(deps.now ? { now: deps.now } : {}),
   });
 
-  const apiKeys = (config.API_KEYS ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean)
-    .map((k) => createHash('sha256').update(k).digest());
+  const keys = new KeyRing([...config.API_KEYS, ...config.API_KEYS_FILE]);
+  if (keys.enabled) deps.logger.info(keys.counts, 'API key authentication on for /v1');
+  else deps.logger.warn('NO API KEYS CONFIGURED (API_KEYS, API_KEYS_FILE): /v1 is open to anyone who can reach this port, and every caller sees every run');
 
   if (config.STREAM_TOKEN_SECRET === undefined && config.STORE === 'redis') {
     deps.logger.warn('STREAM_TOKEN_SECRET is unset: stream tokens made here are accepted by this replica only; give every replica the same secret');
@@ -104,11 +149,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     const traceparent = request.headers.traceparent;
     request.trace = traceFromHeaders(typeof traceparent === 'string' ? traceparent : undefined, typeof requestId === 'string' ? requestId : undefined);
     reply.header('x-request-id', request.trace.request_id);
-    // Exception (browsers, CONTRACT v1.1): a run's events with `?stream_token=` skip the bearer check; the route verifies the token.
-    // CORS preflights carry no credentials by design. Both are matched on the route, not on the URL's spelling.
-    if (request.method === 'OPTIONS' && request.routeOptions.url === '*' && cors) return;
-    if (request.method === 'GET' && request.routeOptions.url === '/v1/runs/:id/events' && typeof (request.query as { stream_token?: unknown }).stream_token === 'string') return;
-    if (apiKeys.length > 0 && request.url.startsWith('/v1/')) request.tenant = authenticate(request.headers.authorization, apiKeys);
   });
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unknown', method: request.method, status: String(reply.statusCode) });
@@ -120,7 +160,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     if (reply.sent || reply.raw.headersSent) return;
     return sendError(request, reply, mapped);
   });
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ServiceError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new ServiceError('not_found', `no route ${truncateEcho(request.method, 20)} ${truncateEcho(request.url.split('?')[0] ?? '')}`)),
+  );
 
   // An empty JSON body (a bodiless POST /cancel from curl -H 'content-type: application/json') is no body, not an error.
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -131,32 +173,78 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   });
   // Heartbeats are ours (`: ping`, as the contract says), so the plugin's are off.
   await app.register(fastifySSE, { heartbeatInterval: 0, serializer: (data: unknown) => escapeLineSeparators(JSON.stringify(data)) });
-  await app.register(runsRoutes, {
-    orchestrator,
-    store: deps.store,
-    idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
-    heartbeatMs: config.SSE_HEARTBEAT_MS,
-    maxStreams: config.MAX_STREAMS,
-    redactEvent: config.REDACT_EVENTS ? (event) => deps.redact(event, 'event') as RunEvent : (event) => event,
-    streamTokens,
-    retryMs: config.SSE_RETRY_MS,
-    now,
+
+  // Rate-limit counters are shared by replicas when they share a store.
+  const rateLimitRedis = config.STORE === 'redis' && config.RATE_LIMIT_MAX > 0 ? await rateLimitClient(config, deps.logger) : undefined;
+  if (rateLimitRedis) app.addHook('onClose', async () => void (await rateLimitRedis.quit().catch(() => rateLimitRedis.disconnect())));
+
+  // Every /v1 route (and /mcp) is registered inside this scope: authentication and the
+  // rate limit are hooks of the routes themselves, whatever spelling of the path reached them.
+  await app.register(async (v1) => {
+    await protectScope(v1, {
+      keys,
+      rateLimit: { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS, redis: rateLimitRedis, redisPrefix: config.REDIS_PREFIX },
+      onProtectedRoute: (route) => void protectedRoutes.add(route),
+    });
+    await v1.register(runsRoutes, {
+      orchestrator,
+      store: deps.store,
+      idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
+      heartbeatMs: config.SSE_HEARTBEAT_MS,
+      maxStreams: config.MAX_STREAMS,
+      redactEvent: config.REDACT_EVENTS ? (event) => deps.redact(event, 'event') as RunEvent : (event) => event,
+      streamTokens,
+      retryMs: config.SSE_RETRY_MS,
+      now,
+    });
+    await v1.register(runListRoutes, { orchestrator, store: deps.store, streamTokens, maxLimit: config.RUN_LIST_MAX_LIMIT });
+    await v1.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
   });
-  await app.register(runListRoutes, { orchestrator, store: deps.store, streamTokens, maxLimit: config.RUN_LIST_MAX_LIMIT });
+  // Outside the protected scope: the API description, the console, health and metrics (open, not rate limited).
   await app.register(apiDocsRoutes);
   await app.register(consoleRoutes);
-  await app.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
   await app.register(healthRoutes, { store: deps.store, orchestrator, gateway: deps.gateway, metrics: deps.metrics });
   return { app, orchestrator };
 }
 
-/** Checks a bearer token against the configured keys; the tenant is a hash of the key. */
-function authenticate(header: string | undefined, keys: Buffer[]): string {
-  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  if (!match) throw new ServiceError('unauthorized', 'missing bearer token (Authorization: Bearer <key>)');
-  const digest = createHash('sha256').update(match[1] as string).digest();
-  if (!keys.some((k) => timingSafeEqual(k, digest))) throw new ServiceError('unauthorized', 'invalid API key');
-  return digest.subarray(0, 12).toString('hex');
+/** The server timeouts of a config; Node checks header and request timeouts every `checkingInterval` ms. */
+export function httpTimeouts(config: Config) {
+  const headersTimeout = config.HTTP_HEADERS_TIMEOUT_MS;
+  const requestTimeout = config.HTTP_REQUEST_TIMEOUT_MS;
+  // A waiting (non-streamed) POST sends nothing until its run ends: the idle bound must outlast the longest run.
+  const connectionTimeout = config.HTTP_IDLE_TIMEOUT_MS ?? config.MAX_TIMEOUT_MS + 60_000;
+  const checkingInterval = Math.max(10, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4)));
+  return { headersTimeout, requestTimeout, connectionTimeout, checkingInterval };
+}
+
+/**
+ * The Redis connection of the shared rate limit, connected (or given up on
+ * after 3 s: then it keeps reconnecting in the background). While it is down
+ * the limiter lets requests through; the store itself answers 503.
+ */
+async function rateLimitClient(config: Config, logger: Logger): Promise<Redis> {
+  const client = new Redis(config.REDIS_URL, {
+    connectTimeout: 3000,
+    commandTimeout: 1000,
+    // Not connected: fail the count at once (the request goes through) rather than queue it behind reconnects.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+  });
+  // Without an error listener ioredis prints to the console on every failed reconnect.
+  client.on('error', (err: Error) => logger.warn({ err }, 'rate-limit redis connection error'));
+  let timer: NodeJS.Timeout | undefined;
+  const ready = await Promise.race([
+    // once() rejects on the first 'error' (say, connection refused): not reachable now.
+    once(client, 'ready').then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(resolve, 3000, false))),
+  ]);
+  clearTimeout(timer);
+  if (!ready) logger.warn('rate-limit redis not reachable yet: requests are not counted until it is');
+  return client;
 }
 
 /** Fastify's own errors (bad JSON, body too large, wrong content type) mapped onto the contract's codes. */

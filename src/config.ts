@@ -1,7 +1,30 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseApiKeys, parseApiKeysFile, type ApiKeyEntry } from './auth/keys.ts';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 const optionalString = z.string().trim().min(1).optional();
+
+/** USD per one million tokens: one PRICING_JSON entry. */
+export const ModelPriceSchema = z.object({ input: z.number().min(0), output: z.number().min(0) });
+/** A model's price, USD per 1M input and output tokens. */
+export type ModelPrice = z.infer<typeof ModelPriceSchema>;
+
+/** PRICING_JSON, parsed and checked here once: `{ "model": { "input": usdPer1M, "output": usdPer1M } }`. */
+const pricingJson = z
+  .string()
+  .trim()
+  .min(1)
+  .transform((text, ctx): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), ModelPriceSchema, { error: 'expected {"model": {"input": number >= 0, "output": number >= 0}}' }))
+  .optional();
 
 /**
  * Every setting the service reads, from the environment, in one schema.
@@ -18,16 +41,53 @@ export const ConfigSchema = z.object({
   OPENAI_BASE_URL: optionalString,
   OPENAI_API: z.enum(['chat_completions', 'responses']).default('chat_completions'),
   DEFAULT_MODEL: z.string().min(1).default('gpt-4o-mini'),
-  /** Overrides/extends the pricing table: JSON `{ "model": { "input": usdPer1M, "output": usdPer1M } }`. */
-  PRICING_JSON: optionalString,
+  /** Overrides/extends the pricing table: JSON `{ "model": { "input": usdPer1M, "output": usdPer1M } }`, parsed here. */
+  PRICING_JSON: pricingJson,
   SIMULATOR_LATENCY_MS: int(0, 0, 600_000),
 
   STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().default('orch:'),
 
-  /** Comma-separated bearer tokens; when set, requests must carry one. Each token is its own tenant. */
-  API_KEYS: optionalString,
+  /**
+   * Comma-separated `key` or `key:tenant` entries; when any key is configured
+   * (here or in API_KEYS_FILE), every /v1 route needs one. Parsed here into
+   * digests: the raw keys go no further than this schema.
+   */
+  API_KEYS: z.string().default('').transform((text, ctx) => parseKeys(text, parseApiKeys, ctx)),
+  /** A file of `sha256hex[:tenant]` lines (keys need not be in the environment). */
+  API_KEYS_FILE: z
+    .string()
+    .trim()
+    .optional()
+    .transform((path, ctx) => {
+      if (path === undefined || path === '') return [];
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+        return z.NEVER;
+      }
+      return parseKeys(text, parseApiKeysFile, ctx);
+    }),
+
+  // The HTTP edge: slow clients, oversized requests, floods (see SECURITY.md, "HTTP edge").
+  /** Time allowed to receive a request's headers (Node `headersTimeout`); 408 after. */
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 1, 600_000),
+  /** Time allowed to receive a whole request, headers and body (Node `requestTimeout`); 408 after. */
+  HTTP_REQUEST_TIMEOUT_MS: int(30_000, 1, 3_600_000),
+  /** How long an idle keep-alive connection stays open between requests. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(72_000, 1, 600_000),
+  /** Socket inactivity bound while a request is open (a waiting POST sends nothing until its run ends); unset: MAX_TIMEOUT_MS + 60 s; 0 = off. */
+  HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).max(7_200_000).optional(),
+  /** Request line plus headers, in bytes (Node `maxHeaderSize`); 431 above. */
+  HTTP_MAX_HEADER_BYTES: int(16_384, 1024, 1_048_576),
+  /** Characters of one path parameter (run id, tool name); 414 above. */
+  HTTP_MAX_PARAM_LENGTH: int(128, 16, 4096),
+  /** Requests per tenant (per client IP when auth is off) per RATE_LIMIT_WINDOW_MS on /v1 routes; 0 = off. */
+  RATE_LIMIT_MAX: int(600, 0, 10_000_000),
+  RATE_LIMIT_WINDOW_MS: int(60_000, 100, 86_400_000),
 
   /** Browser origins allowed to call the API (comma-separated, or `*`); unset, CORS is off. */
   CORS_ORIGINS: optionalString.refine((spec) => spec === undefined || spec.split(',').every((o) => isOriginSpec(o.trim())), {
@@ -97,6 +157,16 @@ function isOriginSpec(origin: string): boolean {
   }
 }
 
+/** Parses one source of keys, turning a parse error into a config issue (which names the entry, never the key). */
+function parseKeys(text: string, parse: (text: string) => ApiKeyEntry[], ctx: z.RefinementCtx): ApiKeyEntry[] {
+  try {
+    return Object.freeze(parse(text)) as ApiKeyEntry[];
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+}
+
 /** The parsed, frozen configuration. */
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 
@@ -126,12 +196,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
-  if (parsed.data.PRICING_JSON !== undefined) {
-    try {
-      JSON.parse(parsed.data.PRICING_JSON);
-    } catch {
-      throw new ConfigError(['PRICING_JSON: not valid JSON']);
-    }
+  const http = parsed.data;
+  if (http.HTTP_HEADERS_TIMEOUT_MS > http.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(['HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)']);
   }
   return Object.freeze(parsed.data);
 }

@@ -1,8 +1,10 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 import type { $ZodIssue } from 'zod/v4/core';
 import { ServiceError } from './errors.ts';
-import type { TraceContext } from './core/trace.ts';
+import { traceFromHeaders, type TraceContext } from './core/trace.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -47,9 +49,20 @@ function isMissing(value: unknown, path: readonly PropertyKey[]): boolean {
   return (node as Record<PropertyKey, unknown>)[path[path.length - 1] as PropertyKey] === undefined;
 }
 
+/** Characters of a caller's value (a path, a header) quoted back in an error message. */
+export const MAX_ECHO_CHARS = 200;
+/** Characters of any error message in the envelope: a backstop for echoes no one truncated. */
+export const MAX_ERROR_MESSAGE_CHARS = 2000;
+
+/** A caller-supplied value, cut to `max` characters (with the original length said) before it is quoted back. */
+export function truncateEcho(value: string, max = MAX_ECHO_CHARS): string {
+  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length} characters)`;
+}
+
 /** The contract's error envelope. */
 export function errorEnvelope(error: ServiceError, requestId: string) {
-  const body: Record<string, unknown> = { code: error.code, message: error.message, retryable: error.retryable, request_id: requestId };
+  const message = truncateEcho(error.message, MAX_ERROR_MESSAGE_CHARS);
+  const body: Record<string, unknown> = { code: error.code, message, retryable: error.retryable, request_id: requestId };
   if (error.details !== undefined) body.details = error.details;
   return { error: body };
 }
@@ -58,4 +71,63 @@ export function errorEnvelope(error: ServiceError, requestId: string) {
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: ServiceError): FastifyReply {
   if (error.retryAfterMs !== undefined) reply.header('retry-after', String(Math.ceil(error.retryAfterMs / 1000)));
   return reply.code(error.status).type('application/json').send(errorEnvelope(error, request.trace?.request_id ?? String(request.id)));
+}
+
+/** Sets the trace (and the `x-request-id` header) on a request that skipped the app's onRequest hook. */
+function ensureTrace(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.trace) return;
+  const requestId = request.headers['x-request-id'];
+  const traceparent = request.headers.traceparent;
+  request.trace = traceFromHeaders(typeof traceparent === 'string' ? traceparent : undefined, typeof requestId === 'string' ? requestId : undefined);
+  reply.header('x-request-id', request.trace.request_id);
+}
+
+/**
+ * Fastify's `frameworkErrors`: URLs the router refuses before any route or
+ * hook runs (bad percent-encoding, an over-long path parameter) answer in
+ * the envelope like everything else.
+ */
+export function frameworkErrorHandler(maxParamLength: number) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    ensureTrace(request, reply);
+    const path = truncateEcho(request.raw.url?.split('?')[0] ?? '');
+    let mapped: ServiceError;
+    if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') mapped = new ServiceError('uri_too_long', `a path parameter is longer than ${maxParamLength} characters: ${path}`);
+    else if (error.code === 'FST_ERR_BAD_URL') mapped = new ServiceError('invalid_request', `malformed URL (bad percent-encoding?): ${path}`);
+    else mapped = new ServiceError('invalid_request', `the request could not be routed: ${path}`);
+    sendError(request, reply, mapped);
+  };
+}
+
+/**
+ * The HTTP server's `clientError` handler (Fastify's `clientErrorHandler`):
+ * requests Node refuses before Fastify sees them (headers over
+ * HTTP_MAX_HEADER_BYTES, a request not received within its timeout,
+ * malformed HTTP) get the envelope with an `x-request-id`, then the
+ * connection closes.
+ */
+export function clientErrorHandler(log: { debug(obj: object, msg: string): void }) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    let mapped: ServiceError;
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') mapped = new ServiceError('request_timeout', 'the request was not received in time (HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS)');
+    else if (error.code === 'HPE_HEADER_OVERFLOW') mapped = new ServiceError('header_too_large', 'the request line and headers are larger than HTTP_MAX_HEADER_BYTES');
+    else mapped = new ServiceError('invalid_request', 'malformed HTTP request');
+    log.debug({ code: error.code, status: mapped.status }, 'client error');
+    const { request_id } = traceFromHeaders(undefined, undefined);
+    const body = JSON.stringify(errorEnvelope(mapped, request_id));
+    // As Node does: no second status line once a response has started on this socket.
+    const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (socket.writable && !started) {
+      socket.end(
+        `HTTP/1.1 ${mapped.status} ${STATUS_CODES[mapped.status] ?? ''}\r\n` +
+          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+          `x-request-id: ${request_id}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      // end() flushes the answer; a peer that never reads it must not hold the socket.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else {
+      socket.destroy();
+    }
+  };
 }

@@ -212,6 +212,8 @@ export function serviceEnv(simulatorUrl: string, extra: Record<string, string> =
     SHUTDOWN_GRACE_MS: '2000',
     // The brief's limit; the service's default may be lower.
     MAX_REPLICATES: '100',
+    // Load generators send thousands of requests from one address; the limiter is not what is measured.
+    RATE_LIMIT_MAX: '0',
     ...extra,
   };
 }

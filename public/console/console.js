@@ -104,7 +104,7 @@ function requestBody() {
     try {
       body.agent = { output_schema: JSON.parse(schemaText) };
     } catch (error) {
-      throw new Error(`Output schema is not JSON: ${error.message}`);
+      throw new Error(`Output schema is not JSON: ${error.message}`, { cause: error });
     }
   }
   const earlyStop = {

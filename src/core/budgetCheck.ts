@@ -1,5 +1,6 @@
 import { ServiceError } from '../errors.ts';
 import type { Usage } from '../schemas/bundle.ts';
+import { inputText } from '../schemas/inputText.ts';
 import type { ResolvedRequest } from '../tools/api.ts';
 
 /**
@@ -11,7 +12,7 @@ const CHARS_PER_TOKEN_LOWER_BOUND = 6;
 
 /** A lower bound on the tokens one replicate of `request` spends: its prompt, plus one output token. */
 export function minimumReplicateUsage(request: ResolvedRequest): Usage {
-  const text = typeof request.input === 'string' ? request.input : request.input.map((m) => m.content).join('\n');
+  const text = inputText(request.input);
   const chars = text.length + (request.agent.instructions?.length ?? 0);
   const input = Math.ceil(chars / CHARS_PER_TOKEN_LOWER_BOUND);
   return { input_tokens: input, output_tokens: 1, total_tokens: input + 1 };

@@ -5,11 +5,12 @@
  * left the orchestrator. `performance.now()` is finer but monotonic, so it
  * drifts from the wall clock as NTP adjusts the latter. This clock maps
  * `performance.now()` onto the wall clock at an instant `Date.now()` ticks
- * over (at load: seven spins of at most 1 ms each), then keeps it inside the
+ * over (on first use: seven spins of at most 1 ms each, not at import, so
+ * loading the module costs nothing), then keeps it inside the
  * millisecond `Date.now()` names with the smallest correction whenever it
  * strays out (slew, or a step of the wall clock).
  */
-let offset = calibrate();
+let offset: number | undefined;
 
 /**
  * The median of five tick readings after two warm-up ones: readings taken
@@ -23,12 +24,15 @@ function calibrate(): number {
   return readings[2] as number;
 }
 
+/** Reads before a spin gives up (a real millisecond ticks over in far fewer): a wall clock that never ticks (fake timers) must not hang us. */
+const MAX_SPINS = 100_000;
+
 /** The wall-clock offset of `performance.now()`, read at the instant the millisecond changes. */
 function tickOffset(): number {
   const start = Date.now();
   let wall = start;
-  let mono = 0;
-  while (wall === start) {
+  let mono = performance.now();
+  for (let spins = 0; wall === start && spins < MAX_SPINS; spins++) {
     mono = performance.now();
     wall = Date.now();
   }
@@ -37,6 +41,7 @@ function tickOffset(): number {
 
 /** Milliseconds since the epoch, fractional. */
 export function preciseNow(): number {
+  offset ??= calibrate();
   const mono = performance.now();
   const wall = Date.now();
   const t = mono + offset;

@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { computeStatistics, summarize } from '../bundle/index.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
@@ -465,20 +465,29 @@ export class Orchestrator {
 /** The tenant of unauthenticated deployments: its runs are reachable by anyone who can reach the API. */
 export const PUBLIC_TENANT = 'public';
 
+/**
+ * The tag a tenant's run ids carry: 24 hex digits of the SHA-256 of the
+ * tenant name. Fixed length and charset whatever the name, and the same for
+ * every key of the tenant, so rotated keys see the same runs.
+ */
+export function tenantTag(tenant: string): string {
+  return createHash('sha256').update(`tenant:${tenant}`, 'utf8').digest('hex').slice(0, 24);
+}
+
 /** A run id; a tenant's runs carry its tag so {@link runBelongsTo} can check ownership without a lookup. */
 function runId(tenant: string | undefined): string {
   const random = randomUUID().replaceAll('-', '');
-  return tenant === undefined || tenant === PUBLIC_TENANT ? `run_${random}` : `run_${tenant}_${random}`;
+  return tenant === undefined || tenant === PUBLIC_TENANT ? `run_${random}` : `run_${tenantTag(tenant)}_${random}`;
 }
 
 /** Whether `tenant` may see run `id` (always, when auth is off). */
 export function runBelongsTo(id: string, tenant: string): boolean {
-  return tenant === PUBLIC_TENANT || id.startsWith(`run_${tenant}_`);
+  return tenant === PUBLIC_TENANT || id.startsWith(`run_${tenantTag(tenant)}_`);
 }
 
 /** The id prefix of every run `tenant` may see (all runs, when auth is off). */
 export function tenantRunPrefix(tenant: string): string {
-  return tenant === PUBLIC_TENANT ? 'run_' : `run_${tenant}_`;
+  return tenant === PUBLIC_TENANT ? 'run_' : `run_${tenantTag(tenant)}_`;
 }
 
 /** Events only the orchestrator emits, before stamping. */

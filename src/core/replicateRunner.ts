@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import {
   computeStatistics,
   decideEarlyStop,
@@ -15,25 +14,15 @@ import {
 } from '../bundle/index.ts';
 import { ServiceError } from '../errors.ts';
 import { ModelCallError } from '../providers/gateway.ts';
-import { emptyUsage, type Bundle, type EarlyStopResult, type Replicate, type Statistics, type Summary } from '../schemas/bundle.ts';
-import type { EmittedEvent } from '../schemas/events.ts';
-import type { ResolvedRequest, RunModels, ToolOutcome } from '../tools/api.ts';
+import { emptyUsage, type Bundle, type EarlyStopResult, type Replicate, type Summary } from '../schemas/bundle.ts';
+import type { ResolvedRequest, ToolOutcome } from '../tools/api.ts';
 import { replicateSeed } from './resolveRequest.ts';
-import type { RunAccount } from './runAccount.ts';
+import type { ReplicateEnv } from './replicateEnv.ts';
 import { Semaphore } from './semaphore.ts';
 import { synthesize } from './synthesizer.ts';
 import type { SchemaValidator } from './validator.ts';
 
-/** What the replicate engine needs from its run. */
-export interface ReplicateEnv {
-  signal: AbortSignal;
-  models: RunModels;
-  emit: (event: EmittedEvent) => void;
-  validator: SchemaValidator;
-  maxConcurrency: number;
-  account: RunAccount;
-  log: Logger;
-}
+export type { ReplicateEnv } from './replicateEnv.ts';
 
 /** Up to this many replicates, every arrival (or burst of arrivals) publishes a partial summary; past it, about this many in all. */
 const PARTIAL_SUMMARY_TARGET = 20;

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ServiceError } from '../errors.ts';
+import { inputText } from '../schemas/inputText.ts';
 import type { RunRequest } from '../schemas/request.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import { DefaultToolPlanner, type Planner, type PlannerChoice } from './planner.ts';
@@ -58,7 +59,7 @@ export class RuleBasedPlanner implements Planner {
     try {
       data = parseYaml(readFileSync(path, 'utf8'));
     } catch (error) {
-      throw new Error(`${path}: cannot read planner rules: ${(error as Error).message}`);
+      throw new Error(`${path}: cannot read planner rules: ${(error as Error).message}`, { cause: error });
     }
     const parsed = RulesFileSchema.safeParse(data ?? {});
     if (!parsed.success) {
@@ -69,7 +70,7 @@ export class RuleBasedPlanner implements Planner {
         try {
           new RegExp(rule.when.input_pattern);
         } catch (error) {
-          throw new Error(`${path}: rules.${i}.when.input_pattern: ${(error as Error).message}`);
+          throw new Error(`${path}: rules.${i}.when.input_pattern: ${(error as Error).message}`, { cause: error });
         }
       }
     }
@@ -83,13 +84,13 @@ export class RuleBasedPlanner implements Planner {
       try {
         registry.resolve(tool, version);
       } catch (error) {
-        throw new Error(`${source}: ${where} names ${tool}${version ? `@${version}` : ''}: ${(error as Error).message}`);
+        throw new Error(`${source}: ${where} names ${tool}${version ? `@${version}` : ''}: ${(error as Error).message}`, { cause: error });
       }
     }
   }
 
   choose(request: RunRequest): PlannerChoice {
-    const text = typeof request.input === 'string' ? request.input : request.input.map((m) => m.content).join('\n');
+    const text = inputText(request.input);
     for (const rule of this.#rules) {
       const reasons = matches(rule, rule.pattern, request, text);
       if (reasons) {

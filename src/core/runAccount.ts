@@ -1,6 +1,6 @@
 import { ServiceError } from '../errors.ts';
 import { roundUsd } from '../providers/pricing.ts';
-import { emptyUsage, type Usage } from '../schemas/bundle.ts';
+import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
 import type { BudgetLimits } from '../schemas/request.ts';
 import type { BudgetReport, CostLine } from '../schemas/result.ts';
 
@@ -27,11 +27,7 @@ export class RunAccount {
 
   /** Records a model call's spend; crossing a limit calls `onExceeded` once. */
   charge(provider: string, model: string, usage: Usage, costUsd: number): void {
-    this.#usage = {
-      input_tokens: this.#usage.input_tokens + usage.input_tokens,
-      output_tokens: this.#usage.output_tokens + usage.output_tokens,
-      total_tokens: this.#usage.total_tokens + usage.total_tokens,
-    };
+    this.#usage = addUsage(this.#usage, usage);
     this.#cost += costUsd;
     const key = `${provider}\u0000${model}`;
     const line = this.#lines.get(key) ?? { provider, model, input_tokens: 0, output_tokens: 0, cost_usd: 0 };

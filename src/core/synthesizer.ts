@@ -1,8 +1,9 @@
 import { ServiceError } from '../errors.ts';
 import { ModelCallError } from '../providers/gateway.ts';
-import type { Bundle } from '../schemas/bundle.ts';
+import { emptyUsage, type Bundle } from '../schemas/bundle.ts';
+import { inputText } from '../schemas/inputText.ts';
 import type { ResolvedRequest } from '../tools/api.ts';
-import type { ReplicateEnv } from './replicateRunner.ts';
+import type { ReplicateEnv } from './replicateEnv.ts';
 
 const DEFAULT_INSTRUCTIONS =
   'You are given several independent answers to the same task and where they disagree. ' +
@@ -23,7 +24,7 @@ export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bu
   const model = options.model ?? request.agent.model;
   const schema = request.agent.output_schema;
   const valid = bundle.replicates.filter((r) => r.valid);
-  const task = typeof request.input === 'string' ? request.input : request.input.map((m) => `${m.role}: ${m.content}`).join('\n');
+  const task = inputText(request.input, { withRoles: true });
   const prompt = [
     `Task:\n${task}`,
     `Answers (${valid.length}):`,
@@ -59,7 +60,7 @@ export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bu
     return check.valid ? result.output : bundle.summary.consensus;
   } catch (error) {
     const failure = error instanceof ModelCallError ? error.error : new ServiceError('internal', String(error));
-    env.emit({ type: 'synthesis_done', source: 'synthesizer', provider: env.models.provider, model, output: null, usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 }, cost_usd: 0, error: failure.toJSON() });
+    env.emit({ type: 'synthesis_done', source: 'synthesizer', provider: env.models.provider, model, output: null, usage: emptyUsage(), cost_usd: 0, error: failure.toJSON() });
     // A failed synthesizer call leaves the consensus standing; the failure is on synthesis_done.
     return bundle.summary.consensus;
   }

@@ -6,7 +6,7 @@ import { Semaphore } from '../core/semaphore.ts';
 import { childTraceparent, outgoingHeaders, type TraceContext } from '../core/trace.ts';
 import { BreakerRegistry, type BreakerOptions } from '../reliability/breakers.ts';
 import { withRetry, type RetryPolicy } from '../reliability/retry.ts';
-import type { Usage } from '../schemas/bundle.ts';
+import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
 import { BoundedModelProvider } from './modelProvider.ts';
@@ -122,7 +122,7 @@ export function gatewayFromConfig(
       rollingCountTimeout: config.BREAKER_ROLLING_MS,
     },
     maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
-    pricing: PricingTable.fromJson(config.PRICING_JSON),
+    pricing: new PricingTable(config.PRICING_JSON),
     logger: target.logger,
     ...(target.random ? { random: target.random } : {}),
   });
@@ -294,13 +294,7 @@ function toAgentInput(input: RunInput): string | AgentInputItem[] {
   });
 }
 
-function sumUsage(parts: Array<{ inputTokens: number; outputTokens: number; totalTokens: number } | undefined>): Usage {
-  let input = 0;
-  let output = 0;
-  for (const p of parts) {
-    if (!p) continue;
-    input += p.inputTokens;
-    output += p.outputTokens;
-  }
-  return { input_tokens: input, output_tokens: output, total_tokens: input + output };
+/** The Agents SDK's per-response usage, summed; total is input + output, as the contract counts it. */
+function sumUsage(parts: Array<{ inputTokens: number; outputTokens: number } | undefined>): Usage {
+  return parts.reduce<Usage>((sum, p) => (p ? addUsage(sum, { input_tokens: p.inputTokens, output_tokens: p.outputTokens, total_tokens: p.inputTokens + p.outputTokens }) : sum), emptyUsage());
 }

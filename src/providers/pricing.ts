@@ -1,10 +1,7 @@
+import type { ModelPrice } from '../config.ts';
 import type { Usage } from '../schemas/bundle.ts';
 
-/** USD per one million tokens. */
-export interface ModelPrice {
-  input: number;
-  output: number;
-}
+export type { ModelPrice } from '../config.ts';
 
 /**
  * List prices in USD per 1M tokens for common models. Any OpenAI-compatible
@@ -29,24 +26,9 @@ export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
 export class PricingTable {
   readonly #prices: Map<string, ModelPrice>;
 
-  constructor(overrides: Record<string, ModelPrice> = {}) {
+  /** `overrides`: the parsed PRICING_JSON (`config.PRICING_JSON`), which config has already checked. */
+  constructor(overrides: Readonly<Record<string, ModelPrice>> = {}) {
     this.#prices = new Map(Object.entries({ ...DEFAULT_PRICES, ...overrides }));
-  }
-
-  /** Parses PRICING_JSON (`{"model": {"input": n, "output": n}}`), refusing bad entries. */
-  static fromJson(json: string | undefined): PricingTable {
-    if (json === undefined) return new PricingTable();
-    const parsed: unknown = JSON.parse(json);
-    const overrides: Record<string, ModelPrice> = {};
-    if (typeof parsed !== 'object' || parsed === null) throw new Error('PRICING_JSON must be an object');
-    for (const [model, price] of Object.entries(parsed)) {
-      const p = price as Partial<ModelPrice>;
-      if (typeof p?.input !== 'number' || typeof p.output !== 'number' || p.input < 0 || p.output < 0) {
-        throw new Error(`PRICING_JSON.${model}: expected {"input": number >= 0, "output": number >= 0}`);
-      }
-      overrides[model] = { input: p.input, output: p.output };
-    }
-    return new PricingTable(overrides);
   }
 
   /** The price of a model, or null when unknown. */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { mergeOutputs, summarize } from '../bundle/index.ts';
 import { ServiceError } from '../errors.ts';
 import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
+import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
 
@@ -127,7 +128,7 @@ function asText(value: unknown): string {
 }
 
 function stepRequest(ctx: ToolContext, step: StepSpec, previous: unknown): Partial<ResolvedRequest> {
-  const original = typeof ctx.request.input === 'string' ? ctx.request.input : ctx.request.input.map((m) => m.content).join('\n');
+  const original = inputText(ctx.request.input);
   const input = step.input
     ? step.input.replaceAll('{{input}}', original).replaceAll('{{previous}}', asText(previous))
     : previous === undefined

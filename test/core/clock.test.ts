@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isoMicros, preciseNow } from '../../src/core/clock.ts';
 
 describe('event clock', () => {
@@ -20,5 +20,31 @@ describe('event clock', () => {
       fractions.add(Math.round((t % 1) * 1000));
     }
     expect(fractions.size).toBeGreaterThan(10);
+  });
+
+  describe('calibration', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    });
+
+    it('happens on first use, not at import', async () => {
+      vi.resetModules();
+      const reads = vi.spyOn(performance, 'now');
+      const fresh = await import('../../src/core/clock.ts');
+      expect(reads).not.toHaveBeenCalled();
+      fresh.preciseNow();
+      // Seven calibration spins read the monotonic clock many times; the call itself reads it once.
+      expect(reads.mock.calls.length).toBeGreaterThan(7);
+    });
+
+    it('ends under fake timers, whose wall clock never ticks, and follows the fake time', async () => {
+      vi.useFakeTimers({ toFake: ['Date', 'performance'], now: Date.UTC(2026, 0, 1) });
+      vi.resetModules();
+      const fresh = await import('../../src/core/clock.ts');
+      const t = fresh.preciseNow();
+      expect(t).toBeGreaterThanOrEqual(Date.UTC(2026, 0, 1));
+      expect(t).toBeLessThan(Date.UTC(2026, 0, 1) + 1);
+    });
   });
 });

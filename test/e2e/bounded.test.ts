@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { getJson, postJson, withService } from '../helpers/service.ts';
+import { manualClock } from '../helpers/clock.ts';
 import { openSse } from '../helpers/sse.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 /** Distinct `model` label values of the replicate latency histogram in a /metrics scrape. */
 function modelLabels(scrape: string): Set<string> {
@@ -26,7 +28,8 @@ describe('state the service keeps per run is bounded', () => {
   });
 
   it('holds no run, event log, stream subscription or idempotency record once runs have ended and their TTL has passed', async () => {
-    await withService({ env: { RUN_TTL_MS: '1000', IDEMPOTENCY_TTL_MS: '1000' } }, async (svc) => {
+    const clock = manualClock();
+    await withService({ env: { RUN_TTL_MS: '1000', IDEMPOTENCY_TTL_MS: '1000' }, now: clock.now }, async (svc) => {
       const store = svc.store as MemoryStore;
       const url = `${svc.url}/v1/runs`;
       const plain = await postJson(url, { input: 'plain', replicates: 2 });
@@ -36,11 +39,14 @@ describe('state the service keeps per run is bounded', () => {
       const background = await postJson(url, { input: 'background', replicates: 2, background: true });
       expect([plain.body.status, keyed.body.status, replay.headers.get('idempotent-replayed')]).toEqual(['succeeded', 'succeeded', 'true']);
       expect(streamed.frames.at(-1)?.event).toBe('run_completed');
-      for (let i = 0; i < 200 && (await getJson(`${url}/${background.body.id}`)).body.status !== 'succeeded'; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(async () => (await getJson(`${url}/${background.body.id}`)).body.status === 'succeeded', { what: 'the background run succeeding' });
 
       expect(svc.orchestrator.activeCount).toBe(0);
       expect(store.size).toEqual({ runs: 4, idempotency: 1, subscriptions: 0 });
-      await new Promise((r) => setTimeout(r, 1100));
+      clock.advance(999);
+      store.sweep();
+      expect(store.size).toEqual({ runs: 4, idempotency: 1, subscriptions: 0 });
+      clock.advance(1);
       store.sweep();
       expect(store.size).toEqual({ runs: 0, idempotency: 0, subscriptions: 0 });
     });

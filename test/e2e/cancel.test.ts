@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
-async function waitFor(check: () => boolean, ms = 3000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('cancellation and timeouts reach the provider', () => {
   let svc: TestService;

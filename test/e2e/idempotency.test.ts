@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { postJson, startTestService, type TestService, withService } from '../helpers/service.ts';
+import { manualClock } from '../helpers/clock.ts';
 import { openSse } from '../helpers/sse.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 describe('Idempotency-Key (IETF draft semantics)', () => {
   let svc: TestService;
@@ -25,10 +27,11 @@ describe('Idempotency-Key (IETF draft semantics)', () => {
   });
 
   it('while the first is still running: 409 idempotency_in_progress', async () => {
-    svc.sim.configure({ latencyMs: 400 });
+    svc.sim.configure({ latencyMs: 1000 });
     const body = { input: 'slow and once', replicates: 1 };
     const first = postJson(`${svc.url}/v1/runs`, body, { 'idempotency-key': 'k-running' });
-    await new Promise((r) => setTimeout(r, 100));
+    // The key is claimed before the run calls the provider: once the call is in flight, the run holds it.
+    await waitFor(() => svc.sim.stats().inFlight === 1, { what: 'the first run calling the provider' });
     const second = await postJson(`${svc.url}/v1/runs`, body, { 'idempotency-key': 'k-running' });
     expect(second.status).toBe(409);
     expect(second.body.error).toMatchObject({ code: 'idempotency_in_progress', retryable: true });
@@ -77,10 +80,14 @@ describe('Idempotency-Key (IETF draft semantics)', () => {
   });
 
   it('records expire after IDEMPOTENCY_TTL_MS', async () => {
-    await withService({ env: { IDEMPOTENCY_TTL_MS: '1000' } }, async (short) => {
+    const clock = manualClock();
+    await withService({ env: { IDEMPOTENCY_TTL_MS: '1000' }, now: clock.now }, async (short) => {
       const body = { input: 'expiring', replicates: 1 };
       const first = await postJson(`${short.url}/v1/runs`, body, { 'idempotency-key': 'k-ttl' });
-      await new Promise((r) => setTimeout(r, 1100));
+      clock.advance(999);
+      const replayed = await postJson(`${short.url}/v1/runs`, body, { 'idempotency-key': 'k-ttl' });
+      expect(replayed.body.id).toBe(first.body.id);
+      clock.advance(1);
       const later = await postJson(`${short.url}/v1/runs`, body, { 'idempotency-key': 'k-ttl' });
       expect(later.body.id).not.toBe(first.body.id);
     });

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
 import { openSse } from '../helpers/sse.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `test:replicas:${randomBytes(6).toString('hex')}:`;
@@ -61,7 +62,7 @@ describe.skipIf(skip)('two replicas sharing one Redis store (STORE=redis)', () =
     a.sim.reset();
     a.sim.configure({ faults: [{ type: 'hang' }, { type: 'hang' }] });
     const started = await postJson(`${a.url}/v1/runs`, { input: 'cancel me elsewhere', replicates: 2, background: true });
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => a.sim.stats().inFlight === 2, { what: 'both replicates calling the provider on replica a' });
     const cancelled = await postJson(`${b.url}/v1/runs/${started.body.id}/cancel`, {});
     expect(cancelled.body.status).toBe('cancelled');
     await a.sim.waitForIdle();

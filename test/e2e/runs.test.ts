@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getJson, postJson, startTestService, type TestService, withService } from '../helpers/service.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 const schema = {
   type: 'object',
@@ -126,11 +127,10 @@ describe('POST /v1/runs with the bundle tool', () => {
     const live = await getJson(`${svc.url}/v1/runs/${started.body.id}`);
     expect(live.status).toBe(200);
     expect(['queued', 'running']).toContain(live.body.status);
-    let final = live.body;
-    for (let i = 0; i < 100 && (final.status === 'running' || final.status === 'queued'); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      final = (await getJson(`${svc.url}/v1/runs/${started.body.id}`)).body;
-    }
+    const final = await waitFor(async () => {
+      const { body } = await getJson(`${svc.url}/v1/runs/${started.body.id}`);
+      return body.status !== 'running' && body.status !== 'queued' && body;
+    }, { what: 'the background run ending' });
     expect(final.status).toBe('succeeded');
     expect(final.bundle.replicates).toHaveLength(2);
   });

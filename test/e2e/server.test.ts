@@ -1,7 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../src/providers/simulator/index.ts';
-import { postJson } from '../helpers/service.ts';
+import { getJson, postJson } from '../helpers/service.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 /** Starts `node src/server.ts` (what `npm start` runs) and waits for its "service listening" line. */
 async function startServer(env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; url: string; lines: string[] }> {
@@ -68,7 +69,7 @@ describe('the service entry point (npm start)', () => {
     const { child, url } = await startServer({ SIMULATOR_LATENCY_MS: '500', SHUTDOWN_GRACE_MS: '5000' });
     children.push(child);
     const pending = postJson(`${url}/v1/runs`, { tool: 'bundle', input: 'finish me', replicates: 1 });
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor(async () => /^orchestrator_active_runs 1$/m.test((await getJson(`${url}/metrics`)).body as string), { what: 'the run being active' });
     child.kill('SIGTERM');
     const { body } = await pending;
     expect(body.status).toBe('succeeded');

@@ -38,6 +38,8 @@ export interface TestServiceOptions {
   apiKey?: string;
   /** Deterministic retry jitter (0..1). */
   random?: () => number;
+  /** Clock of the default memory store (its TTLs), e.g. `manualClock().now` from ./clock.ts. */
+  now?: () => number;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     logger,
     ...(options.random ? { random: options.random } : {}),
   });
-  const store = options.store ?? new MemoryStore(storeLimits(config));
+  const store = options.store ?? new MemoryStore(storeLimits(config), options.now);
   const registry = options.registry ?? (await loadTools(config.TOOLS_DIR));
   const { app, orchestrator } = await buildApp(config, {
     store,

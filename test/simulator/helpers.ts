@@ -2,6 +2,7 @@ import type { JsonSchemaDefinition } from '@openai/agents';
 import { Ajv } from 'ajv';
 import OpenAI from 'openai';
 import type { Simulator } from '../../src/providers/simulator/index.ts';
+import { waitFor } from '../helpers/waitFor.ts';
 
 /** SDK client pointed at a simulator; retries off so every call is one request. */
 export function clientFor(sim: Simulator): OpenAI {
@@ -10,11 +11,7 @@ export function clientFor(sim: Simulator): OpenAI {
 
 /** Polls until `cond` holds; for states reached through another socket (e.g. a request arriving). */
 export async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitFor(cond, { timeoutMs, intervalMs: 5 });
 }
 
 const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });

@@ -91,6 +91,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let idCounter = 0;
   // Abort hooks of in-flight requests, so close() can settle them without waiting for socket events.
   const active = new Set<() => void>();
+  // Live latency and chunk-delay timers: an aborted request must leave none behind (tests check pendingTimers()).
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (fn: () => void, ms: number): NodeJS.Timeout => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+    return t;
+  };
 
   function configure(b: Partial<SimulatorBehavior>): void {
     const patch = validateBehavior(b);
@@ -164,6 +174,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const abort = (): void => {
       if (done) return;
       clearTimeout(timer);
+      if (timer) timers.delete(timer);
       timer = undefined;
       finish('aborted', res.headersSent ? res.statusCode : null);
     };
@@ -178,7 +189,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       else answer(parsed, res, finish, (t) => (timer = t));
     };
     const delay = latency();
-    if (delay > 0) timer = setTimeout(act, delay);
+    if (delay > 0) timer = later(act, delay);
     else act();
   }
 
@@ -245,7 +256,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const next = (): void => {
       setTimer(undefined);
       res.write(frames[i++] as string);
-      if (i < frames.length) setTimer(setTimeout(next, delay));
+      if (i < frames.length) setTimer(later(next, delay));
       else {
         finish('completed', 200);
         res.end();
@@ -318,6 +329,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     get requests() {
       return recorder.list();
     },
+    pendingTimers: () => timers.size,
     waitForIdle: () => (stats.inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r))),
     close() {
       closing ??= new Promise<void>((resolve) => {

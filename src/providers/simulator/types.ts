@@ -139,6 +139,8 @@ export interface Simulator {
   stats(): SimulatorStats;
   /** Ring buffer of model requests, newest last. */
   readonly requests: readonly RecordedRequest[];
+  /** Latency and chunk-delay timers still pending (0 once every request has finished or aborted). */
+  pendingTimers(): number;
   /** Resolves once no model request is in flight. */
   waitForIdle(): Promise<void>;
   /** Closes the server and every socket. */

@@ -1,0 +1,99 @@
+import { fastifyRateLimit } from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { Redis } from 'ioredis';
+import { PUBLIC_TENANT } from '../core/orchestrator.ts';
+import { ServiceError } from '../errors.ts';
+import type { KeyRing } from './keys.ts';
+
+/**
+ * A credential other than the bearer key that a route accepts (e.g. a stream
+ * token in the query of `GET /v1/runs/{id}/events`). The route declares it
+ * in its `config.alternativeCredential`; the scope's auth hook calls it only
+ * when the request carries no `Authorization` header. It returns the tenant
+ * the credential speaks for, or `undefined` when there is none (then the
+ * usual 401 follows); it throws a ServiceError to refuse a bad one.
+ */
+export type AlternativeCredential = (request: FastifyRequest) => string | undefined | Promise<string | undefined>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** See {@link AlternativeCredential}. Only honoured on routes inside a protected scope. */
+    alternativeCredential?: AlternativeCredential;
+  }
+}
+
+/** Rate limit of a protected scope (see {@link protectScope}). */
+export interface RateLimitOptions {
+  /** Requests per window per tenant (per client IP when auth is off); 0 turns the limit off. */
+  max: number;
+  windowMs: number;
+  /** Shared counters across replicas (STORE=redis); without it, counters are per process. */
+  redis?: Redis | undefined;
+  /** Key prefix of the Redis counters. */
+  redisPrefix?: string;
+}
+
+/** What {@link protectScope} needs. */
+export interface ProtectOptions {
+  keys: KeyRing;
+  rateLimit: RateLimitOptions;
+  /** Called with every route registered in the scope (the app checks at ready that no /v1 route escaped). */
+  onProtectedRoute?: (route: RouteOptions) => void;
+}
+
+/**
+ * Makes an encapsulated Fastify scope authenticated and rate limited: an
+ * `onRequest` hook resolves the caller's tenant from the bearer key for
+ * every route registered in the scope (however the client spelled the
+ * path: the hook belongs to the route, not to a URL prefix), then the
+ * per-tenant rate limit applies. Call it first inside the plugin that holds
+ * the routes:
+ *
+ * ```ts
+ * await app.register(async (v1) => {
+ *   await protectScope(v1, options);
+ *   await v1.register(runsRoutes, …);   // every /v1 route (and /mcp) goes here
+ * });
+ * ```
+ */
+export async function protectScope(scope: FastifyInstance, options: ProtectOptions): Promise<void> {
+  const { keys } = options;
+  if (options.onProtectedRoute) scope.addHook('onRoute', options.onProtectedRoute);
+
+  scope.addHook('onRequest', async (request, reply) => {
+    if (!keys.enabled) return;
+    const header = request.headers.authorization;
+    const alternative = request.routeOptions.config.alternativeCredential;
+    if (header === undefined && alternative !== undefined) {
+      const tenant = await alternative(request);
+      if (tenant !== undefined) {
+        request.tenant = tenant;
+        return;
+      }
+    }
+    try {
+      request.tenant = keys.authenticate(header);
+    } catch (error) {
+      reply.header('www-authenticate', 'Bearer');
+      throw error;
+    }
+  });
+
+  const { max, windowMs, redis, redisPrefix } = options.rateLimit;
+  if (max <= 0) return;
+  await scope.register(fastifyRateLimit, {
+    max,
+    timeWindow: windowMs,
+    // Route-level onRequest hooks run after the scope's, so the tenant is known here.
+    hook: 'onRequest',
+    keyGenerator: (request) => (request.tenant !== PUBLIC_TENANT ? `t:${request.tenant}` : `ip:${request.ip}`),
+    ...(redis ? { redis, nameSpace: `${redisPrefix ?? ''}ratelimit:` } : {}),
+    // A limiter that cannot reach Redis lets requests through rather than failing them all.
+    skipOnError: true,
+    // Retry-After is set by sendError from retryAfterMs; the plugin's own headers stay (x-ratelimit-*).
+    errorResponseBuilder: (_request, context) =>
+      new ServiceError('rate_limited', `rate limit of ${context.max} requests per ${windowMs} ms exceeded; retry in ${context.after}`, {
+        retryAfterMs: Math.max(1000, context.ttl),
+      }),
+  });
+}
