@@ -10,6 +10,7 @@ import { RunRequestSchema } from '../src/schemas/request.ts';
 import { isTerminal, type RunResult } from '../src/schemas/result.ts';
 import type { Store } from '../src/store/types.ts';
 import type { StreamTokens } from '../src/streamTokens.ts';
+import { UnsentBudget } from '../src/core/unsentBudget.ts';
 
 /** What the run routes need. */
 export interface RunsRoutesOptions {
@@ -20,6 +21,11 @@ export interface RunsRoutesOptions {
   heartbeatMs: number;
   /** Open streams allowed at once in this process. */
   maxStreams: number;
+  /** Open streams one tenant may hold (default: maxStreams). */
+  maxStreamsPerTenant?: number;
+  /** Bytes a stream, and all streams together, may leave unsent (defaults: 8 MiB, unbounded). */
+  maxUnsentBytesPerStream?: number;
+  maxUnsentBytesTotal?: number;
   /** Redaction for events rebuilt from a record (REDACT_EVENTS); stored events are redacted when emitted. */
   redactEvent: (event: RunEvent) => RunEvent;
   /** Mints the `stream_token` of run creation answers and checks the one on `/events`. */
@@ -46,23 +52,69 @@ function wantsStream(request: FastifyRequest, stream: boolean | undefined): bool
 /** Bytes a reader may leave unsent before its stream is closed; it resumes with Last-Event-ID. */
 export const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 
+/** A follower of one reply; `drained` settles once every delivered frame was written (or the stream was cut). */
+export type ReplyFollower = RunFollower & { drained(): Promise<void> };
+
 /**
  * Follows a run for one SSE reply: each event is written to the socket as
- * the run emits it (headers go out with the first frame). A reader that
- * falls too far behind is cut off rather than buffered without bound.
+ * the run emits it (headers go out with the first frame).
+ *
+ * Writes follow the socket's backpressure: while it needs draining, events
+ * wait in order as references (the store holds the same objects), and are
+ * serialized only when the socket takes more — so catching up on a large
+ * log holds about one frame per reader, not the whole log. A reader that
+ * still leaves too much unsent (its own bound), or is the one holding the
+ * most when all streams together hold too much (the budget's total), is cut
+ * off — its connection destroyed, which frees what it left unsent — and
+ * resumes with Last-Event-ID.
  */
-export function followInto(store: Store, reply: FastifyReply, runId: string, after: number, maxUnsentBytes = MAX_UNSENT_BYTES): RunFollower {
-  const follower: RunFollower = new RunFollower(store, runId, after, (event) => {
-    if (reply.raw.writableLength > maxUnsentBytes) {
+export function followInto(store: Store, reply: FastifyReply, runId: string, after: number, budget: UnsentBudget | number = MAX_UNSENT_BYTES): ReplyFollower {
+  const bytes = typeof budget === 'number' ? new UnsentBudget(budget) : budget;
+  const pending: RunEvent[] = [];
+  let cut = false;
+  let onDrained: (() => void) | null = null;
+  const slot = bytes.register({
+    get writableLength() {
+      return reply.raw.writableLength;
+    },
+    cut: () => {
+      cut = true;
+      pending.length = 0;
       follower.close();
-      return;
-    }
+      reply.raw.destroy?.();
+      onDrained?.();
+    },
+  });
+  const write = (event: RunEvent): void => {
+    if (!slot.mayWrite()) return;
     // The frame is written synchronously; a closed connection only rejects, and its close ends the follower.
     reply.sse.send(frame(event)).catch(() => follower.close());
+    // The slot stays until the socket closes: an ended stream's unsent tail still counts.
+    slot.wrote();
+  };
+  const flush = (): void => {
+    while (pending.length > 0 && !cut && !reply.raw.writableNeedDrain) write(pending.shift() as RunEvent);
     // Node corks the socket on a response's write until the next tick, which
     // runs only after every microtask queued meanwhile — the run's own work.
     // Uncork now so the frame leaves with the emit.
     if (reply.raw.socket?.writableCorked) reply.raw.socket.uncork();
+    if (pending.length === 0 || cut) onDrained?.();
+  };
+  const follower = new RunFollower(store, runId, after, (event) => {
+    pending.push(event);
+    flush();
+  }) as ReplyFollower;
+  follower.drained = () =>
+    pending.length === 0 || cut
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          onDrained = resolve;
+        });
+  reply.raw.on?.('drain', flush);
+  reply.raw.once?.('close', () => {
+    slot.close();
+    pending.length = 0;
+    onDrained?.();
   });
   return follower;
 }
@@ -74,14 +126,13 @@ export function followInto(store: Store, reply: FastifyReply, runId: string, aft
  */
 async function serveStream(
   reply: FastifyReply,
-  follower: RunFollower,
+  follower: ReplyFollower,
   heartbeatMs: number,
-  streams: { open: number },
+  slot: StreamSlot,
   redactEvent: (event: RunEvent) => RunEvent,
   retryMs: number,
 ): Promise<void> {
-  streams.open++;
-  reply.raw.once('close', () => streams.open--);
+  reply.raw.once('close', slot.release);
   const stop = new AbortController();
   reply.sse.sendHeaders();
   // A field-only frame: it sets the reconnection delay and dispatches no event.
@@ -95,6 +146,8 @@ async function serveStream(
   });
   try {
     await follower.finished(stop.signal, redactEvent);
+    // The closing frames may still wait for the socket to take them; the stream ends after they are written.
+    await follower.drained();
   } finally {
     clearInterval(heartbeat);
     follower.close();
@@ -114,6 +167,11 @@ async function seenTheEnd(store: Store, id: string, after: number): Promise<bool
   return tail.length === 1 && tail[0]?.seq === after && tail[0].type === 'run_completed';
 }
 
+/** An open-stream slot, taken before any await; released once (by the stream's close, or by the request that failed). */
+interface StreamSlot {
+  release: () => void;
+}
+
 /** The run id of the path, refusing (as unknown, not forbidden: existence is not revealed) another tenant's run. */
 export function ownedRunId(request: FastifyRequest): string {
   const { id } = parseOr400(IdParams, request.params, 'path');
@@ -122,16 +180,36 @@ export function ownedRunId(request: FastifyRequest): string {
 }
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
-export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
-  app,
-  { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, streamTokens, retryMs, now },
-) => {
+export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, options) => {
+  const { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, streamTokens, retryMs, now } = options;
   /** Creation answers' tokens date from the run's creation, so a replay carries the very token the first answer did. */
   const tokenFor = (runId: string, tenant: string, createdAt?: string) => streamTokens.mint(runId, tenant, createdAt ? Date.parse(createdAt) : undefined).token;
-  /** Streams open in this app (bounded by `maxStreams`). */
-  const streams = { open: 0 };
-  const streamSlot = () => {
+  const maxStreamsPerTenant = options.maxStreamsPerTenant ?? maxStreams;
+  const unsent = new UnsentBudget(options.maxUnsentBytesPerStream ?? MAX_UNSENT_BYTES, options.maxUnsentBytesTotal);
+  /** Streams open in this app (bounded by `maxStreams`), and per tenant (bounded by `maxStreamsPerTenant`). */
+  const streams = { open: 0, byTenant: new Map<string, number>() };
+  const streamSlot = (tenant: string): StreamSlot => {
+    const mine = streams.byTenant.get(tenant) ?? 0;
+    if (mine >= maxStreamsPerTenant) {
+      throw new ServiceError('rate_limited', `too many open streams for this tenant (${mine}, MAX_STREAMS_PER_TENANT=${maxStreamsPerTenant}); retry shortly`, {
+        retryAfterMs: 1000,
+        details: { limit: 'MAX_STREAMS_PER_TENANT' },
+      });
+    }
     if (streams.open >= maxStreams) throw new ServiceError('unavailable', `too many open streams (${streams.open}); retry shortly`, { retryAfterMs: 1000 });
+    streams.open++;
+    streams.byTenant.set(tenant, mine + 1);
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        streams.open--;
+        const left = (streams.byTenant.get(tenant) ?? 1) - 1;
+        if (left <= 0) streams.byTenant.delete(tenant);
+        else streams.byTenant.set(tenant, left);
+      },
+    };
   };
   app.post('/v1/runs', { sse: 'manual' }, async (request, reply) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
@@ -140,41 +218,51 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
     const body = parseOr400(RunRequestSchema, request.body, 'request body');
     const key = checkIdempotencyKey(request.headers['idempotency-key']);
     const stream = wantsStream(request, body.stream);
-    if (stream) streamSlot();
-    const prepared = orchestrator.prepare(body, { trace: request.trace, tenant: request.tenant });
-
+    // Slots (a stream's, the run's admission) are taken synchronously and given back on every way out that does not use them.
+    const slot = stream ? streamSlot(request.tenant) : null;
+    let prepared;
     let storeKey: string | undefined;
-    if (key !== undefined) {
-      storeKey = scopedKey(request.tenant, key);
-      const decision = await idempotencyGate(store, {
-        key: storeKey,
-        fingerprint: requestFingerprint('POST', '/v1/runs', request.body),
-        runId: prepared.id,
-        ttlMs: idempotencyTtlMs,
-        now: now(),
-      });
-      if (decision.kind === 'replay') {
-        reply.header('idempotent-replayed', 'true');
-        return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant, decision.result.created_at));
+    try {
+      prepared = orchestrator.prepare(body, { trace: request.trace, tenant: request.tenant });
+      if (key !== undefined) {
+        storeKey = scopedKey(request.tenant, key);
+        const decision = await idempotencyGate(store, {
+          key: storeKey,
+          fingerprint: requestFingerprint('POST', '/v1/runs', request.body),
+          runId: prepared.id,
+          ttlMs: idempotencyTtlMs,
+          now: now(),
+        });
+        if (decision.kind === 'replay') {
+          orchestrator.abandon(prepared);
+          slot?.release();
+          reply.header('idempotent-replayed', 'true');
+          return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant, decision.result.created_at));
+        }
       }
+    } catch (error) {
+      if (prepared) orchestrator.abandon(prepared);
+      slot?.release();
+      throw error;
     }
 
     // A streamed run is followed before it starts, so run_started is on the wire before the tool begins its work.
     reply.header('location', `/v1/runs/${prepared.id}`);
     // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
     if (stream) reply.header('stream-token', tokenFor(prepared.id, request.tenant));
-    const follower = stream ? followInto(store, reply, prepared.id, 0) : null;
+    const follower = stream ? followInto(store, reply, prepared.id, 0, unsent) : null;
     let handle;
     try {
       handle = await orchestrator.launch(prepared, storeKey);
     } catch (error) {
       follower?.close();
+      slot?.release();
       reply.removeHeader('location');
       reply.removeHeader('stream-token');
       if (storeKey) await store.releaseIdempotency(storeKey);
       throw error;
     }
-    if (follower) return serveStream(reply, follower, heartbeatMs, streams, redactEvent, retryMs);
+    if (follower && slot) return serveStream(reply, follower, heartbeatMs, slot, redactEvent, retryMs);
     const streamToken = tokenFor(handle.id, request.tenant, handle.record.created_at);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status, stream_token: streamToken });
     return { ...(await handle.done), stream_token: streamToken };
@@ -231,8 +319,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
     // A reader that has seen the end is told there is nothing more (EventSource stops on 204) instead of being kept waiting.
     if (after > 0 && isTerminal(run.status) && (await seenTheEnd(store, id, after))) return reply.code(204).send();
-    streamSlot();
-    return serveStream(reply, followInto(store, reply, id, after), heartbeatMs, streams, redactEvent, retryMs);
+    const slot = streamSlot(request.tenant);
+    return serveStream(reply, followInto(store, reply, id, after, unsent), heartbeatMs, slot, redactEvent, retryMs);
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {

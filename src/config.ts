@@ -121,6 +121,34 @@ export const ConfigSchema = z.object({
   MAX_EVENTS_PER_RUN: int(5_000, 10),
   IDEMPOTENCY_TTL_MS: int(86_400_000, 1000),
   MAX_IDEMPOTENCY_KEYS: int(100_000, 1),
+
+  // Resource bounds (SECURITY.md, "Resource bounds").
+  /** Bytes of one provider response body (one replicate's output plus its JSON envelope allowance); longer fails the call. */
+  MAX_OUTPUT_BYTES: int(1_048_576, 1024, 256 * 1_048_576),
+  /** Bytes of one run's stored event log; past it partial summaries are not stored and large payloads are elided. */
+  MAX_EVENT_LOG_BYTES: int(4 * 1_048_576, 4096),
+  /** Bytes of run records, event logs and idempotency records held by the memory store. */
+  MAX_STORE_BYTES: int(512 * 1_048_576, 65_536),
+  /** Idempotency records one tenant may hold at once; past it (or MAX_IDEMPOTENCY_KEYS) new keys get 429. */
+  MAX_IDEMPOTENCY_KEYS_PER_TENANT: int(25_000, 1),
+  /** Bytes one SSE stream may leave unsent before it is cut (the reader resumes with Last-Event-ID). */
+  MAX_UNSENT_BYTES_PER_STREAM: int(8 * 1_048_576, 1024),
+  /** Bytes all SSE streams together may leave unsent; past it the slowest readers are cut. */
+  MAX_UNSENT_BYTES_TOTAL: int(64 * 1_048_576, 1024),
+  /** Runs (executing or queued) one tenant may have in this process; past it, 429 `rate_limited`. */
+  MAX_RUNS_PER_TENANT: int(100, 1, 1_000_000),
+  /** Open SSE streams one tenant may hold; past it, 429 `rate_limited`. */
+  MAX_STREAMS_PER_TENANT: int(1000, 1, 1_000_000),
+  /** Provider calls one tenant may have in flight (0: no cap below MAX_GLOBAL_CONCURRENCY; waiting calls are served round-robin across tenants either way). */
+  MAX_PROVIDER_CALLS_PER_TENANT: int(0, 0, 100_000),
+  /** Token budget of a run that names none (0: none beyond MAX_TOKENS_PER_RUN). */
+  DEFAULT_MAX_TOKENS_PER_RUN: int(0, 0),
+  /** The most tokens any run may budget or need; requests above it get 400 (0: no ceiling). */
+  MAX_TOKENS_PER_RUN: int(4_000_000, 0),
+  /** The most USD any run may budget or need (0: no ceiling). With a ceiling, unpriced models are refused. */
+  MAX_COST_USD_PER_RUN: z.coerce.number().min(0).default(0),
+  /** Output tokens reserved for a call that sets no max_output_tokens, when a token or cost budget applies. */
+  OUTPUT_TOKENS_RESERVED: int(1024, 1, 1_000_000),
   SSE_HEARTBEAT_MS: int(15_000, 10),
   /** The `retry:` hint streams open with: how long a browser's EventSource waits before reconnecting. */
   SSE_RETRY_MS: int(2_000, 0, 600_000),
@@ -131,10 +159,16 @@ export const ConfigSchema = z.object({
   RETRY_BASE_MS: int(250, 0),
   RETRY_MAX_DELAY_MS: int(8_000, 0),
   RETRY_MAX_TOTAL_MS: int(30_000, 0),
+  // Breakers count logical calls (after retries), per provider:model; defaults and anchors in docs/reliability.md.
   BREAKER_ERROR_PERCENT: int(50, 1, 100),
-  BREAKER_VOLUME: int(5, 1),
+  BREAKER_VOLUME: int(20, 1),
+  BREAKER_CONSECUTIVE_FAILURES: int(5, 1),
   BREAKER_RESET_MS: int(30_000, 10),
-  BREAKER_ROLLING_MS: int(10_000, 100),
+  BREAKER_ROLLING_MS: int(60_000, 100),
+  /** Longest a retry waits for an open breaker's half-open probe instead of failing `circuit_open` at once. */
+  BREAKER_WAIT_MS: int(5_000, 0, 600_000),
+  /** Ceiling of the adaptive (AIMD) limit on calls in flight per provider:model: halved on a 429, +1 per success. */
+  PROVIDER_MAX_CONCURRENCY: int(512, 1, 100_000),
 
   /** Comma-separated regular expressions whose matches are masked in logs (and events when REDACT_EVENTS). */
   REDACT_PATTERNS: optionalString,

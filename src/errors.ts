@@ -1,32 +1,48 @@
 /**
+ * Who is at fault when an error happens. It decides what the service does
+ * about it, in one place:
+ * - `caller`: the request's doing (bad input, a provider 400, a refusal, an
+ *   answer that breaks the schema, the caller's own cancel or budget). Never
+ *   retried, never counts toward a circuit breaker.
+ * - `provider`: the provider failed (5xx, timeouts, resets, 429). Retried when
+ *   `retryable`; counts toward the provider's breaker (429 excepted: rate
+ *   limiting lowers concurrency instead, see `src/reliability/adaptiveLimit.ts`).
+ * - `service`: our own failure (a bug, draining, a full queue). Never retried
+ *   against the provider and never charged to it.
+ */
+export type Fault = 'caller' | 'provider' | 'service';
+
+/**
  * The service's error vocabulary: one table maps each stable `code` to its HTTP
- * status and whether a client may retry. Routes, the orchestrator and provider
- * error mapping all speak these codes; the contract (CONTRACT.md) and
- * openapi.yaml list the same set, and a test checks they agree.
+ * status, whether a client may retry, and whose fault it is by default. Routes,
+ * the orchestrator and provider error mapping all speak these codes; the
+ * contract (CONTRACT.md) and openapi.yaml list the same set, and a test checks
+ * they agree.
  */
 export const ERROR_TABLE = {
-  invalid_request: { status: 400, retryable: false },
-  unauthorized: { status: 401, retryable: false },
-  forbidden: { status: 403, retryable: false },
-  not_found: { status: 404, retryable: false },
-  request_timeout: { status: 408, retryable: true },
-  tool_not_found: { status: 404, retryable: false },
-  idempotency_in_progress: { status: 409, retryable: true },
-  payload_too_large: { status: 413, retryable: false },
-  uri_too_long: { status: 414, retryable: false },
-  idempotency_conflict: { status: 422, retryable: false },
-  rate_limited: { status: 429, retryable: true },
-  header_too_large: { status: 431, retryable: false },
-  internal: { status: 500, retryable: true },
-  provider_error: { status: 502, retryable: true },
-  unavailable: { status: 503, retryable: true },
-  circuit_open: { status: 503, retryable: true },
-  timeout: { status: 504, retryable: true },
+  invalid_request: { status: 400, retryable: false, fault: 'caller' },
+  unauthorized: { status: 401, retryable: false, fault: 'caller' },
+  forbidden: { status: 403, retryable: false, fault: 'caller' },
+  not_found: { status: 404, retryable: false, fault: 'caller' },
+  request_timeout: { status: 408, retryable: true, fault: 'caller' },
+  tool_not_found: { status: 404, retryable: false, fault: 'caller' },
+  idempotency_in_progress: { status: 409, retryable: true, fault: 'caller' },
+  payload_too_large: { status: 413, retryable: false, fault: 'caller' },
+  uri_too_long: { status: 414, retryable: false, fault: 'caller' },
+  idempotency_conflict: { status: 422, retryable: false, fault: 'caller' },
+  // A provider's 429 by default; the tenant limiter's own 429 is the caller's (it says so where it is raised).
+  rate_limited: { status: 429, retryable: true, fault: 'provider' },
+  header_too_large: { status: 431, retryable: false, fault: 'caller' },
+  internal: { status: 500, retryable: true, fault: 'service' },
+  provider_error: { status: 502, retryable: true, fault: 'provider' },
+  unavailable: { status: 503, retryable: true, fault: 'service' },
+  circuit_open: { status: 503, retryable: true, fault: 'provider' },
+  timeout: { status: 504, retryable: true, fault: 'provider' },
   // Run-level codes: they appear in a run's `error`, never as an HTTP status of their own.
-  cancelled: { status: 499, retryable: false },
-  budget_exceeded: { status: 402, retryable: false },
-  schema_validation: { status: 422, retryable: false },
-} as const satisfies Record<string, { status: number; retryable: boolean }>;
+  cancelled: { status: 499, retryable: false, fault: 'caller' },
+  budget_exceeded: { status: 402, retryable: false, fault: 'caller' },
+  schema_validation: { status: 422, retryable: false, fault: 'caller' },
+} as const satisfies Record<string, { status: number; retryable: boolean; fault: Fault }>;
 
 /** A stable, lower_snake_case error code from {@link ERROR_TABLE}. */
 export type ErrorCode = keyof typeof ERROR_TABLE;
@@ -43,28 +59,34 @@ export interface ErrorBody {
 }
 
 /**
- * An error the service raises on purpose. `code` fixes the HTTP status and
- * the default `retryable`; a provider error may override `retryable` (a 400
- * from a provider maps to `provider_error` but must not be retried).
+ * An error the service raises on purpose. `code` fixes the HTTP status, the
+ * default `retryable` and the default `fault`. The provider error map may
+ * override `retryable` and `fault` for one error, since one code covers
+ * answers of both kinds: a provider 500 and a provider 400 are both
+ * `provider_error`, but only the first is the provider's fault and worth
+ * retrying. `fault` is not part of the JSON body.
  */
 export class ServiceError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly retryable: boolean;
+  readonly fault: Fault;
   readonly details: unknown;
-  /** Seconds the caller should wait before trying again, when known (429s). */
+  /** Milliseconds the caller should wait before trying again, when known (429s, Retry-After). */
   readonly retryAfterMs: number | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; details?: unknown; retryable?: boolean; status?: number; retryAfterMs?: number } = {},
+    options: { cause?: unknown; details?: unknown; retryable?: boolean; fault?: Fault; status?: number; retryAfterMs?: number | undefined } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    // The one remaining status override is the 406 for an unacceptable Accept (app.ts), which the contract files under invalid_request.
     this.status = options.status ?? ERROR_TABLE[code].status;
     this.retryable = options.retryable ?? ERROR_TABLE[code].retryable;
+    this.fault = options.fault ?? ERROR_TABLE[code].fault;
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;
   }

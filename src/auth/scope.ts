@@ -94,6 +94,8 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
     errorResponseBuilder: (_request, context) =>
       new ServiceError('rate_limited', `rate limit of ${context.max} requests per ${windowMs} ms exceeded; retry in ${context.after}`, {
         retryAfterMs: Math.max(1000, context.ttl),
+        // The table's default for rate_limited is a provider's 429; this one is the caller's.
+        fault: 'caller',
       }),
   });
 }

@@ -45,3 +45,108 @@ export function checkBudgetFits(request: ResolvedRequest, costOf: (model: string
     );
   }
 }
+
+/** The operator's ceilings on what one run may spend (0 or unset: none). */
+export interface CostLimits {
+  /** Token budget of a run that names none (DEFAULT_MAX_TOKENS_PER_RUN). */
+  defaultMaxTokensPerRun?: number | undefined;
+  /** The most tokens a run may budget or certainly need (MAX_TOKENS_PER_RUN). */
+  maxTokensPerRun?: number | undefined;
+  /** The most USD a run may budget or certainly need (MAX_COST_USD_PER_RUN). */
+  maxCostUsdPerRun?: number | undefined;
+}
+
+/** The models a run's calls go to: its agent's, and the synthesizer's when it names another. */
+function modelsOf(request: ResolvedRequest): string[] {
+  const synth = typeof request.synthesize === 'object' ? request.synthesize.model : undefined;
+  return synth !== undefined && synth !== request.agent.model ? [request.agent.model, synth] : [request.agent.model];
+}
+
+/**
+ * Applies the operator's ceilings to a resolved request, in place: a
+ * request budgeting above a ceiling, or whose replicates certainly need more
+ * than it (every prompt at the lower-bound estimate), is refused with 400
+ * naming the limit; a run without a budget gets the default one and the
+ * ceilings as its limits. A cost budget on a model with no known price could
+ * never trip, so it is refused too.
+ */
+export function applyCostCeilings(
+  request: ResolvedRequest,
+  limits: CostLimits,
+  costOf: (model: string, usage: Usage) => number,
+  hasPrice: (model: string) => boolean,
+): void {
+  const maxTokens = positive(limits.maxTokensPerRun);
+  const maxCost = positive(limits.maxCostUsdPerRun);
+  const budget = request.budget;
+  if (maxTokens !== undefined && budget.max_tokens !== undefined && budget.max_tokens > maxTokens) {
+    throw new ServiceError('invalid_request', `budget.max_tokens (${budget.max_tokens}) is above this server's ceiling MAX_TOKENS_PER_RUN (${maxTokens})`, {
+      details: { field: 'budget.max_tokens', limit: 'MAX_TOKENS_PER_RUN', max: maxTokens },
+    });
+  }
+  if (maxCost !== undefined && budget.max_cost_usd !== undefined && budget.max_cost_usd > maxCost) {
+    throw new ServiceError('invalid_request', `budget.max_cost_usd (${budget.max_cost_usd}) is above this server's ceiling MAX_COST_USD_PER_RUN (${maxCost})`, {
+      details: { field: 'budget.max_cost_usd', limit: 'MAX_COST_USD_PER_RUN', max: maxCost },
+    });
+  }
+  const one = minimumReplicateUsage(request);
+  const needed = one.total_tokens * request.replicates;
+  if (maxTokens !== undefined && needed > maxTokens) {
+    throw new ServiceError(
+      'invalid_request',
+      `this run needs at least ${needed} tokens (${request.replicates} replicate(s) of a prompt of at least ${one.input_tokens} tokens), above this server's ceiling MAX_TOKENS_PER_RUN (${maxTokens}); send a shorter input or fewer replicates`,
+      { details: { field: 'input', limit: 'MAX_TOKENS_PER_RUN', max: maxTokens, minimum_tokens: needed } },
+    );
+  }
+  if (budget.max_cost_usd !== undefined || maxCost !== undefined) {
+    const unpriced = modelsOf(request).find((model) => !hasPrice(model));
+    if (unpriced !== undefined) {
+      const which = budget.max_cost_usd !== undefined ? 'budget.max_cost_usd' : "this server's MAX_COST_USD_PER_RUN";
+      throw new ServiceError('invalid_request', `${which} cannot be enforced on model "${unpriced.slice(0, 100)}": it has no known price (PRICING_JSON)`, {
+        details: { field: budget.max_cost_usd !== undefined ? 'budget.max_cost_usd' : 'agent.model', limit: 'MAX_COST_USD_PER_RUN' },
+      });
+    }
+  }
+  if (maxCost !== undefined) {
+    const cost = request.replicates * costOf(request.agent.model, one);
+    if (cost > maxCost) {
+      throw new ServiceError('invalid_request', `this run costs at least $${cost.toPrecision(3)}, above this server's ceiling MAX_COST_USD_PER_RUN ($${maxCost})`, {
+        details: { field: 'input', limit: 'MAX_COST_USD_PER_RUN', max: maxCost, minimum_cost_usd: cost },
+      });
+    }
+  }
+  const fallback = positive(limits.defaultMaxTokensPerRun);
+  if (budget.max_tokens === undefined && (fallback ?? maxTokens) !== undefined) {
+    budget.max_tokens = Math.min(fallback ?? Number.POSITIVE_INFINITY, maxTokens ?? Number.POSITIVE_INFINITY);
+  }
+  if (budget.max_cost_usd === undefined && maxCost !== undefined) budget.max_cost_usd = maxCost;
+}
+
+/**
+ * Tokens (and USD) reserved for one call before it is sent: the prompt at
+ * the typical 4 characters a token plus the output allowance, and the
+ * certain minimum (lower-bound prompt, one output token) with which a call
+ * may still go out alone on a nearly spent budget.
+ */
+export interface CallEstimate {
+  tokens: number;
+  costUsd: number;
+  minTokens: number;
+  minCostUsd: number;
+}
+
+/** Characters per token of a typical prompt, for reservations (not for refusals, which use the lower bound). */
+const CHARS_PER_TOKEN_TYPICAL = 4;
+
+/** The reservation of one call of `chars` prompt characters with up to `outputTokens` of output on `model`. */
+export function estimateCall(model: string, chars: number, outputTokens: number, costOf: (model: string, usage: Usage) => number): CallEstimate {
+  const input = Math.ceil(chars / CHARS_PER_TOKEN_TYPICAL);
+  const minInput = Math.ceil(chars / CHARS_PER_TOKEN_LOWER_BOUND);
+  const full: Usage = { input_tokens: input, output_tokens: outputTokens, total_tokens: input + outputTokens };
+  const min: Usage = { input_tokens: minInput, output_tokens: 1, total_tokens: minInput + 1 };
+  return { tokens: full.total_tokens, costUsd: costOf(model, full), minTokens: min.total_tokens, minCostUsd: costOf(model, min) };
+}
+
+function positive(value: number | undefined): number | undefined {
+  return value !== undefined && value > 0 ? value : undefined;
+}

@@ -3,17 +3,17 @@ import type { Logger } from 'pino';
 import { computeStatistics, summarize } from '../bundle/index.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { ModelCallError, type CallAccounting, type ModelGateway } from '../providers/gateway.ts';
-import type { Bundle, Replicate } from '../schemas/bundle.ts';
+import { DEFAULT_EMBEDDING_MODEL, ModelCallError, type CallAccounting, type ModelGateway } from '../providers/gateway.ts';
+import type { Bundle, Replicate, Usage } from '../schemas/bundle.ts';
 import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
-import type { RunRequest } from '../schemas/request.ts';
+import type { RunInput, RunRequest } from '../schemas/request.ts';
 import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from '../schemas/result.ts';
 import type { Store } from '../store/types.ts';
 import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../tools/api.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import type { Planner } from './planner.ts';
 import type { Redactor } from './redaction.ts';
-import { checkBudgetFits } from './budgetCheck.ts';
+import { applyCostCeilings, checkBudgetFits, estimateCall, type CallEstimate, type CostLimits } from './budgetCheck.ts';
 import { isoMicros, preciseNow } from './clock.ts';
 import { runReplicates } from './replicateRunner.ts';
 import { resolveRequest, type RequestLimits } from './resolveRequest.ts';
@@ -33,7 +33,7 @@ export interface OrchestratorDeps {
   logger: Logger;
   redact: Redactor;
   redactEvents: boolean;
-  limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number; maxQueuedRuns: number };
+  limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number; maxQueuedRuns: number; maxRunsPerTenant?: number; outputTokensReserved?: number } & CostLimits;
   now?: () => number;
 }
 
@@ -55,6 +55,10 @@ export interface PreparedRun {
   decision: PlannerDecision;
   trace: TraceContext;
   timeoutMs: number;
+  /** Whose run it is (admission shares and fair queueing are per tenant). */
+  tenant: string;
+  /** The admission slot taken by `prepare`: `launch` keeps it for the run, {@link Orchestrator.abandon} returns it. */
+  admission: { held: boolean };
 }
 
 /** A started run: its first record, and a promise of its last. */
@@ -66,6 +70,8 @@ export interface RunHandle {
 
 interface ActiveRun {
   id: string;
+  tenant: string;
+  admission: { held: boolean };
   record: RunResult;
   tool: ToolDefinition;
   request: ResolvedRequest;
@@ -93,6 +99,9 @@ export class Orchestrator {
   readonly #active = new Map<string, ActiveRun>();
   readonly #slots: Semaphore;
   readonly #unsubscribeCancel: () => void;
+  /** Runs admitted (prepared, launched or queued, not yet finished or abandoned), in all and per tenant. */
+  #admitted = 0;
+  readonly #admittedByTenant = new Map<string, number>();
   #draining = false;
 
   constructor(deps: OrchestratorDeps) {
@@ -114,17 +123,33 @@ export class Orchestrator {
    */
   prepare(body: RunRequest, options: StartOptions): PreparedRun {
     if (this.#draining) throw new ServiceError('unavailable', 'server is shutting down');
-    const { maxActiveRuns, maxQueuedRuns } = this.#deps.limits;
-    if (this.#active.size >= maxActiveRuns + maxQueuedRuns) {
-      throw new ServiceError('unavailable', `too many runs in progress (${this.#active.size}); retry shortly`, { retryAfterMs: 1000 });
+    const { maxActiveRuns, maxQueuedRuns, maxRunsPerTenant } = this.#deps.limits;
+    const tenant = options.tenant ?? PUBLIC_TENANT;
+    const mine = this.#admittedByTenant.get(tenant) ?? 0;
+    if (maxRunsPerTenant !== undefined && mine >= maxRunsPerTenant) {
+      throw new ServiceError('rate_limited', `too many runs in progress for this tenant (${mine}, MAX_RUNS_PER_TENANT=${maxRunsPerTenant}); retry shortly`, {
+        retryAfterMs: 1000,
+        details: { limit: 'MAX_RUNS_PER_TENANT' },
+      });
+    }
+    if (this.#admitted >= maxActiveRuns + maxQueuedRuns) {
+      throw new ServiceError('unavailable', `too many runs in progress (${this.#admitted}); retry shortly`, { retryAfterMs: 1000 });
     }
     const plan = this.#plan(body);
     const tool = this.#deps.registry.resolve(plan.tool, body.tool_version ?? plan.version);
     const request = resolveRequest(body, tool, plan.options, this.#deps.limits, () => randomInt(0, 2 ** 31 - 1));
     if (request.agent.output_schema) this.#deps.validator.compile(request.agent.output_schema);
-    checkBudgetFits(request, (model, usage) => this.#deps.gateway.costOf(model, usage));
+    const costOf = (model: string, usage: Usage) => this.#deps.gateway.costOf(model, usage);
+    applyCostCeilings(request, this.#deps.limits, costOf, (model) => this.#deps.gateway.hasPrice?.(model) ?? true);
+    checkBudgetFits(request, costOf);
     const decision: PlannerDecision = { tool: tool.name, version: tool.version, rule: plan.rule ?? null, reason: plan.reason };
+    // Admission is taken here, synchronously after the last check: concurrent requests cannot all pass the
+    // limits before any of them counts. The caller returns it with abandon() if it does not launch.
+    this.#admitted++;
+    this.#admittedByTenant.set(tenant, mine + 1);
     return {
+      tenant,
+      admission: { held: true },
       id: runId(options.tenant),
       body,
       tool,
@@ -163,10 +188,13 @@ export class Orchestrator {
       metadata: body.metadata ?? {},
       error: null,
     };
+    if (!prepared.admission.held) throw new Error('launch of an abandoned run');
     const controller = new AbortController();
     const log = this.#deps.logger.child({ run_id: id, trace_id: trace.trace_id, request_id: trace.request_id, tool: tool.name });
     const active: ActiveRun = {
       id,
+      tenant: prepared.tenant,
+      admission: prepared.admission,
       record,
       tool,
       request,
@@ -179,11 +207,26 @@ export class Orchestrator {
       done: Promise.resolve(record),
       partial: { replicates: [], summary: null, statistics: null },
     };
-    await this.#deps.store.saveRun(record);
+    try {
+      await this.#deps.store.saveRun(record);
+    } catch (error) {
+      this.abandon(prepared);
+      throw error;
+    }
     this.#active.set(id, active);
     this.#deps.metrics.activeRuns.inc();
     active.done = this.#execute(active, prepared.timeoutMs, idempotencyKey);
     return { id, record, done: active.done };
+  }
+
+  /** Returns the admission of a prepared run that will not be launched (an idempotent replay, a failed gate). Safe to call twice. */
+  abandon(prepared: Pick<PreparedRun, 'tenant' | 'admission'>): void {
+    if (!prepared.admission.held) return;
+    prepared.admission.held = false;
+    this.#admitted--;
+    const left = (this.#admittedByTenant.get(prepared.tenant) ?? 1) - 1;
+    if (left <= 0) this.#admittedByTenant.delete(prepared.tenant);
+    else this.#admittedByTenant.set(prepared.tenant, left);
   }
 
   /** prepare + launch, for callers without an idempotency gate in between. */
@@ -278,7 +321,8 @@ export class Orchestrator {
       );
     }
     try {
-      await this.#slots.acquire(controller.signal);
+      // Run slots go round-robin across tenants: one tenant's queued backlog does not hold back another's run.
+      await this.#slots.acquire(controller.signal, active.tenant);
       try {
         const startedAt = this.#now();
         active.record = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
@@ -287,7 +331,7 @@ export class Orchestrator {
         log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
         outcome = await active.tool.execute(this.#context(active, active.tool, active.request));
       } finally {
-        this.#slots.release();
+        this.#slots.release(active.tenant);
       }
     } catch (error) {
       thrown = error;
@@ -332,6 +376,7 @@ export class Orchestrator {
     await Promise.allSettled(active.writes);
     active.writes = [];
     this.#active.delete(active.id);
+    this.abandon(active);
     this.#deps.metrics.activeRuns.dec();
     this.#deps.metrics.runs.inc({ status });
     this.#deps.metrics.runDuration.observe({ status }, (Date.parse(final.completed_at as string) - Date.parse(final.created_at)) / 1000);
@@ -385,20 +430,40 @@ export class Orchestrator {
 
   #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal = active.controller.signal, step?: string): ToolContext {
     const deps = this.#deps;
+    const costOf = (model: string, usage: Usage) => deps.gateway.costOf(model, usage);
+    const outputAllowance = deps.limits.outputTokensReserved ?? 1024;
     const models: RunModels = {
       provider: deps.gateway.provider,
-      call: (call) => charged(() => deps.gateway.call({ ...call, signal: call.signal ?? signal, trace: active.trace })),
-      embed: (call) => charged(() => deps.gateway.embed({ ...call, signal: call.signal ?? signal, trace: active.trace })),
+      call: (call) =>
+        charged(
+          estimateCall(call.model, promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
+          call.signal ?? signal,
+          (callSignal) => deps.gateway.call({ ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+        ),
+      embed: (call) =>
+        charged(
+          estimateCall(call.model ?? DEFAULT_EMBEDDING_MODEL, call.input.reduce((n, text) => n + text.length, 0), 0, costOf),
+          call.signal ?? signal,
+          (callSignal) => deps.gateway.embed({ ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+        ),
     };
-    /** Every provider operation's spend lands on the run's account, whoever made it. */
-    const charged = async <T extends CallAccounting>(operation: () => Promise<T>): Promise<T> => {
+    /**
+     * Every provider operation's spend lands on the run's account, whoever made it; its estimate is
+     * reserved on the account before it is sent, so calls in flight together cannot overshoot the budget.
+     */
+    const charged = async <T extends CallAccounting>(estimate: CallEstimate, callSignal: AbortSignal, operation: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+      let release: (() => void) | undefined;
       try {
-        const result = await operation();
+        release = await active.account.reserve(estimate, callSignal);
+        const result = await operation(callSignal);
         active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
         return result;
       } catch (error) {
         if (error instanceof ModelCallError) throw error;
-        throw new ModelCallError(isAbortError(error) ? cancelledError() : new ServiceError('internal', String(error)), 0, 0);
+        if (error instanceof ServiceError) throw new ModelCallError(error, 0, 0);
+        throw new ModelCallError(isAbortError(error) || callSignal.aborted ? cancelledError() : new ServiceError('internal', String(error)), 0, 0);
+      } finally {
+        release?.();
       }
     };
     const ctx: ToolContext = {
@@ -488,6 +553,11 @@ export function runBelongsTo(id: string, tenant: string): boolean {
 /** The id prefix of every run `tenant` may see (all runs, when auth is off). */
 export function tenantRunPrefix(tenant: string): string {
   return tenant === PUBLIC_TENANT ? 'run_' : `run_${tenantTag(tenant)}_`;
+}
+
+/** Characters of a prompt (for call reservations). */
+function promptChars(input: RunInput): number {
+  return typeof input === 'string' ? input.length : input.reduce((n, m) => n + m.content.length, 0);
 }
 
 /** Events only the orchestrator emits, before stamping. */

@@ -3,6 +3,18 @@ import { roundUsd } from '../providers/pricing.ts';
 import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
 import type { BudgetLimits } from '../schemas/request.ts';
 import type { BudgetReport, CostLine } from '../schemas/result.ts';
+import type { CallEstimate } from './budgetCheck.ts';
+
+/** Returns a call's reservation once its real spend is charged (or it failed). */
+export type ReleaseReservation = () => void;
+
+interface ReservationWaiter {
+  estimate: CallEstimate;
+  resolve: (release: ReleaseReservation) => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
 
 /**
  * What one run has spent, and whether it may spend more. Every model call of
@@ -17,6 +29,11 @@ export class RunAccount {
   #usage: Usage = emptyUsage();
   #cost = 0;
   #onExceeded: (error: ServiceError) => void;
+  /** Tokens and USD reserved by calls in flight. */
+  #reservedTokens = 0;
+  #reservedCost = 0;
+  #inFlight = 0;
+  readonly #waiters: ReservationWaiter[] = [];
 
   constructor(limits: BudgetLimits, now: () => number, onExceeded: (error: ServiceError) => void) {
     this.limits = limits;
@@ -41,6 +58,103 @@ export class RunAccount {
       this.#onExceeded = () => {};
       fire(crossed);
     }
+  }
+
+  /**
+   * Reserves a call's estimated spend before it is sent, so concurrent calls
+   * cannot together overshoot the budget: a call goes out when spend so far
+   * plus what calls in flight reserved plus its own estimate fits; else it
+   * waits for one in flight to settle. With nothing in flight, a call whose
+   * certain minimum still fits goes out alone (its output may overshoot by
+   * at most its own allowance); one that cannot fit even that ends the run
+   * with `budget_exceeded`. Without a token or cost limit nothing is held.
+   */
+  reserve(estimate: CallEstimate, signal?: AbortSignal): Promise<ReleaseReservation> {
+    const { max_tokens, max_cost_usd } = this.limits;
+    if (max_tokens === undefined && max_cost_usd === undefined) return Promise.resolve(() => {});
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#waiters.length === 0) {
+      const verdict = this.#admit(estimate);
+      if (verdict === 'go') return Promise.resolve(this.#hold(estimate));
+      if (verdict === 'never') return Promise.reject(this.#refuse(estimate));
+    }
+    return new Promise<ReleaseReservation>((resolve, reject) => {
+      const waiter: ReservationWaiter = {
+        estimate,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(signal?.reason);
+        },
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Tokens reserved by calls in flight (for tests and reports). */
+  get reservedTokens(): number {
+    return this.#reservedTokens;
+  }
+
+  #admit(estimate: CallEstimate): 'go' | 'wait' | 'never' {
+    const { max_tokens, max_cost_usd } = this.limits;
+    const tokensFit = max_tokens === undefined || this.#usage.total_tokens + this.#reservedTokens + estimate.tokens <= max_tokens;
+    const costFits = max_cost_usd === undefined || this.#cost + this.#reservedCost + estimate.costUsd <= max_cost_usd;
+    if (tokensFit && costFits) return 'go';
+    if (this.#inFlight > 0) return 'wait';
+    const minFits =
+      (max_tokens === undefined || this.#usage.total_tokens + estimate.minTokens <= max_tokens) &&
+      (max_cost_usd === undefined || this.#cost + estimate.minCostUsd <= max_cost_usd);
+    return minFits ? 'go' : 'never';
+  }
+
+  #hold(estimate: CallEstimate): ReleaseReservation {
+    this.#reservedTokens += estimate.tokens;
+    this.#reservedCost += estimate.costUsd;
+    this.#inFlight++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#reservedTokens -= estimate.tokens;
+      this.#reservedCost -= estimate.costUsd;
+      this.#inFlight--;
+      this.#wake();
+    };
+  }
+
+  /** Lets waiting calls go in order once spend settled; the head blocks those behind it (no overtaking). */
+  #wake(): void {
+    while (this.#waiters.length > 0) {
+      const head = this.#waiters[0] as ReservationWaiter;
+      const verdict = this.#admit(head.estimate);
+      if (verdict === 'wait') return;
+      this.#waiters.shift();
+      head.signal?.removeEventListener('abort', head.onAbort);
+      if (verdict === 'go') head.resolve(this.#hold(head.estimate));
+      else head.reject(this.#refuse(head.estimate));
+    }
+  }
+
+  /** A call that cannot fit what is left: the run is over budget. */
+  #refuse(estimate: CallEstimate): ServiceError {
+    const { max_tokens } = this.limits;
+    const tokens = max_tokens !== undefined && this.#usage.total_tokens + estimate.minTokens > max_tokens;
+    const error = tokens
+      ? new ServiceError('budget_exceeded', `token budget exceeded: ${this.#usage.total_tokens} used, the next call needs at least ${estimate.minTokens} more (max_tokens ${max_tokens})`, {
+          details: { limit: 'max_tokens' },
+        })
+      : new ServiceError('budget_exceeded', `cost budget exceeded: $${roundUsd(this.#cost)} spent, the next call costs at least $${estimate.minCostUsd.toPrecision(3)} more (max_cost_usd ${this.limits.max_cost_usd})`, {
+          details: { limit: 'max_cost_usd' },
+        });
+    const fire = this.#onExceeded;
+    this.#onExceeded = () => {};
+    fire(error);
+    return error;
   }
 
   /** The limit crossed so far, if any (time is enforced by the orchestrator's timer). */

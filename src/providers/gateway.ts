@@ -4,14 +4,15 @@ import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import { Semaphore } from '../core/semaphore.ts';
 import { childTraceparent, outgoingHeaders, type TraceContext } from '../core/trace.ts';
-import { BreakerRegistry, type BreakerOptions } from '../reliability/breakers.ts';
-import { withRetry, type RetryPolicy } from '../reliability/retry.ts';
+import type { BreakerOptions } from '../reliability/breakers.ts';
+import { CallPolicy } from '../reliability/callPolicy.ts';
+import type { RetryPolicy } from '../reliability/retry.ts';
 import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
 import { BoundedModelProvider } from './modelProvider.ts';
 import { PricingTable } from './pricing.ts';
-import { createTransport, type Transport } from './transport.ts';
+import { createTransport, RESPONSE_ENVELOPE_BYTES, type Transport } from './transport.ts';
 import type { Config } from '../config.ts';
 
 /** One call to a model, as a tool asks for it. */
@@ -26,6 +27,8 @@ export interface ModelCallRequest {
   maxOutputTokens?: number | undefined;
   signal: AbortSignal;
   trace: TraceContext;
+  /** Whose call it is: provider-call slots are shared round-robin across tenants. */
+  tenant?: string | undefined;
 }
 
 /** What every successful provider operation reports for accounting. */
@@ -49,6 +52,7 @@ export interface EmbeddingRequest {
   model?: string | undefined;
   signal: AbortSignal;
   trace: TraceContext;
+  tenant?: string | undefined;
 }
 
 /** Vectors in input order, plus accounting. */
@@ -84,6 +88,8 @@ export interface ModelGateway {
   embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
   /** What `usage` on `model` costs, in USD (0 for unpriced models). */
   costOf(model: string, usage: Usage): number;
+  /** Whether `model` has a known price (a cost budget cannot be enforced on one without). Absent: every model is priced. */
+  hasPrice?(model: string): boolean;
   /** Breaker state per provider:model. */
   breakerStates(): Record<string, 'closed' | 'open' | 'half_open'>;
   close(): Promise<void>;
@@ -98,6 +104,12 @@ export interface OpenAIGatewayOptions {
   retry: RetryPolicy;
   breaker: BreakerOptions;
   maxConcurrency: number;
+  /** Provider calls one tenant may have in flight (0 or unset: no cap below maxConcurrency). */
+  maxConcurrencyPerTenant?: number;
+  /** Bytes of one provider answer's output (MAX_OUTPUT_BYTES); the response body may add an envelope allowance. */
+  maxOutputBytes?: number;
+  /** Ceiling of the adaptive limit of calls in flight per provider:model. */
+  maxConcurrencyPerModel?: number;
   pricing: PricingTable;
   logger: Logger;
   /** For tests of the retry policy: deterministic jitter. */
@@ -118,10 +130,15 @@ export function gatewayFromConfig(
     breaker: {
       errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
       volumeThreshold: config.BREAKER_VOLUME,
+      consecutiveFailures: config.BREAKER_CONSECUTIVE_FAILURES,
       resetTimeout: config.BREAKER_RESET_MS,
       rollingCountTimeout: config.BREAKER_ROLLING_MS,
+      maxWaitMs: config.BREAKER_WAIT_MS,
     },
     maxConcurrency: config.MAX_GLOBAL_CONCURRENCY,
+    maxConcurrencyPerTenant: config.MAX_PROVIDER_CALLS_PER_TENANT,
+    maxOutputBytes: config.MAX_OUTPUT_BYTES,
+    maxConcurrencyPerModel: config.PROVIDER_MAX_CONCURRENCY,
     pricing: new PricingTable(config.PRICING_JSON),
     logger: target.logger,
     ...(target.random ? { random: target.random } : {}),
@@ -133,14 +150,16 @@ const WRAP_KEY = 'value';
 
 /**
  * Model calls on the OpenAI Agents SDK. The openai client's own retries are
- * off: one policy (ours) owns retrying, per attempt the breaker decides,
- * and a global semaphore bounds calls in flight across runs.
+ * off: one policy (ours) owns retrying; per provider:model a breaker admits
+ * each attempt and counts each call once, and an adaptive limit lowers the
+ * calls in flight after 429s; a global semaphore bounds calls in flight
+ * across runs.
  */
 export class OpenAIGateway implements ModelGateway {
   readonly provider: string;
   readonly #runner: Runner;
   readonly #options: OpenAIGatewayOptions;
-  readonly #breakers: BreakerRegistry;
+  readonly #policy: CallPolicy;
   readonly #limit: Semaphore;
   readonly #modelProvider: BoundedModelProvider;
   readonly #client: OpenAI;
@@ -151,23 +170,35 @@ export class OpenAIGateway implements ModelGateway {
     this.#options = options;
     setTracingDisabled(true);
     // Trace headers travel per call through async context (see outgoingHeaders).
-    this.#transport = createTransport(() => outgoingHeaders.getStore());
+    this.#transport = createTransport(() => outgoingHeaders.getStore(), {
+      maxResponseBytes: (options.maxOutputBytes ?? 1_048_576) + RESPONSE_ENVELOPE_BYTES,
+    });
     const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0, fetch: this.#transport.fetch });
     this.#client = client;
     // Not the SDK's OpenAIProvider: it keeps a model wrapper per model name for good (see BoundedModelProvider).
     this.#modelProvider = new BoundedModelProvider({ client, useResponses: options.api === 'responses' });
     this.#runner = new Runner({ modelProvider: this.#modelProvider, tracingDisabled: true });
-    this.#breakers = new BreakerRegistry(options.breaker, (error) => mapProviderError(error).fault === 'provider');
-    this.#breakers.onStateChange((key, state) => options.logger.warn({ breaker: key, state }, `circuit ${state}`));
-    this.#limit = new Semaphore(options.maxConcurrency);
+    this.#policy = new CallPolicy({
+      retry: options.retry,
+      breaker: options.breaker,
+      maxConcurrencyPerKey: options.maxConcurrencyPerModel ?? options.maxConcurrency,
+      classify: mapProviderError,
+      logger: options.logger,
+      random: options.random,
+    });
+    this.#limit = new Semaphore(options.maxConcurrency, { perKeyLimit: options.maxConcurrencyPerTenant || undefined });
   }
 
   breakerStates() {
-    return this.#breakers.states();
+    return this.#policy.breakerStates();
   }
 
   costOf(model: string, usage: Usage): number {
     return this.#options.pricing.cost(model, usage);
+  }
+
+  hasPrice(model: string): boolean {
+    return this.#options.pricing.has(model);
   }
 
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
@@ -240,44 +271,34 @@ export class OpenAIGateway implements ModelGateway {
   }
 
   /**
-   * One provider operation under the policy: retries (ours, p-retry), the
-   * breaker of provider:model per attempt, the global concurrency bound, and
-   * the trace headers on the wire. Returns the pending value and a live
-   * attempt count (it keeps counting while the value settles).
+   * One provider operation under the call policy of provider:model (retries,
+   * breaker, adaptive limit: `src/reliability/callPolicy.ts`); each attempt
+   * then waits for the global semaphore and goes out with the trace headers.
+   * Returns the pending value and a live attempt count (it keeps counting
+   * while the value settles).
    */
-  #invoke<T>(model: string, request: { signal: AbortSignal; trace: TraceContext }, operation: () => Promise<T>): { value: Promise<T>; attempts: () => number } {
-    const key = `${this.provider}:${model}`;
+  #invoke<T>(model: string, request: { signal: AbortSignal; trace: TraceContext; tenant?: string | undefined }, operation: () => Promise<T>): { value: Promise<T>; attempts: () => number } {
     const { signal } = request;
     let attempts = 0;
-    const value = withRetry(
-      () => {
+    const value = this.#policy.run(`${this.provider}:${model}`, signal, () =>
+      this.#limit.run(() => {
+        // Counted when the request really goes out: not when the breaker refuses it or the run ends while it waits for a slot.
+        attempts++;
         const headers = { traceparent: childTraceparent(request.trace), 'x-request-id': request.trace.request_id };
-        return this.#breakers.fire(key, () =>
-          this.#limit.run(() => {
-            // Counted when the request really goes out: not when the breaker refuses it or the run ends while it waits for a slot.
-            attempts++;
-            return outgoingHeaders.run(headers, operation);
-          }, signal),
-        );
-      },
-      {
-        policy: this.#options.retry,
-        signal,
-        classify: mapProviderError,
-        ...(this.#options.random ? { random: this.#options.random } : {}),
-      },
+        return outgoingHeaders.run(headers, operation);
+      }, signal, request.tenant),
     );
     return { value, attempts: () => attempts };
   }
 
   /** An aborted run reports why it was aborted (cancel, timeout, budget), not how the socket died. */
   #failure(error: unknown, signal: AbortSignal, attempts: number, started: number): ModelCallError {
-    const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error).error;
+    const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error);
     return new ModelCallError(mapped, attempts, performance.now() - started);
   }
 
   async close(): Promise<void> {
-    this.#breakers.shutdown();
+    this.#policy.shutdown();
     await this.#modelProvider.close();
     await this.#transport.close();
   }

@@ -7,6 +7,8 @@ export type { ModelPrice } from '../config.ts';
  * List prices in USD per 1M tokens for common models. Any OpenAI-compatible
  * endpoint may serve other models: unknown models cost 0 unless PRICING_JSON
  * names them (a local vLLM or Ollama is free to us; a gateway may not be).
+ * A cost budget cannot be enforced on an unknown model, so runs that carry
+ * one are refused up front (see `applyCostCeilings` and {@link PricingTable.has}).
  */
 export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = {
   'gpt-4o': { input: 2.5, output: 10 },
@@ -38,6 +40,11 @@ export class PricingTable {
     // Dated snapshots (gpt-4o-mini-2024-07-18) cost what their family costs.
     const undated = model.replace(/-\d{4}-\d{2}-\d{2}$/, '');
     return this.#prices.get(undated) ?? null;
+  }
+
+  /** Whether `model` has a known price (a cost budget on it can trip). */
+  has(model: string): boolean {
+    return this.priceOf(model) !== null;
   }
 
   /** Cost of `usage` on `model`, in USD, rounded to 1e-9 so sums stay exact enough to compare. */

@@ -1,5 +1,5 @@
 import pRetry from 'p-retry';
-import type { MappedError } from '../providers/errorMap.ts';
+import type { ServiceError } from '../errors.ts';
 
 /** How hard to try a provider call. */
 export interface RetryPolicy {
@@ -19,14 +19,15 @@ export interface RetryPolicy {
  * Backoff and Jitter") spreads synchronized clients; a provider's
  * Retry-After is honoured as a floor.
  */
-export function nextRetryDelay(input: { failure: MappedError; attempt: number; waitedMs: number; policy: RetryPolicy; random: () => number }): number | null {
+export function nextRetryDelay(input: { failure: ServiceError; attempt: number; waitedMs: number; policy: RetryPolicy; random: () => number }): number | null {
   const { failure, attempt, waitedMs, policy, random } = input;
-  // An open circuit is the answer for now: retrying it would only spin.
-  if (!failure.error.retryable || failure.fault !== 'provider' || failure.error.code === 'circuit_open') return null;
+  // Only the provider's failures are worth another try: the caller's (a 400, a refusal) would fail the same way,
+  // the service's are not the provider's to fix, and an open circuit is the answer for now (retrying it would only spin).
+  if (!failure.retryable || failure.fault !== 'provider' || failure.code === 'circuit_open') return null;
   if (attempt >= policy.maxAttempts) return null;
   const ceiling = Math.min(policy.maxDelayMs, policy.baseMs * 2 ** (attempt - 1));
   const jittered = Math.floor(random() * ceiling);
-  const delay = failure.error.retryAfterMs !== undefined ? Math.max(failure.error.retryAfterMs, jittered) : jittered;
+  const delay = failure.retryAfterMs !== undefined ? Math.max(failure.retryAfterMs, jittered) : jittered;
   if (waitedMs + delay > policy.maxTotalMs) return null;
   return delay;
 }
@@ -56,7 +57,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 export async function withRetry<T>(
   attempt: (n: number) => Promise<T>,
-  options: { policy: RetryPolicy; signal: AbortSignal; classify: (error: unknown) => MappedError; random?: () => number; onRetry?: (info: { attempt: number; delayMs: number; failure: MappedError }) => void },
+  options: { policy: RetryPolicy; signal: AbortSignal; classify: (error: unknown) => ServiceError; random?: () => number; onRetry?: (info: { attempt: number; delayMs: number; failure: ServiceError }) => void },
 ): Promise<T> {
   const { policy, signal, classify } = options;
   const random = options.random ?? Math.random;

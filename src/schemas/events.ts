@@ -11,6 +11,9 @@ const Stamp = {
   ts: z.string(),
 };
 
+/** Payloads left out of a stored copy of the event (the run's event log was past MAX_EVENT_LOG_BYTES); the run record has them. */
+const Elided = z.array(z.string()).optional();
+
 /** Fields a tool may set on what it emits. */
 const Tagging = {
   tool: z.string().optional(),
@@ -23,10 +26,10 @@ const BudgetUsed = z.object({ tokens: z.number(), cost_usd: z.number(), time_ms:
 
 const eventBodies = {
   run_started: { tool_version: z.string(), planner: PlannerDecisionSchema, replicates: z.number().int().nullable() },
-  replicate_done: { replicate: ReplicateSchema },
+  replicate_done: { replicate: ReplicateSchema, elided: Elided },
   partial_summary: { summary: SummarySchema, statistics: StatisticsSchema, budget_used: BudgetUsed },
-  bundle_ready: { bundle: BundleSchema },
-  synthesis_done: { output: z.unknown(), usage: UsageSchema, cost_usd: z.number(), error: z.unknown().nullable() },
+  bundle_ready: { bundle: BundleSchema, elided: Elided },
+  synthesis_done: { output: z.unknown(), usage: UsageSchema, cost_usd: z.number(), error: z.unknown().nullable(), elided: Elided },
   tool_started: { step: z.string().optional() },
   tool_completed: { step: z.string().optional(), status: z.string() },
   run_completed: { result: RunResultSchema },

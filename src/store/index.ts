@@ -10,6 +10,9 @@ export function storeLimits(config: Config): StoreLimits {
     maxRuns: config.MAX_RUNS,
     maxEventsPerRun: config.MAX_EVENTS_PER_RUN,
     maxIdempotencyKeys: config.MAX_IDEMPOTENCY_KEYS,
+    maxEventLogBytes: config.MAX_EVENT_LOG_BYTES,
+    maxStoreBytes: config.MAX_STORE_BYTES,
+    maxIdempotencyKeysPerTenant: config.MAX_IDEMPOTENCY_KEYS_PER_TENANT,
   };
 }
 

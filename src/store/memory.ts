@@ -1,18 +1,59 @@
+import { ServiceError } from '../errors.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
+import { fitEvent } from './eventLog.ts';
 import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
-import type { IdempotencyClaim, IdempotencyRecord, Store, StoreLimits, Unsubscribe } from './types.ts';
+import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
 
 interface RunEntry {
   run: RunResult;
   events: RunEvent[];
   /** When a terminal run may be evicted. */
   expiresAt: number;
+  tenant: string;
+  /** Bytes of the record as last saved, and of the stored events. */
+  recordBytes: number;
+  logBytes: number;
 }
 
+interface IdempotencyEntry {
+  record: IdempotencyRecord;
+  expiresAt: number;
+  tenant: string;
+  bytes: number;
+}
+
+/** What one tenant holds. Maps keep insertion order: the oldest come first. */
+interface TenantSpace {
+  runs: Map<string, RunEntry>;
+  runBytes: number;
+  idempotency: Map<string, IdempotencyEntry>;
+  idempotencyBytes: number;
+}
+
+/** Idempotency records may fill at most this share of MAX_STORE_BYTES; runs are evicted to make room, records never are. */
+export const IDEMPOTENCY_SHARE_OF_STORE = 0.5;
+
+/** Fixed overhead counted per record (Map entry, object headers, strings' headers). */
+const ENTRY_OVERHEAD_BYTES = 256;
+
 /**
- * In-process store. Maps keep insertion order, so the oldest entries are
- * evicted first when a limit is reached; a sweep drops expired ones.
+ * In-process store, bounded by count, bytes and TTL, with space shared per
+ * tenant (the tenant is read from the run id, see {@link tenantOfRun}).
+ *
+ * - Runs: over `maxRuns` or `maxStoreBytes`, terminal runs are evicted
+ *   oldest first from the tenant holding the most bytes, so one tenant's
+ *   flood of runs evicts its own runs, not another's. Running runs are never
+ *   evicted.
+ * - Idempotency records are never evicted before their TTL: when the
+ *   records' count or bytes reach the limits, a new key is refused — 429
+ *   `rate_limited` when the asking tenant holds its share
+ *   (`maxIdempotencyKeysPerTenant` of `maxIdempotencyKeys`, by count and by
+ *   bytes), else 503 `unavailable`; both with Retry-After until the oldest
+ *   record in the way expires.
+ * - Event logs: bounded per run by `maxEventLogBytes` (see eventLog.ts).
+ *
+ * A sweep drops expired entries.
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory';
@@ -21,8 +62,15 @@ export class MemoryStore implements Store {
   readonly #runs = new Map<string, RunEntry>();
   readonly #listeners = new Map<string, Set<(event: RunEvent) => void>>();
   readonly #cancelListeners = new Set<(runId: string) => void>();
-  readonly #idempotency = new Map<string, { record: IdempotencyRecord; expiresAt: number }>();
+  readonly #idempotency = new Map<string, IdempotencyEntry>();
+  readonly #tenants = new Map<string, TenantSpace>();
+  /** Sizes of records already measured (the final record is saved and then stored on its idempotency key). */
+  readonly #sizes = new WeakMap<object, number>();
   readonly #sweeper: NodeJS.Timeout;
+  #runBytes = 0;
+  #idempotencyBytes = 0;
+  /** When a refused claim last swept: refusals at a limit sweep at most once a second, not once per request. */
+  #lastRefusalSweep = Number.NEGATIVE_INFINITY;
 
   constructor(limits: StoreLimits, now: () => number = Date.now) {
     this.#limits = limits;
@@ -34,20 +82,28 @@ export class MemoryStore implements Store {
   async saveRun(run: RunResult): Promise<void> {
     const entry = this.#runs.get(run.id);
     const expiresAt = isTerminal(run.status) ? this.#now() + this.#limits.runTtlMs : Number.POSITIVE_INFINITY;
+    const bytes = this.#sizeOf(run);
     if (entry) {
       entry.run = run;
       entry.expiresAt = expiresAt;
-      return;
+      this.#addRunBytes(entry, bytes - entry.recordBytes);
+      entry.recordBytes = bytes;
+    } else {
+      const tenant = tenantOfRun(run.id);
+      const created: RunEntry = { run, events: [], expiresAt, tenant, recordBytes: 0, logBytes: 0 };
+      this.#runs.set(run.id, created);
+      this.#space(tenant).runs.set(run.id, created);
+      this.#addRunBytes(created, bytes);
+      created.recordBytes = bytes;
     }
-    this.#runs.set(run.id, { run, events: [], expiresAt });
-    if (this.#runs.size > this.#limits.maxRuns) this.#evictOldestTerminal();
+    this.#evict();
   }
 
   async getRun(id: string): Promise<RunResult | null> {
     const entry = this.#runs.get(id);
     if (!entry) return null;
     if (entry.expiresAt <= this.#now()) {
-      this.#runs.delete(id);
+      this.#dropRun(id, entry);
       return null;
     }
     return entry.run;
@@ -71,21 +127,28 @@ export class MemoryStore implements Store {
   /** Synchronous: subscribers have the event when this returns. */
   appendEvent(event: RunEvent): void {
     const entry = this.#runs.get(event.run_id);
-    // A full log keeps its milestones; only the repeatable summaries are dropped.
-    if (entry && (entry.events.length < this.#limits.maxEventsPerRun || event.type !== 'partial_summary')) {
-      entry.events.push(event);
-    }
-    const listeners = this.#listeners.get(event.run_id);
-    if (!listeners) return;
-    for (const listener of listeners) {
-      // Listeners run inside the emitting run's call stack: one reader's failure
-      // must cost neither the other readers nor the run their event.
-      try {
-        listener(event);
-      } catch {
-        // The throwing listener loses its own copy only; readers recover by seq.
+    if (entry) {
+      // A full log keeps its milestones (payloads elided past the byte bound); repeatable summaries are dropped.
+      const { stored, bytes } = fitEvent(event, { bytes: entry.logBytes, length: entry.events.length }, this.#logLimits());
+      if (stored) {
+        entry.events.push(stored);
+        entry.logBytes += bytes;
+        this.#addRunBytes(entry, bytes);
       }
     }
+    const listeners = this.#listeners.get(event.run_id);
+    if (listeners) {
+      for (const listener of listeners) {
+        // Listeners run inside the emitting run's call stack: one reader's failure
+        // must cost neither the other readers nor the run their event.
+        try {
+          listener(event);
+        } catch {
+          // The throwing listener loses its own copy only; readers recover by seq.
+        }
+      }
+    }
+    if (entry && this.#overBytes()) this.#evict();
   }
 
   async readEvents(runId: string, after: number): Promise<RunEvent[]> {
@@ -126,24 +189,39 @@ export class MemoryStore implements Store {
   }
 
   async claimIdempotency(key: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyClaim> {
+    const now = this.#now();
     const existing = this.#idempotency.get(key);
-    if (existing && existing.expiresAt > this.#now()) return { claimed: false, record: existing.record };
-    this.#idempotency.delete(key);
-    this.#idempotency.set(key, { record, expiresAt: this.#now() + ttlMs });
-    while (this.#idempotency.size > this.#limits.maxIdempotencyKeys) {
-      const oldest = this.#idempotency.keys().next().value as string;
-      this.#idempotency.delete(oldest);
-    }
+    if (existing && existing.expiresAt > now) return { claimed: false, record: existing.record };
+    if (existing) this.#dropIdempotency(key, existing);
+    const tenant = tenantOfRun(record.run_id);
+    const bytes = idempotencyBytes(key, record, 0);
+    this.#admitIdempotency(tenant, bytes, now);
+    const entry: IdempotencyEntry = { record, expiresAt: now + ttlMs, tenant, bytes };
+    this.#idempotency.set(key, entry);
+    const space = this.#space(tenant);
+    space.idempotency.set(key, entry);
+    space.idempotencyBytes += bytes;
+    this.#idempotencyBytes += bytes;
+    // Room for the new record comes out of runs, never out of other records.
+    this.#evict();
     return { claimed: true };
   }
 
   async completeIdempotency(key: string, result: RunResult): Promise<void> {
     const existing = this.#idempotency.get(key);
-    if (existing) existing.record = { ...existing.record, result };
+    if (!existing) return;
+    existing.record = { ...existing.record, result };
+    const bytes = idempotencyBytes(key, existing.record, this.#sizeOf(result));
+    const space = this.#space(existing.tenant);
+    space.idempotencyBytes += bytes - existing.bytes;
+    this.#idempotencyBytes += bytes - existing.bytes;
+    existing.bytes = bytes;
+    this.#evict();
   }
 
   async releaseIdempotency(key: string): Promise<void> {
-    this.#idempotency.delete(key);
+    const existing = this.#idempotency.get(key);
+    if (existing) this.#dropIdempotency(key, existing);
   }
 
   async ping(): Promise<void> {}
@@ -157,8 +235,8 @@ export class MemoryStore implements Store {
   /** Drops expired runs and idempotency records. Runs on a timer; exposed for tests. */
   sweep(): void {
     const now = this.#now();
-    for (const [id, entry] of this.#runs) if (entry.expiresAt <= now) this.#runs.delete(id);
-    for (const [key, entry] of this.#idempotency) if (entry.expiresAt <= now) this.#idempotency.delete(key);
+    for (const [id, entry] of this.#runs) if (entry.expiresAt <= now) this.#dropRun(id, entry);
+    for (const [key, entry] of this.#idempotency) if (entry.expiresAt <= now) this.#dropIdempotency(key, entry);
   }
 
   /** Number of runs held (for leak checks in tests and benchmarks). */
@@ -166,12 +244,132 @@ export class MemoryStore implements Store {
     return { runs: this.#runs.size, idempotency: this.#idempotency.size, subscriptions: this.#listeners.size };
   }
 
-  #evictOldestTerminal(): void {
-    for (const [id, entry] of this.#runs) {
-      if (isTerminal(entry.run.status)) {
-        this.#runs.delete(id);
-        return;
+  /** Bytes held, in all and per tenant (for tests and metrics). */
+  get bytes(): { runs: number; idempotency: number; tenants: Record<string, { runs: number; idempotency: number }> } {
+    const tenants: Record<string, { runs: number; idempotency: number }> = {};
+    for (const [tenant, space] of this.#tenants) tenants[tenant] = { runs: space.runBytes, idempotency: space.idempotencyBytes };
+    return { runs: this.#runBytes, idempotency: this.#idempotencyBytes, tenants };
+  }
+
+  #logLimits() {
+    return { maxEventLogBytes: this.#limits.maxEventLogBytes ?? Number.POSITIVE_INFINITY, maxEventsPerRun: this.#limits.maxEventsPerRun };
+  }
+
+  #sizeOf(value: object): number {
+    const known = this.#sizes.get(value);
+    if (known !== undefined) return known;
+    const bytes = JSON.stringify(value).length + ENTRY_OVERHEAD_BYTES;
+    this.#sizes.set(value, bytes);
+    return bytes;
+  }
+
+  #space(tenant: string): TenantSpace {
+    let space = this.#tenants.get(tenant);
+    if (!space) {
+      space = { runs: new Map(), runBytes: 0, idempotency: new Map(), idempotencyBytes: 0 };
+      this.#tenants.set(tenant, space);
+    }
+    return space;
+  }
+
+  #forget(tenant: string, space: TenantSpace): void {
+    if (space.runs.size === 0 && space.idempotency.size === 0) this.#tenants.delete(tenant);
+  }
+
+  #addRunBytes(entry: RunEntry, delta: number): void {
+    this.#runBytes += delta;
+    this.#space(entry.tenant).runBytes += delta;
+  }
+
+  #overBytes(): boolean {
+    const max = this.#limits.maxStoreBytes;
+    return max !== undefined && this.#runBytes + this.#idempotencyBytes > max;
+  }
+
+  /** Evicts terminal runs, from the tenant holding the most run bytes first, until counts and bytes fit. */
+  #evict(): void {
+    while (this.#runs.size > this.#limits.maxRuns || this.#overBytes()) {
+      const victim = this.#evictionCandidate();
+      if (!victim) return; // only running runs left: they end (and become evictable) in bounded time
+      this.#dropRun(victim.run.id, victim);
+    }
+  }
+
+  #evictionCandidate(): RunEntry | null {
+    const heaviest = [...this.#tenants.values()].filter((s) => s.runs.size > 0).sort((a, b) => b.runBytes - a.runBytes);
+    for (const space of heaviest) {
+      for (const entry of space.runs.values()) if (isTerminal(entry.run.status)) return entry;
+    }
+    return null;
+  }
+
+  #dropRun(id: string, entry: RunEntry): void {
+    if (this.#runs.get(id) !== entry) return;
+    this.#runs.delete(id);
+    const space = this.#space(entry.tenant);
+    space.runs.delete(id);
+    this.#addRunBytes(entry, -(entry.recordBytes + entry.logBytes));
+    this.#forget(entry.tenant, space);
+  }
+
+  #dropIdempotency(key: string, entry: IdempotencyEntry): void {
+    if (this.#idempotency.get(key) !== entry) return;
+    this.#idempotency.delete(key);
+    const space = this.#space(entry.tenant);
+    space.idempotency.delete(key);
+    space.idempotencyBytes -= entry.bytes;
+    this.#idempotencyBytes -= entry.bytes;
+    this.#forget(entry.tenant, space);
+  }
+
+  #sweepForRefusal(now: number): void {
+    if (now - this.#lastRefusalSweep < 1000) return;
+    this.#lastRefusalSweep = now;
+    this.sweep();
+  }
+
+  /** Refuses a new idempotency key when records are at their limits (they are never evicted to make room). */
+  #admitIdempotency(tenant: string, bytes: number, now: number): void {
+    const maxKeys = this.#limits.maxIdempotencyKeys;
+    const perTenant = Math.min(this.#limits.maxIdempotencyKeysPerTenant ?? maxKeys, maxKeys);
+    const maxBytes = this.#limits.maxStoreBytes === undefined ? Number.POSITIVE_INFINITY : this.#limits.maxStoreBytes * IDEMPOTENCY_SHARE_OF_STORE;
+    const tenantMaxBytes = maxBytes * (perTenant / maxKeys);
+    const space = this.#tenants.get(tenant);
+    const mine = space?.idempotency.size ?? 0;
+    const mineBytes = space?.idempotencyBytes ?? 0;
+    if (space && (mine >= perTenant || mineBytes + bytes > tenantMaxBytes)) {
+      this.#sweepForRefusal(now);
+      if (space.idempotency.size >= perTenant || space.idempotencyBytes + bytes > tenantMaxBytes) {
+        throw new ServiceError('rate_limited', `this tenant holds too many idempotency records (${space.idempotency.size}, MAX_IDEMPOTENCY_KEYS_PER_TENANT=${perTenant}); retry later or send requests without Idempotency-Key`, {
+          retryAfterMs: untilFirstExpiry(space.idempotency, now),
+          details: { limit: 'MAX_IDEMPOTENCY_KEYS_PER_TENANT' },
+        });
+      }
+    }
+    if (this.#idempotency.size >= maxKeys || this.#idempotencyBytes + bytes > maxBytes) {
+      this.#sweepForRefusal(now);
+      if (this.#idempotency.size >= maxKeys || this.#idempotencyBytes + bytes > maxBytes) {
+        throw new ServiceError('unavailable', `the idempotency store is full (MAX_IDEMPOTENCY_KEYS=${maxKeys}, or its share of MAX_STORE_BYTES); retry later`, {
+          retryAfterMs: untilFirstExpiry(this.#idempotency, now),
+          details: { limit: 'MAX_IDEMPOTENCY_KEYS' },
+        });
       }
     }
   }
 }
+
+/** Bytes of an idempotency record: key, fingerprint, ids, and the stored result. */
+function idempotencyBytes(key: string, record: IdempotencyRecord, resultBytes: number): number {
+  return key.length + record.fingerprint.length + record.run_id.length + resultBytes + ENTRY_OVERHEAD_BYTES;
+}
+
+/** Milliseconds until the first (oldest) record of `entries` expires: when a refused key may be tried again. */
+function untilFirstExpiry(entries: Map<string, IdempotencyEntry>, now: number): number {
+  let first = Number.POSITIVE_INFINITY;
+  for (const entry of entries.values()) {
+    first = Math.min(first, entry.expiresAt);
+    break; // insertion order: with one TTL the first is the oldest
+  }
+  return Number.isFinite(first) ? Math.max(1000, first - now) : 1000;
+}
+

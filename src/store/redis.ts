@@ -2,6 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
+import { ELIDE_MIN_BYTES, elide, isElidable } from './eventLog.ts';
 import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
 import type { IdempotencyClaim, IdempotencyRecord, Store, StoreLimits, Unsubscribe } from './types.ts';
 
@@ -32,6 +33,8 @@ export interface RedisKeys {
   run(id: string): string;
   /** List of the run's JSON events, in `seq` order. */
   events(id: string): string;
+  /** Bytes of the run's stored events (MAX_EVENT_LOG_BYTES). */
+  eventBytes(id: string): string;
   /** Sorted set of every live run id, scored by when its record expires. */
   readonly runIndex: string;
   /** Sorted set of terminal run ids, scored the same way: eviction candidates. */
@@ -51,6 +54,7 @@ export function redisKeys(prefix: string): RedisKeys {
   return {
     run: (id) => `${prefix}run:${id}`,
     events: (id) => `${prefix}events:${id}`,
+    eventBytes: (id) => `${prefix}evbytes:${id}`,
     runIndex: `${prefix}runs`,
     doneIndex: `${prefix}runs:done`,
     createdIndex: `${prefix}runs:created`,
@@ -65,17 +69,18 @@ export function redisKeys(prefix: string): RedisKeys {
 // compiled body either way. Evicted keys are built from the prefix, so the
 // store needs one Redis node (not Cluster).
 
-/** KEYS: run, events, runIndex, doneIndex, createdIndex. ARGV: json, ttlMs, id, terminal, maxRuns, runKeyPrefix, eventsKeyPrefix, createdMs. */
+/** KEYS: run, events, runIndex, doneIndex, createdIndex. ARGV: json, ttlMs, id, terminal, maxRuns, runKeyPrefix, eventsKeyPrefix, eventBytesKeyPrefix, createdMs. */
 const SAVE_RUN = `
 local existed = redis.call('EXISTS', KEYS[1])
 local ttl = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('PEXPIRE', ARGV[8] .. ARGV[3], ttl)
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('ZADD', KEYS[3], now + ttl, ARGV[3])
 if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], now + ttl, ARGV[3]) end
-redis.call('ZADD', KEYS[5], 'NX', tonumber(ARGV[8]), ARGV[3])
+redis.call('ZADD', KEYS[5], 'NX', tonumber(ARGV[9]), ARGV[3])
 local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, ${INDEX_SWEEP_BATCH})
 if #stale > 0 then
   redis.call('ZREM', KEYS[3], unpack(stale))
@@ -89,7 +94,7 @@ while evicted < excess do
   local oldest = redis.call('ZRANGE', KEYS[4], 0, 0)
   local victim = oldest[1]
   if not victim then break end
-  redis.call('DEL', ARGV[6] .. victim, ARGV[7] .. victim)
+  redis.call('DEL', ARGV[6] .. victim, ARGV[7] .. victim, ARGV[8] .. victim)
   redis.call('ZREM', KEYS[3], victim)
   redis.call('ZREM', KEYS[4], victim)
   redis.call('ZREM', KEYS[5], victim)
@@ -98,15 +103,31 @@ end
 return evicted
 `;
 
-/** KEYS: run, events. ARGV: json, type, maxEventsPerRun, channel. */
+/**
+ * KEYS: run, events, eventBytes. ARGV: json, type, maxEventsPerRun, channel, elided json ('' when the event
+ * is stored whole whatever the log holds), maxEventLogBytes. The log's bytes are counted beside it (eventLog.ts
+ * has the rule: past the bound summaries are dropped and large payloads elided); subscribers get `json` whole.
+ */
 const APPEND_EVENT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local len = redis.call('LLEN', KEYS[2])
-  if ARGV[2] ~= 'partial_summary' or len < tonumber(ARGV[3]) then
-    redis.call('RPUSH', KEYS[2], ARGV[1])
-    if len == 0 then
-      local ttl = redis.call('PTTL', KEYS[1])
-      if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+  local bytes = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local fits = bytes + #ARGV[1] <= tonumber(ARGV[6])
+  local stored = nil
+  if ARGV[2] == 'partial_summary' then
+    if fits and len < tonumber(ARGV[3]) then stored = ARGV[1] end
+  elseif fits or ARGV[5] == '' then
+    stored = ARGV[1]
+  else
+    stored = ARGV[5]
+  end
+  if stored then
+    redis.call('RPUSH', KEYS[2], stored)
+    redis.call('INCRBY', KEYS[3], #stored)
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then
+      redis.call('PEXPIRE', KEYS[3], ttl)
+      if len == 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
     end
   end
 end
@@ -222,7 +243,7 @@ export class RedisStore implements Store {
     const ttl = terminal ? this.#limits.runTtlMs : Math.max(this.#limits.runTtlMs, ORPHAN_RUN_TTL_MS);
     const k = this.#keys;
     await this.#client.eval(SAVE_RUN, 5, k.run(run.id), k.events(run.id), k.runIndex, k.doneIndex, k.createdIndex,
-      JSON.stringify(run), String(toPx(ttl)), run.id, terminal ? '1' : '0', String(this.#limits.maxRuns), k.run(''), k.events(''), String(createdMs(run)));
+      JSON.stringify(run), String(toPx(ttl)), run.id, terminal ? '1' : '0', String(this.#limits.maxRuns), k.run(''), k.events(''), k.eventBytes(''), String(createdMs(run)));
   }
 
   /**
@@ -270,9 +291,13 @@ export class RedisStore implements Store {
 
   async appendEvent(event: RunEvent): Promise<void> {
     const id = event.run_id;
+    const json = JSON.stringify(event);
+    // Only a large event has a cut-down form worth sending along; the script picks which one the log keeps.
+    const cut = isElidable(event) && json.length >= ELIDE_MIN_BYTES ? elide(event) : event;
+    const elided = cut === event || cut === null ? '' : JSON.stringify(cut);
     // Storing and publishing in one script keeps the log and the live feed in the same order.
-    await this.#client.eval(APPEND_EVENT, 2, this.#keys.run(id), this.#keys.events(id),
-      JSON.stringify(event), event.type, String(this.#limits.maxEventsPerRun), this.#keys.eventChannel(id));
+    await this.#client.eval(APPEND_EVENT, 3, this.#keys.run(id), this.#keys.events(id), this.#keys.eventBytes(id),
+      json, event.type, String(this.#limits.maxEventsPerRun), this.#keys.eventChannel(id), elided, String(this.#limits.maxEventLogBytes ?? Number.MAX_SAFE_INTEGER));
   }
 
   /**
@@ -283,8 +308,9 @@ export class RedisStore implements Store {
   async readEvents(runId: string, after: number): Promise<RunEvent[]> {
     await this.#channels.get(this.#keys.eventChannel(runId))?.ready;
     const key = this.#keys.events(runId);
-    // Only summaries past maxEventsPerRun are dropped, so the first maxEventsPerRun
-    // entries hold seq 1..n and the answer starts at index min(after, max) or later.
+    // Summaries are only dropped past maxEventsPerRun or MAX_EVENT_LOG_BYTES, so the log is
+    // usually dense and the answer starts at index min(after, max) or later; after a drop
+    // the sentinel check below falls back to the whole log.
     const start = Math.max(0, Math.min(Math.floor(after), this.#limits.maxEventsPerRun));
     const from = Math.max(0, start - 1);
     const events = (await this.#client.lrange(key, from, -1)).map(parseEvent);

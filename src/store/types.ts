@@ -71,4 +71,24 @@ export interface StoreLimits {
   maxRuns: number;
   maxEventsPerRun: number;
   maxIdempotencyKeys: number;
+  /** Bytes of one run's stored events (MAX_EVENT_LOG_BYTES; see eventLog.ts). Unset: unbounded. */
+  maxEventLogBytes?: number;
+  /** Bytes of records, logs and idempotency records a store holds in process memory (MAX_STORE_BYTES; memory store). */
+  maxStoreBytes?: number;
+  /** Idempotency records one tenant may hold (MAX_IDEMPOTENCY_KEYS_PER_TENANT; memory store). */
+  maxIdempotencyKeysPerTenant?: number;
+}
+
+/** The tenant of unauthenticated callers (as the orchestrator names it). */
+const PUBLIC = 'public';
+
+/**
+ * The tenant a run belongs to, as the tag its id carries (`run_<tag>_<32 hex>`,
+ * or `run_<32 hex>` for the public tenant; see the orchestrator's `runId`), so
+ * stores can share space per tenant without a lookup. Any tag is fine: stores
+ * only compare them.
+ */
+export function tenantOfRun(runId: string): string {
+  const match = /^run_(.+)_[0-9a-f]{32}$/.exec(runId);
+  return match ? (match[1] as string) : PUBLIC;
 }

@@ -86,7 +86,11 @@ describe('live budgets', () => {
     expect(body.budget.limits).toEqual({ max_tokens: 100 });
     expect(body.budget.used.tokens).toBe(finished.length * 40);
     await svc.sim.waitForIdle();
-    expect(svc.sim.stats().aborted).toBe(8 - finished.length);
+    // Each call reserves its prompt plus an output allowance before it is sent, which this budget
+    // affords one at a time: the calls that could not fit were never sent, so none had to be aborted.
+    expect(svc.sim.stats().maxInFlight).toBe(1);
+    expect(svc.sim.stats().received).toBe(finished.length);
+    expect(svc.sim.stats().aborted).toBe(0);
     expect(body.output).not.toBeNull();
   });
 
@@ -117,7 +121,12 @@ describe('live budgets', () => {
     svc.sim.configure({ usage: { inputTokens: 5, outputTokens: 5 }, latencyMs: { sequence: [50, 150, 250] } });
     const cap = await postStream(svc.url, { input: 'x', replicates: 3, budget: { max_tokens: 1000 } });
     const used = cap.frames.filter((f) => f.event === 'partial_summary').map((f) => f.data.budget_used.tokens);
-    expect(used).toEqual([10, 20, 30]);
+    // Each summary carries the tokens of the replicates landed so far (10 each); on a loaded machine two
+    // arrivals may still share one summary, so only the shape is fixed: rising, whole replicates, ending at 30.
+    expect(used.length).toBeGreaterThanOrEqual(2);
+    expect(used).toEqual([...used].sort((a, b) => a - b));
+    expect(used.every((t) => t > 0 && t % 10 === 0)).toBe(true);
+    expect(used.at(-1)).toBe(30);
   });
 
   it('refuses up front a budget that cannot fit even the minimum', async () => {

@@ -105,3 +105,94 @@ describe('undici transport on plain HTTP', () => {
     expect(await res.json()).toEqual({ method: 'GET' });
   });
 });
+
+describe('undici transport bounds', () => {
+  let origin: http.Server;
+  let other: http.Server;
+  let base: string;
+  let otherBase: string;
+  /** What the other host saw: it must see nothing. */
+  const otherHits: string[] = [];
+  /** Bytes the origin managed to write of its endless answer before the connection closed. */
+  let streamed = { bytes: 0, closed: false };
+  const transport = createTransport(undefined, { maxResponseBytes: 64 * 1024 });
+  const listen = async (server: http.Server) => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  beforeAll(async () => {
+    other = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        otherHits.push(`${req.method} ${req.url} ${body}`);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"stolen":true}');
+      });
+    });
+    otherBase = await listen(other);
+    origin = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c));
+      req.on('end', () => {
+        if (req.url === '/away') res.writeHead(307, { location: `${otherBase}/v1/chat/completions` }).end();
+        else if (req.url === '/here') res.writeHead(307, { location: '/echo' }).end();
+        else if (req.url === '/echo') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method, body }));
+        else if (req.url === '/huge') {
+          // 50 MB, written as fast as the client takes it.
+          streamed = { bytes: 0, closed: false };
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const chunk = Buffer.alloc(64 * 1024, 'a');
+          const pump = () => {
+            while (streamed.bytes < 50 * 1024 * 1024 && !res.destroyed) {
+              streamed.bytes += chunk.length;
+              if (!res.write(chunk)) return void res.once('drain', pump);
+            }
+            res.end();
+          };
+          res.on('close', () => (streamed.closed = true));
+          pump();
+        } else res.writeHead(404).end();
+      });
+    });
+    base = await listen(origin);
+  });
+  afterAll(async () => {
+    await transport.close();
+    await Promise.all([new Promise((r) => origin.close(r)), new Promise((r) => other.close(r))]);
+  });
+
+  it('does not follow a redirect to another host: the prompt never reaches it', async () => {
+    const res = await transport.fetch(`${base}/away`, { method: 'POST', body: '{"prompt":"secret plan"}', headers: { authorization: 'Bearer sk-x' } });
+    expect(res.status).toBe(307);
+    expect(res.headers.get('location')).toContain(otherBase);
+    expect(otherHits).toEqual([]);
+  });
+
+  it('follows a same-origin 307 and re-posts the body there', async () => {
+    const res = await transport.fetch(`${base}/here`, { method: 'POST', body: 'hello' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ method: 'POST', body: 'hello' });
+  });
+
+  it('fails a 50 MB answer once it passes the byte bound, without reading it whole', async () => {
+    const res = await transport.fetch(`${base}/huge`);
+    const error = await res.text().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: 'provider_error', details: { limit: 'MAX_OUTPUT_BYTES' } });
+    await until(() => streamed.closed);
+    expect(streamed.bytes).toBeLessThan(20 * 1024 * 1024);
+  });
+
+  it('refuses an oversized answer through the openai SDK as a provider_error naming the limit', async () => {
+    const sim = await startSimulator({ behavior: { answers: { kind: 'fixed', value: 'x'.repeat(200 * 1024) } } });
+    try {
+      const client = new OpenAI({ baseURL: sim.url, apiKey: 'sk-test', maxRetries: 0, fetch: transport.fetch });
+      const error = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'long' }] }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'provider_error', retryable: false, details: { limit: 'MAX_OUTPUT_BYTES' } });
+    } finally {
+      await sim.close();
+    }
+  });
+});

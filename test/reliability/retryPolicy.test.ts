@@ -2,14 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ServiceError } from '../../src/errors.ts';
 import { parseRetryAfter } from '../../src/providers/errorMap.ts';
 import { nextRetryDelay, type RetryPolicy } from '../../src/reliability/retry.ts';
-import type { MappedError } from '../../src/providers/errorMap.ts';
 
 const policy: RetryPolicy = { maxAttempts: 4, baseMs: 100, maxDelayMs: 1000, maxTotalMs: 5000 };
-const providerFailure = (opts: { retryable?: boolean; retryAfterMs?: number; code?: 'provider_error' | 'rate_limited' | 'circuit_open' } = {}): MappedError => ({
-  error: new ServiceError(opts.code ?? 'provider_error', 'x', { retryable: opts.retryable ?? true, ...(opts.retryAfterMs !== undefined ? { retryAfterMs: opts.retryAfterMs } : {}) }),
-  fault: 'provider',
-  status: 500,
-});
+const providerFailure = (opts: { retryable?: boolean; retryAfterMs?: number; code?: 'provider_error' | 'rate_limited' | 'circuit_open'; fault?: 'caller' | 'provider' | 'service' } = {}): ServiceError =>
+  new ServiceError(opts.code ?? 'provider_error', 'x', { retryable: opts.retryable ?? true, fault: opts.fault ?? 'provider', ...(opts.retryAfterMs !== undefined ? { retryAfterMs: opts.retryAfterMs } : {}) });
 
 describe('retry policy', () => {
   it('waits a full-jitter delay under base * 2^(attempt-1), capped by maxDelayMs', () => {
@@ -23,8 +19,9 @@ describe('retry policy', () => {
     expect(nextRetryDelay({ failure: providerFailure(), attempt: 4, waitedMs: 0, policy, random: () => 0.5 })).toBeNull();
   });
 
-  it('never retries a caller fault, a non-retryable error or an open circuit', () => {
-    expect(nextRetryDelay({ failure: { ...providerFailure(), fault: 'caller' }, attempt: 1, waitedMs: 0, policy, random: () => 0.5 })).toBeNull();
+  it('never retries a caller or service fault, a non-retryable error or an open circuit', () => {
+    expect(nextRetryDelay({ failure: providerFailure({ fault: 'caller' }), attempt: 1, waitedMs: 0, policy, random: () => 0.5 })).toBeNull();
+    expect(nextRetryDelay({ failure: providerFailure({ fault: 'service' }), attempt: 1, waitedMs: 0, policy, random: () => 0.5 })).toBeNull();
     expect(nextRetryDelay({ failure: providerFailure({ retryable: false }), attempt: 1, waitedMs: 0, policy, random: () => 0.5 })).toBeNull();
     expect(nextRetryDelay({ failure: providerFailure({ code: 'circuit_open' }), attempt: 1, waitedMs: 0, policy, random: () => 0.5 })).toBeNull();
   });

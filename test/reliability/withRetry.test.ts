@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ServiceError } from '../../src/errors.ts';
-import type { MappedError } from '../../src/providers/errorMap.ts';
 import { withRetry, type RetryPolicy } from '../../src/reliability/retry.ts';
 
 /*
@@ -9,11 +8,7 @@ import { withRetry, type RetryPolicy } from '../../src/reliability/retry.ts';
  * and the file takes no real time.
  */
 const policy: RetryPolicy = { maxAttempts: 3, baseMs: 1000, maxDelayMs: 10_000, maxTotalMs: 60_000 };
-const rateLimited = (retryAfterMs: number): MappedError => ({
-  error: new ServiceError('rate_limited', 'slow down', { retryable: true, retryAfterMs }),
-  fault: 'provider',
-  status: 429,
-});
+const rateLimited = (retryAfterMs: number): ServiceError => new ServiceError('rate_limited', 'slow down', { retryable: true, retryAfterMs });
 
 beforeEach(() => {
   vi.useFakeTimers();

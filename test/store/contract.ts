@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/schemas/events.ts';
 import type { Store, StoreLimits } from '../../src/store/types.ts';
-import { idemRecord, makeRun, partialSummary, runCompleted, sleep, testLimits, toolStarted, until } from './fixtures.ts';
+import { idemRecord, makeRun, partialSummary, replicateDone, runCompleted, sleep, testLimits, toolStarted, until } from './fixtures.ts';
 
 /** Builds a fresh, empty store with the given limits. */
 export type MakeStore = (limits: StoreLimits) => Promise<Store>;
@@ -152,6 +152,40 @@ export function describeStoreContract(name: string, make: MakeStore, cleanup?: (
       await until(() => live.length === 14);
       stop();
       expect(live.map((e) => e.seq)).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+    });
+
+    it('bounds a log by bytes: past maxEventLogBytes summaries are dropped and big payloads elided, run_completed kept whole', async () => {
+      const store = await fresh({ maxEventLogBytes: 20_000 });
+      const run = makeRun();
+      await store.saveRun(run);
+      const live: RunEvent[] = [];
+      const stop = store.subscribe(run.id, (e) => live.push(e));
+      await store.readEvents(run.id, 0);
+      const big = 'x'.repeat(6000);
+      let seq = 0;
+      for (let i = 0; i < 8; i++) {
+        await store.appendEvent(replicateDone(run.id, ++seq, i, big));
+        await store.appendEvent(partialSummary(run.id, ++seq));
+      }
+      for (let i = 0; i < 100; i++) await store.appendEvent(partialSummary(run.id, ++seq));
+      const final = { ...run, status: 'succeeded' as const, output: big.repeat(5) };
+      await store.appendEvent(runCompleted(final, ++seq));
+      const stored = await store.readEvents(run.id, 0);
+      const bytes = stored.reduce((n, e) => n + JSON.stringify(e).length, 0);
+      const completed = stored.at(-1);
+      // Everything but the closing event stays within the bound (plus the one event that crossed it).
+      expect(bytes - JSON.stringify(completed).length).toBeLessThan(20_000 + 7000);
+      expect(completed).toEqual(runCompleted(final, seq));
+      const replicates = stored.filter((e) => e.type === 'replicate_done');
+      expect(replicates).toHaveLength(8); // milestones are all there
+      const elided = replicates.filter((e) => e.elided !== undefined);
+      expect(elided.length).toBeGreaterThan(0);
+      for (const e of elided) expect(e).toMatchObject({ elided: ['replicate.output'], replicate: { output: null } });
+      expect(stored.filter((e) => e.type === 'partial_summary').length).toBeLessThan(60); // most of the 108 were not stored
+      await until(() => live.length === seq);
+      stop();
+      // Live subscribers get every event whole.
+      expect(live.filter((e) => e.type === 'replicate_done').every((e) => e.type === 'replicate_done' && e.replicate.output === big)).toBe(true);
     });
 
     it('evicts the oldest terminal run beyond maxRuns, never a running one', async () => {

@@ -64,6 +64,29 @@ export function partialSummary(runId: string, seq: number): RunEvent {
   };
 }
 
+/** A finished replicate whose output is `output`. */
+export function replicateDone(runId: string, seq: number, index: number, output: unknown): RunEvent {
+  return {
+    type: 'replicate_done',
+    ...stamp(runId, seq),
+    source: `replicate:${index}`,
+    replicate: {
+      index,
+      status: 'succeeded',
+      output,
+      valid: true,
+      provider: 'sim',
+      model: 'sim-1',
+      seed: index,
+      attempts: 1,
+      usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+      cost_usd: 0,
+      latency_ms: 1,
+      error: null,
+    },
+  };
+}
+
 /** The closing event of a run. */
 export function runCompleted(run: RunResult, seq: number): RunEvent {
   return { type: 'run_completed', ...stamp(run.id, seq), result: run };

@@ -65,6 +65,7 @@ const fault = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('hang') }),
   z.strictObject({ type: z.literal('reset') }),
   z.strictObject({ type: z.literal('malformed') }),
+  z.strictObject({ type: z.literal('refusal'), refusal: z.string().min(1).max(10_000).optional() }),
   z.strictObject({ type: z.literal('ok') }),
 ]);
 

@@ -17,6 +17,8 @@ import type {
 import { chatCompletion, chatFrames, errorBody, errorTypeFor, modelList, responseFrames, responseObject, type AnswerMeta } from './wire.ts';
 
 const DEFAULT_SEED = 0x5eed;
+/** The refusal text of a `refusal` fault that names none. */
+const DEFAULT_REFUSAL = "I'm sorry, but I can't help with that.";
 const noop = (): void => {};
 
 function sendJson(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
@@ -185,7 +187,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (fault?.type === 'hang') return;
     const act = (): void => {
       timer = undefined;
-      if (fault && fault.type !== 'ok') runFault(fault, parsed, req, res, finish);
+      if (fault?.type === 'refusal') answer(parsed, res, finish, (t) => (timer = t), fault.refusal ?? DEFAULT_REFUSAL);
+      else if (fault && fault.type !== 'ok') runFault(fault, parsed, req, res, finish);
       else answer(parsed, res, finish, (t) => (timer = t));
     };
     const delay = latency();
@@ -213,7 +216,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
   }
 
-  function answer(parsed: ParsedRequest, res: ServerResponse, finish: Finish, setTimer: (t: NodeJS.Timeout | undefined) => void): void {
+  /** A normal answer, or with `refusal` the model refusing (a 200 all the same; embeddings ignore it). */
+  function answer(parsed: ParsedRequest, res: ServerResponse, finish: Finish, setTimer: (t: NodeJS.Timeout | undefined) => void, refusal?: string): void {
     if (parsed.api === 'embeddings') {
       finish('completed', 200);
       sendJson(res, 200, embeddingsResponse(parsed, behavior.usage.inputTokens ?? estimateTokens(parsed.promptChars)), { 'x-request-id': `req_sim${(++idCounter).toString(16)}` });
@@ -221,13 +225,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     let value: unknown;
     try {
-      value = chooseAnswer(behavior.answers, parsed, answerIndex++, simRng);
+      // A refusal takes no answer from the spec, so the answers after it stay where they were.
+      value = refusal === undefined ? chooseAnswer(behavior.answers, parsed, answerIndex++, simRng) : '';
     } catch (err) {
       finish('fault', 500);
       sendJson(res, 500, errorBody(`Simulator answer function threw: ${String(err)}`, 'server_error', 'simulator_error'));
       return;
     }
-    const content = answerContent(value);
+    const content = refusal === undefined ? answerContent(value) : '';
     const n = (++idCounter).toString(16).padStart(8, '0');
     const meta: AnswerMeta = {
       id: parsed.api === 'chat' ? `chatcmpl-sim${n}` : `resp_sim${n}`,
@@ -235,8 +240,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       content,
       usage: {
         input: behavior.usage.inputTokens ?? estimateTokens(parsed.promptChars),
-        output: behavior.usage.outputTokens ?? estimateTokens(content.length),
+        output: behavior.usage.outputTokens ?? estimateTokens((refusal ?? content).length),
       },
+      refusal,
     };
     const requestId = { 'x-request-id': `req_sim${n}` };
     if (!parsed.stream) {

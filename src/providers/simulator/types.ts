@@ -65,6 +65,8 @@ export type FaultSpec =
   | { type: 'hang' }
   | { type: 'reset' }
   | { type: 'malformed' }
+  /** A 200 in which the model refuses: `refusal` instead of content (Chat Completions), a refusal content part (Responses). */
+  | { type: 'refusal'; refusal?: string | undefined }
   | { type: 'ok' };
 
 /** Random failures applied once the fault script is exhausted. */

@@ -17,6 +17,8 @@ export interface AnswerMeta {
   created: number;
   content: string;
   usage: TokenUsage;
+  /** The model refuses: this text goes out as the refusal and `content` is empty. */
+  refusal?: string | undefined;
 }
 
 const FINGERPRINT = 'fp_simulator';
@@ -72,7 +74,7 @@ export function chatCompletion(req: ParsedRequest, a: AnswerMeta): object {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: a.content, refusal: null },
+        message: a.refusal !== undefined ? { role: 'assistant', content: null, refusal: a.refusal } : { role: 'assistant', content: a.content, refusal: null },
         finish_reason: 'stop',
         logprobs: null,
       },
@@ -88,7 +90,8 @@ export function chatFrames(req: ParsedRequest, a: AnswerMeta): string[] {
   const choice = (delta: object, finish: string | null) =>
     `[{"index":0,"delta":${JSON.stringify(delta)},"finish_reason":${JSON.stringify(finish)},"logprobs":null}]`;
   const frames = [frame(choice({ role: 'assistant', content: '', refusal: null }, null))];
-  for (const piece of splitContent(a.content)) frames.push(frame(choice({ content: piece }, null)));
+  if (a.refusal !== undefined) frames.push(frame(choice({ refusal: a.refusal }, null)));
+  else for (const piece of splitContent(a.content)) frames.push(frame(choice({ content: piece }, null)));
   frames.push(frame(choice({}, 'stop')));
   if (req.includeUsage) frames.push(frame('[]', JSON.stringify(chatUsage(a.usage))));
   frames.push('data: [DONE]\n\n');
@@ -101,7 +104,7 @@ function messageItem(a: AnswerMeta, status: 'in_progress' | 'completed', text: s
     type: 'message',
     status,
     role: 'assistant',
-    content: text === null ? [] : [{ type: 'output_text', text, annotations: [], logprobs: [] }],
+    content: text === null ? [] : a.refusal !== undefined ? [{ type: 'refusal', refusal: a.refusal }] : [{ type: 'output_text', text, annotations: [], logprobs: [] }],
   };
 }
 
@@ -157,10 +160,17 @@ export function responseFrames(req: ParsedRequest, a: AnswerMeta): string[] {
   emit('response.created', { response: responseObject(req, a, 'in_progress') });
   emit('response.in_progress', { response: responseObject(req, a, 'in_progress') });
   emit('response.output_item.added', { output_index: 0, item: messageItem(a, 'in_progress', null) });
-  emit('response.content_part.added', { ...part, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } });
-  for (const delta of splitContent(a.content)) emit('response.output_text.delta', { ...part, delta, logprobs: [] });
-  emit('response.output_text.done', { ...part, text: a.content, logprobs: [] });
-  emit('response.content_part.done', { ...part, part: { type: 'output_text', text: a.content, annotations: [], logprobs: [] } });
+  if (a.refusal !== undefined) {
+    emit('response.content_part.added', { ...part, part: { type: 'refusal', refusal: '' } });
+    emit('response.refusal.delta', { ...part, delta: a.refusal });
+    emit('response.refusal.done', { ...part, refusal: a.refusal });
+    emit('response.content_part.done', { ...part, part: { type: 'refusal', refusal: a.refusal } });
+  } else {
+    emit('response.content_part.added', { ...part, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } });
+    for (const delta of splitContent(a.content)) emit('response.output_text.delta', { ...part, delta, logprobs: [] });
+    emit('response.output_text.done', { ...part, text: a.content, logprobs: [] });
+    emit('response.content_part.done', { ...part, part: { type: 'output_text', text: a.content, annotations: [], logprobs: [] } });
+  }
   emit('response.output_item.done', { output_index: 0, item: messageItem(a, 'completed', a.content) });
   emit('response.completed', { response: responseObject(req, a, 'completed') });
   return frames;
