@@ -33,6 +33,8 @@ export interface RunsRoutesOptions {
   /** The `retry:` hint (ms) each stream opens with: how long an EventSource waits before reconnecting. */
   retryMs: number;
   now: () => number;
+  /** The request schema under the config's bounds (MAX_INPUT_BYTES…); the defaults when absent. */
+  requestSchema?: typeof RunRequestSchema;
 }
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
@@ -181,7 +183,7 @@ export function ownedRunId(request: FastifyRequest): string {
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, options) => {
-  const { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, streamTokens, retryMs, now } = options;
+  const { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, streamTokens, retryMs, now, requestSchema = RunRequestSchema } = options;
   /** Creation answers' tokens date from the run's creation, so a replay carries the very token the first answer did. */
   const tokenFor = (runId: string, tenant: string, createdAt?: string) => streamTokens.mint(runId, tenant, createdAt ? Date.parse(createdAt) : undefined).token;
   const maxStreamsPerTenant = options.maxStreamsPerTenant ?? maxStreams;
@@ -215,7 +217,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
     if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
       throw new ServiceError('invalid_request', 'the request body must be a JSON object');
     }
-    const body = parseOr400(RunRequestSchema, request.body, 'request body');
+    const body = parseOr400(requestSchema, request.body, 'request body');
     const key = checkIdempotencyKey(request.headers['idempotency-key']);
     const stream = wantsStream(request, body.stream);
     // Slots (a stream's, the run's admission) are taken synchronously and given back on every way out that does not use them.

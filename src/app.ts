@@ -17,12 +17,14 @@ import { Orchestrator, PUBLIC_TENANT } from './core/orchestrator.ts';
 import type { Planner } from './core/planner.ts';
 import type { Redactor } from './core/redaction.ts';
 import { traceFromHeaders } from './core/trace.ts';
-import { SchemaValidator } from './core/validator.ts';
+import { exceedsJsonDepth, jsonDepthError } from './core/jsonDepth.ts';
+import { SchemaValidator, schemaLimitsFrom } from './core/validator.ts';
 import { ServiceError } from './errors.ts';
 import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from './http.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ModelGateway } from './providers/gateway.ts';
 import type { RunEvent } from './schemas/events.ts';
+import { requestBoundsFrom, runRequestSchema } from './schemas/request.ts';
 import type { Store } from './store/types.ts';
 import { corsOptions, escapeLineSeparators } from './browsers.ts';
 import { createStreamTokens } from './streamTokens.ts';
@@ -112,11 +114,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     registry: deps.registry,
     planner: deps.planner,
     gateway: deps.gateway,
-    validator: new SchemaValidator(),
+    validator: new SchemaValidator(undefined, schemaLimitsFrom(config)),
     metrics: deps.metrics,
     logger: deps.logger,
     redact: deps.redact,
     redactEvents: config.REDACT_EVENTS,
+    redactResults: config.REDACT_RESULTS,
     limits: {
       maxReplicates: config.MAX_REPLICATES,
       maxTimeoutMs: config.MAX_TIMEOUT_MS,
@@ -174,6 +177,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
+    if (exceedsJsonDepth(text, config.MAX_JSON_DEPTH)) return done(jsonDepthError(text, config.MAX_JSON_DEPTH), undefined);
     return parseJson(request, text, done);
   });
   // Heartbeats are ours (`: ping`, as the contract says), so the plugin's are off.
@@ -204,6 +208,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       streamTokens,
       retryMs: config.SSE_RETRY_MS,
       now,
+      requestSchema: runRequestSchema(requestBoundsFrom(config)),
     });
     await v1.register(runListRoutes, { orchestrator, store: deps.store, streamTokens, maxLimit: config.RUN_LIST_MAX_LIMIT });
     await v1.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });

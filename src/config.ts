@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseApiKeys, parseApiKeysFile, type ApiKeyEntry } from './auth/keys.ts';
+import { compileRedactPatterns } from './core/redaction.ts';
+
+/** The longest delay a Node timer holds (2^31 − 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
 const optionalString = z.string().trim().min(1).optional();
@@ -170,9 +174,48 @@ export const ConfigSchema = z.object({
   /** Ceiling of the adaptive (AIMD) limit on calls in flight per provider:model: halved on a 429, +1 per success. */
   PROVIDER_MAX_CONCURRENCY: int(512, 1, 100_000),
 
-  /** Comma-separated regular expressions whose matches are masked in logs (and events when REDACT_EVENTS). */
-  REDACT_PATTERNS: optionalString,
+  /**
+   * Comma-separated regular expressions (RE2 syntax: linear-time, no lookaround or backreferences)
+   * whose matches are masked in logs (and events when REDACT_EVENTS, results when REDACT_RESULTS).
+   * Parsed once here: a bad entry is a config error naming it.
+   */
+  REDACT_PATTERNS: optionalString.transform((spec, ctx) => {
+    try {
+      return compileRedactPatterns(spec);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
   REDACT_EVENTS: z.stringbool().default(false),
+  /** Mask stored and answered run results (outputs, replicates, consensus) too. */
+  REDACT_RESULTS: z.stringbool().default(false),
+
+  // Untrusted input, bounded before any work is spent on it (SECURITY.md).
+  /** Nesting of objects/arrays in a JSON request body; deeper bodies get 400. */
+  MAX_JSON_DEPTH: int(64, 2, 10_000),
+  /** UTF-8 bytes of one JSON Schema (`agent.output_schema`, tool schemas). */
+  MAX_SCHEMA_BYTES: int(65_536, 256, 16 * 1_048_576),
+  /** Nesting of one JSON Schema. */
+  MAX_SCHEMA_DEPTH: int(32, 2, 1_000),
+  /** Keywords and array items in one JSON Schema. */
+  MAX_SCHEMA_NODES: int(5_000, 10, 1_000_000),
+  /** Subschemas applied to one value once every `$ref` is expanded (a doubling `$defs` chain is 2^depth). */
+  MAX_SCHEMA_REF_EXPANSION: int(10_000, 10, 10_000_000),
+  /** UTF-8 bytes of a run's `input` (all message contents together). */
+  MAX_INPUT_BYTES: int(524_288, 1, 64 * 1_048_576),
+  /** UTF-8 bytes of `agent.instructions` and `synthesize.instructions`. */
+  MAX_INSTRUCTIONS_BYTES: int(65_536, 1, 16 * 1_048_576),
+  /** Keys in `metadata`, and characters of each key and each value. */
+  MAX_METADATA_KEYS: int(32, 0, 10_000),
+  MAX_METADATA_KEY_CHARS: int(64, 1, 10_000),
+  MAX_METADATA_VALUE_CHARS: int(512, 1, 1_048_576),
+  /** Characters of a model name (charset `A-Z a-z 0-9 . _ : / @ -`). */
+  MAX_MODEL_NAME_CHARS: int(200, 1, 10_000),
+  /** UTF-8 bytes of a prompt a pipeline step's template builds; past it the step fails. */
+  MAX_PROMPT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  /** Serve the embedded simulator's `/_simulator/*` control and recording endpoints (tests, demos only). */
+  SIMULATOR_CONTROL: z.stringbool().default(false),
 
   TOOLS_DIR: z.string().default('tools'),
   /** Planner rules file (YAML); unset, config/planner.yaml is used when present, else runs without a `tool` use `bundle`. */
@@ -230,6 +273,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
+  // Node fires a timer longer than 2^31−1 ms at once: every duration that feeds one is bounded (TTLs only go to the store).
+  const tooLong = Object.entries(parsed.data).filter(([k, v]) => k.endsWith('_MS') && !k.endsWith('_TTL_MS') && typeof v === 'number' && v > MAX_TIMER_MS);
+  if (tooLong.length > 0) throw new ConfigError(tooLong.map(([k]) => `${k}: at most ${MAX_TIMER_MS} ms (a longer timer would fire at once)`));
   const http = parsed.data;
   if (http.HTTP_HEADERS_TIMEOUT_MS > http.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError(['HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)']);

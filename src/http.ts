@@ -5,6 +5,7 @@ import type { ZodType } from 'zod';
 import type { $ZodIssue } from 'zod/v4/core';
 import { ServiceError } from './errors.ts';
 import { traceFromHeaders, type TraceContext } from './core/trace.ts';
+import { MAX_ECHO_CHARS, quoteForMessage, truncateForMessage } from './core/truncate.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,27 +16,34 @@ declare module 'fastify' {
   }
 }
 
+/** Problems listed in one 400, at most. */
+const MAX_ISSUES = 20;
+
 /** Parses `value` with `schema`, or throws a 400 `invalid_request` listing every problem. */
 export function parseOr400<T>(schema: ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.flatMap((i) => describeIssue(i, value, what));
+  // Paths, keys and messages can carry the caller's text (a 1 MB key): each is cut, and so is the list.
+  const problems = parsed.error.issues
+    .slice(0, MAX_ISSUES)
+    .flatMap((i) => describeIssue(i, value, what))
+    .slice(0, MAX_ISSUES);
   throw new ServiceError('invalid_request', `invalid ${what}: ${problems.join('; ')}`, { details: { issues: problems } });
 }
 
 /** One zod issue in words: missing fields say "required"; a union says what its closest branch wanted. */
 function describeIssue(issue: $ZodIssue, value: unknown, what: string, prefix: readonly PropertyKey[] = []): string[] {
   const full = [...prefix, ...issue.path];
-  const path = full.length > 0 ? full.join('.') : what;
-  if (issue.code === 'unrecognized_keys') return [`${path}: unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`];
+  const path = truncateForMessage(full.length > 0 ? full.join('.') : what);
+  if (issue.code === 'unrecognized_keys') return [`${path}: unknown field(s) ${issue.keys.slice(0, MAX_ISSUES).map((k) => quoteForMessage(k, 100)).join(', ')}`];
   if (full.length > 0 && isMissing(value, full)) return [`${path}: required`];
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // The branch that got furthest into the value is the one the caller meant (an array of messages, not a string).
     const depth = (branch: $ZodIssue[]) => Math.max(...branch.map((b) => b.path.length));
     const closest = issue.errors.reduce((best, branch) => (depth(branch) > depth(best) ? branch : best));
-    if (depth(closest) > 0) return closest.flatMap((b) => describeIssue(b, value, what, full));
+    if (depth(closest) > 0) return closest.slice(0, MAX_ISSUES).flatMap((b) => describeIssue(b, value, what, full));
   }
-  return [`${path}: ${issue.message}`];
+  return [`${path}: ${truncateForMessage(issue.message)}`];
 }
 
 /** True when the field at `path` is absent (or undefined) in an object that exists: zod words that as a type or union error. */
@@ -49,15 +57,15 @@ function isMissing(value: unknown, path: readonly PropertyKey[]): boolean {
   return (node as Record<PropertyKey, unknown>)[path[path.length - 1] as PropertyKey] === undefined;
 }
 
-/** Characters of a caller's value (a path, a header) quoted back in an error message. */
-export const MAX_ECHO_CHARS = 200;
+export { MAX_ECHO_CHARS };
 /** Characters of any error message in the envelope: a backstop for echoes no one truncated. */
 export const MAX_ERROR_MESSAGE_CHARS = 2000;
 
-/** A caller-supplied value, cut to `max` characters (with the original length said) before it is quoted back. */
-export function truncateEcho(value: string, max = MAX_ECHO_CHARS): string {
-  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length} characters)`;
-}
+/**
+ * A caller-supplied value, cut to `max` characters (with the original length said) before it is quoted back.
+ * The one echo helper ({@link truncateForMessage} in src/core/truncate.ts, which layers below HTTP use), under its HTTP name.
+ */
+export const truncateEcho: (value: string, max?: number) => string = truncateForMessage;
 
 /** The contract's error envelope. */
 export function errorEnvelope(error: ServiceError, requestId: string) {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { loadPlanner } from './core/rulePlanner.ts';
-import { parseRedactPatterns, patternRedactor } from './core/redaction.ts';
+import { patternRedactor, type Redactor } from './core/redaction.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { gatewayFromConfig } from './providers/gateway.ts';
@@ -25,17 +25,16 @@ export interface RunningService {
  * Starts the whole service from a config: the simulator when no provider is
  * configured, the store, the tools, the app; then listens.
  */
-export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger, redact: Redactor = patternRedactor(config.REDACT_PATTERNS)): Promise<RunningService> {
   let simulator: Simulator | null = null;
   let baseURL = config.OPENAI_BASE_URL;
   let provider = providerName(config.OPENAI_BASE_URL);
   if (config.OPENAI_API_KEY === undefined && config.OPENAI_BASE_URL === undefined) {
-    simulator = await startSimulator({ behavior: { latencyMs: config.SIMULATOR_LATENCY_MS } });
+    simulator = await startSimulator({ behavior: { latencyMs: config.SIMULATOR_LATENCY_MS }, control: config.SIMULATOR_CONTROL });
     baseURL = simulator.url;
     provider = 'simulator';
     logger.warn({ url: simulator.url }, 'no OPENAI_API_KEY or OPENAI_BASE_URL: serving from the embedded simulator (offline, provider "simulator")');
   }
-  const redact = patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS));
   const metrics = new Metrics({ defaultMetrics: true });
   const gateway = gatewayFromConfig(config, {
     provider,
@@ -45,7 +44,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     logger,
   });
   const store = await createStore(config, logger);
-  const registry = await loadTools(config.TOOLS_DIR);
+  const registry = await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES });
   const planner = loadPlanner(config.PLANNER_RULES ?? DEFAULT_PLANNER_RULES, registry, { explicit: config.PLANNER_RULES !== undefined });
   const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
@@ -83,9 +82,11 @@ if (import.meta.main) {
     process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
     process.exit(2);
   }
-  const logger = createLogger({ level: config.LOG_LEVEL, redact: patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS)) });
+  // One redactor (REDACT_PATTERNS compiled once, by the config) for the logger and the app.
+  const redact = patternRedactor(config.REDACT_PATTERNS);
+  const logger = createLogger({ level: config.LOG_LEVEL, redact });
   try {
-    const service = await startService(config, logger);
+    const service = await startService(config, logger, redact);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

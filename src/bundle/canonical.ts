@@ -20,7 +20,53 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
  * @throws TypeError on cycles and BigInt, as `JSON.stringify` does.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, '', new Set<object>()) ?? 'null';
+  // Iterative (an explicit stack of open containers, text written in order and joined once),
+  // so JSON nested deeper than the JS stack is serialised, not a stack overflow.
+  const root = prepare(value, '');
+  if (typeof root !== 'object') return root ?? 'null';
+  const out: string[] = [];
+  const stack: Frame[] = [];
+  const open = new Set<object>();
+  const enter = (obj: object): void => {
+    if (open.has(obj)) throw new TypeError('canonicalJson: cyclic structure');
+    open.add(obj);
+    const isArray = Array.isArray(obj);
+    out.push(isArray ? '[' : '{');
+    stack.push({ obj, isArray, keys: isArray ? null : Object.keys(obj).sort(compareText), next: 0, first: true });
+  };
+  enter(root);
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1] as Frame;
+    const size = f.keys === null ? (f.obj as unknown[]).length : f.keys.length;
+    if (f.next >= size) {
+      out.push(f.isArray ? ']' : '}');
+      stack.pop();
+      open.delete(f.obj);
+      continue;
+    }
+    const i = f.next++;
+    const key = f.keys === null ? String(i) : (f.keys[i] as string);
+    const child = prepare(f.keys === null ? (f.obj as unknown[])[i] : (f.obj as Record<string, unknown>)[key], key);
+    // Omitted in objects, `null` in arrays: JSON.stringify's rules.
+    if (child === undefined && !f.isArray) continue;
+    if (!f.first) out.push(',');
+    f.first = false;
+    if (!f.isArray) out.push(JSON.stringify(key), ':');
+    if (child === undefined) out.push('null');
+    else if (typeof child === 'string') out.push(child);
+    else enter(child);
+  }
+  return out.join('');
+}
+
+/** A container being written. */
+interface Frame {
+  readonly obj: object;
+  readonly isArray: boolean;
+  /** Sorted own keys of an object; `null` for an array. */
+  readonly keys: string[] | null;
+  next: number;
+  first: boolean;
 }
 
 /**
@@ -31,18 +77,30 @@ export function toJsonValue(value: unknown): JsonValue {
   return JSON.parse(canonicalJson(value)) as JsonValue;
 }
 
-/** `undefined` means "omit", exactly like `JSON.stringify`'s internal SerializeJSONProperty. */
-function write(raw: unknown, key: string, stack: Set<object>): string | undefined {
-  let value = raw;
-  if (value !== null && (typeof value === 'object' || typeof value === 'bigint')) {
-    const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') value = (toJSON as (k: string) => unknown).call(value, key);
-  }
+/**
+ * One value after `toJSON` and unboxing: its JSON text when it is a
+ * primitive, `undefined` for "omit" (exactly like `JSON.stringify`'s
+ * internal SerializeJSONProperty), or the object or array to open.
+ */
+function prepare(raw: unknown, key: string): string | undefined | object {
+  // Primitives first and without a toJSON lookup: they are nearly every value.
+  if (raw === null || (typeof raw !== 'object' && typeof raw !== 'bigint')) return primitive(raw);
+  let value: unknown = raw;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') value = (toJSON as (k: string) => unknown).call(value, key);
+  // Boxed primitives serialise as their primitive value in JSON.stringify.
+  if (value instanceof Number || value instanceof String || value instanceof Boolean) value = value.valueOf();
+  return value !== null && typeof value === 'object' ? value : primitive(value);
+}
+
+/** JSON text of a primitive, `undefined` to omit; throws on BigInt like JSON.stringify. */
+function primitive(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
     case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+      // String() and JSON.stringify agree on every finite number (both are Number::toString).
+      return Number.isFinite(value) ? String(value) : 'null';
     case 'boolean':
       return value ? 'true' : 'false';
     case 'bigint':
@@ -52,32 +110,6 @@ function write(raw: unknown, key: string, stack: Set<object>): string | undefine
     case 'symbol':
       return undefined;
     default:
-      break;
-  }
-  if (value === null) return 'null';
-  const obj = value as object;
-  // Boxed primitives serialise as their primitive value in JSON.stringify.
-  if (obj instanceof Number || obj instanceof String || obj instanceof Boolean) {
-    return write(obj.valueOf(), key, stack);
-  }
-  if (stack.has(obj)) throw new TypeError('canonicalJson: cyclic structure');
-  stack.add(obj);
-  try {
-    if (Array.isArray(obj)) {
-      const parts: string[] = [];
-      for (let i = 0; i < obj.length; i++) {
-        parts.push(write(obj[i] as unknown, String(i), stack) ?? 'null');
-      }
-      return `[${parts.join(',')}]`;
-    }
-    const record = obj as Record<string, unknown>;
-    const parts: string[] = [];
-    for (const k of Object.keys(record).sort(compareText)) {
-      const text = write(record[k], k, stack);
-      if (text !== undefined) parts.push(`${JSON.stringify(k)}:${text}`);
-    }
-    return `{${parts.join(',')}}`;
-  } finally {
-    stack.delete(obj);
+      return 'null';
   }
 }

@@ -12,6 +12,12 @@ import { TextComparer } from './textComparer.ts';
 import { voteFreeText } from './textVote.ts';
 
 const DEFAULT_NUMBER_TOLERANCE = 0.01;
+/**
+ * Objects nested deeper than this are voted on whole instead of field by
+ * field: the per-field merge recurses, and a model's answer can nest as deep
+ * as it likes. Well past any schema a caller writes (MAX_SCHEMA_DEPTH is 32).
+ */
+export const MAX_MERGE_DEPTH = 64;
 
 interface Context {
   /** Number of valid replicates: the denominator of every agreement share. */
@@ -57,7 +63,7 @@ export function mergeOutputs(entries: readonly MergeEntry[], opts: MergeOptions 
     agreement: new Map(),
     disagreements: new Map(),
   };
-  const consensus = mergeNode('', samples, ctx, true);
+  const consensus = mergeNode('', samples, ctx, true, 0);
   const paths = [...ctx.agreement.keys()].sort(compareText);
   let sum = 0;
   for (const p of paths) sum += ctx.agreement.get(p) ?? 0;
@@ -79,14 +85,14 @@ function isPrimitive(v: JsonValue): boolean {
   return v === null || typeof v !== 'object';
 }
 
-function mergeNode(path: string, samples: readonly Sample[], ctx: Context, root: boolean): JsonValue {
+function mergeNode(path: string, samples: readonly Sample[], ctx: Context, root: boolean, depth: number): JsonValue {
   const first = samples[0];
   if (first === undefined) return null;
   const kind = kindOf(first.value);
   if (samples.some((s) => kindOf(s.value) !== kind)) return voteWhole(path, samples, ctx);
   switch (kind) {
     case 'object':
-      return mergeObject(path, samples, ctx);
+      return depth >= MAX_MERGE_DEPTH ? voteWhole(path, samples, ctx) : mergeObject(path, samples, ctx, depth);
     case 'array':
       return samples.every((s) => (s.value as JsonValue[]).every(isPrimitive))
         ? mergeSet(path, samples, ctx)
@@ -160,7 +166,7 @@ function mergeSet(path: string, samples: readonly Sample[], ctx: Context): JsonV
   return kept.map(([, e]) => e.value);
 }
 
-function mergeObject(path: string, samples: readonly Sample[], ctx: Context): JsonValue {
+function mergeObject(path: string, samples: readonly Sample[], ctx: Context, depth: number): JsonValue {
   const keys = new Set<string>();
   for (const s of samples) for (const k of Object.keys(s.value as object)) keys.add(k);
   if (keys.size === 0) {
@@ -176,7 +182,7 @@ function mergeObject(path: string, samples: readonly Sample[], ctx: Context): Js
       if (Object.hasOwn(obj, key)) holders.push({ index: s.index, value: obj[key] as JsonValue });
     }
     if (holders.length * 2 > samples.length) {
-      merged.push([key, mergeNode(childPath, holders, ctx, false)]);
+      merged.push([key, mergeNode(childPath, holders, ctx, false, depth + 1)]);
     } else {
       // Dropped: everyone without the key agrees with the consensus "absent".
       ctx.agreement.set(childPath, (ctx.total - holders.length) / ctx.total);

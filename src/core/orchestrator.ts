@@ -33,6 +33,8 @@ export interface OrchestratorDeps {
   logger: Logger;
   redact: Redactor;
   redactEvents: boolean;
+  /** Mask REDACT_PATTERNS matches in the final result before it is stored and answered (REDACT_RESULTS). */
+  redactResults?: boolean;
   limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number; maxQueuedRuns: number; maxRunsPerTenant?: number; outputTokensReserved?: number } & CostLimits;
   now?: () => number;
 }
@@ -346,7 +348,7 @@ export class Orchestrator {
     const { status, error } = decideStatus(controller.signal, outcome, thrown);
     if (status === 'failed' && thrown !== null && !(thrown instanceof ServiceError)) log.error({ err: thrown }, 'tool failed unexpectedly');
     const bundle: Bundle | null = outcome?.bundle ?? active.record.bundle;
-    const final: RunResult = {
+    let final: RunResult = {
       ...active.record,
       status,
       started_at: active.record.started_at ?? null,
@@ -359,6 +361,7 @@ export class Orchestrator {
       budget: active.account.report(),
       error: error?.toJSON() ?? null,
     };
+    if (this.#deps.redactResults) final = this.#deps.redact(final, 'result') as RunResult;
     active.record = final;
     active.partial = { replicates: [], summary: null, statistics: null };
     // The idempotency record and the run record are written before run_completed

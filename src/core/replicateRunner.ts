@@ -174,7 +174,7 @@ async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: numbe
     return {
       index,
       status: check.valid ? 'succeeded' : 'failed',
-      output: result.output,
+      output: check.discard ? null : result.output,
       valid: check.valid,
       provider: result.provider,
       model: result.model,

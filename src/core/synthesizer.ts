@@ -51,7 +51,7 @@ export async function synthesize(env: ReplicateEnv, request: ResolvedRequest, bu
       source: 'synthesizer',
       provider: result.provider,
       model: result.model,
-      output: result.output,
+      output: 'discard' in check && check.discard ? null : result.output,
       usage: result.usage,
       cost_usd: result.cost_usd,
       error: error?.toJSON() ?? null,

@@ -3,6 +3,18 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Label value of models past the first {@link MetricsOptions.maxModelLabels} distinct ones. */
 export const OTHER_MODEL_LABEL = 'other';
 
+/**
+ * Characters of one label value, at most: the request schema bounds model
+ * names, but a label is the last line of defence for what `/metrics` holds
+ * (100 series of 450 KB names made every scrape fail with "Invalid string length").
+ */
+export const MAX_LABEL_CHARS = 128;
+
+/** A label value cut to {@link MAX_LABEL_CHARS}, marked so a cut one never passes for a real name. */
+export function boundedLabel(value: string): string {
+  return value.length <= MAX_LABEL_CHARS ? value : `${value.slice(0, MAX_LABEL_CHARS - 1)}…`;
+}
+
 export interface MetricsOptions {
   defaultMetrics?: boolean;
   /**
@@ -71,19 +83,23 @@ export class Metrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** The label value for `model`: its name while fewer than `maxModelLabels` names are in use, else `other`. */
+  /**
+   * The label value for `model`: its name (cut to {@link MAX_LABEL_CHARS})
+   * while fewer than `maxModelLabels` names are in use, else `other`.
+   */
   modelLabel(model: string): string {
-    if (this.#models.has(model)) return model;
+    const label = boundedLabel(model);
+    if (this.#models.has(label)) return label;
     if (this.#models.size >= this.#maxModels) return OTHER_MODEL_LABEL;
-    this.#models.add(model);
-    return model;
+    this.#models.add(label);
+    return label;
   }
 
   /** Mirrors breaker states into the gauge just before a scrape. */
   setBreakerStates(states: Record<string, 'closed' | 'open' | 'half_open'>): void {
     this.breakerState.reset();
     for (const [breaker, state] of Object.entries(states)) {
-      this.breakerState.set({ breaker }, state === 'open' ? 2 : state === 'half_open' ? 1 : 0);
+      this.breakerState.set({ breaker: boundedLabel(breaker) }, state === 'open' ? 2 : state === 'half_open' ? 1 : 0);
     }
   }
 }

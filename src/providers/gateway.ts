@@ -147,6 +147,41 @@ export function gatewayFromConfig(
 
 /** Wraps a JSON Schema whose root is not an object, since structured outputs need an object root. */
 const WRAP_KEY = 'value';
+/** Keywords holding data, not schemas: a `$ref` inside them is not a reference. */
+const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples']);
+
+/**
+ * `{type: object, properties: {value: schema}}`, with the schema's `$defs`
+ * and `definitions` hoisted to the wrapper's root so `#/$defs/…` references
+ * still resolve, and every other local reference (`#`, `#/properties/…`)
+ * moved under `#/properties/value`. The schema was checked by the validator
+ * already (bounded depth, local references only).
+ */
+export function wrapSchema(schema: Record<string, unknown>): Record<string, unknown> {
+  const rewrite = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(rewrite);
+    if (node === null || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string' && v.startsWith('#') && !/^#\/(\$defs|definitions)(\/|$)/.test(v)) {
+        Object.defineProperty(out, k, { value: `#/properties/${WRAP_KEY}${v.slice(1)}`, enumerable: true, writable: true, configurable: true });
+      } else Object.defineProperty(out, k, { value: DATA_KEYWORDS.has(k) ? v : rewrite(v), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
+  // An inner $id would rebase the references under it; it belongs to the document's root.
+  const { $defs, definitions, $id, $schema, ...inner } = rewrite(schema) as Record<string, unknown>;
+  return {
+    ...($schema !== undefined ? { $schema } : {}),
+    ...($id !== undefined ? { $id } : {}),
+    type: 'object',
+    properties: { [WRAP_KEY]: inner },
+    required: [WRAP_KEY],
+    additionalProperties: false,
+    ...($defs !== undefined ? { $defs } : {}),
+    ...(definitions !== undefined ? { definitions } : {}),
+  };
+}
 
 /**
  * Model calls on the OpenAI Agents SDK. The openai client's own retries are
@@ -220,9 +255,7 @@ export class OpenAIGateway implements ModelGateway {
               type: 'json_schema' as const,
               name: 'output',
               strict: false,
-              schema: (wrapped
-                ? { type: 'object', properties: { [WRAP_KEY]: schema }, required: [WRAP_KEY], additionalProperties: false }
-                : schema) as never,
+              schema: (wrapped ? wrapSchema(schema) : schema) as never,
             },
           }
         : {}),

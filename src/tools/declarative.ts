@@ -3,7 +3,7 @@ import { mergeOutputs, summarize } from '../bundle/index.ts';
 import { ServiceError } from '../errors.ts';
 import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
-import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, SynthesizeSchema } from '../schemas/request.ts';
+import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
 
 const Name = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lowercase letters, digits, _ . - (starting with a letter)');
@@ -17,7 +17,7 @@ const Defaults = z.strictObject({
   synthesize: SynthesizeSchema.optional(),
   metric: z.enum(['auto', 'structural', 'textual', 'semantic']).optional(),
   merge: z.enum(['vote', 'first_valid']).optional(),
-  timeout_ms: z.number().int().positive().optional(),
+  timeout_ms: z.number().int().positive().max(MAX_DURATION_MS).optional(),
 });
 
 const Common = {
@@ -76,8 +76,18 @@ export function parseDeclarativeTool(data: unknown, file: string): DeclarativeTo
 
 const TEXT_INPUT = { type: 'object', required: ['input'], properties: { input: { type: ['string', 'array'] } } };
 
+/** Bytes a step template may build, by default (config MAX_PROMPT_BYTES). */
+export const DEFAULT_MAX_PROMPT_BYTES = 1_048_576;
+
+/** How declarative tools are built. */
+export interface DeclarativeOptions {
+  /** UTF-8 bytes of a prompt a step template builds; past it the step fails (MAX_PROMPT_BYTES). */
+  maxPromptBytes?: number;
+}
+
 /** Turns a parsed declarative file into a registered tool. */
-export function toToolDefinition(spec: DeclarativeTool, source: string): ToolDefinition {
+export function toToolDefinition(spec: DeclarativeTool, source: string, options: DeclarativeOptions = {}): ToolDefinition {
+  const maxPromptBytes = options.maxPromptBytes ?? DEFAULT_MAX_PROMPT_BYTES;
   const base = {
     name: spec.name,
     version: spec.version,
@@ -109,7 +119,7 @@ export function toToolDefinition(spec: DeclarativeTool, source: string): ToolDef
       output_schema: spec.output_schema ?? { description: 'the last step’s output' },
       ...(spec.defaults ? { defaults: spec.defaults } : {}),
       dependencies,
-      execute: (ctx) => runPipeline(ctx, spec.steps),
+      execute: (ctx) => runPipeline(ctx, spec.steps, maxPromptBytes),
     };
   }
   return {
@@ -117,7 +127,7 @@ export function toToolDefinition(spec: DeclarativeTool, source: string): ToolDef
     output_schema: spec.output_schema ?? { type: 'object', description: 'each branch’s output by tool name, or their consensus' },
     ...(spec.defaults ? { defaults: spec.defaults } : {}),
     dependencies,
-    execute: (ctx) => runFanout(ctx, spec.tools, spec.combine),
+    execute: (ctx) => runFanout(ctx, spec.tools, spec.combine, maxPromptBytes),
   };
 }
 
@@ -127,13 +137,38 @@ function asText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function stepRequest(ctx: ToolContext, step: StepSpec, previous: unknown): Partial<ResolvedRequest> {
+/** The placeholders of a step template. */
+const PLACEHOLDER = /\{\{(input|previous)\}\}/g;
+
+/**
+ * Fills a step template in one pass with a replacer function: values are
+ * inserted as they are, never read as replacement patterns (`$'` and `` $` ``
+ * in a value would otherwise copy the template around them) nor expanded
+ * again (a value holding `{{previous}}` stays as it is). The result's size
+ * is known before it is built: past `maxBytes` the step fails instead.
+ *
+ * @throws ServiceError `invalid_request` when the prompt would exceed `maxBytes`.
+ */
+export function fillTemplate(template: string, values: { input: string; previous: string }, maxBytes: number, where: string): string {
+  let bytes = Buffer.byteLength(template);
+  for (const m of template.matchAll(PLACEHOLDER)) bytes += Buffer.byteLength(values[m[1] as 'input' | 'previous']) - Buffer.byteLength(m[0]);
+  if (bytes > maxBytes) {
+    throw new ServiceError('invalid_request', `${where}: the prompt its template builds would be ${bytes} bytes, more than ${maxBytes} (MAX_PROMPT_BYTES)`);
+  }
+  return template.replace(PLACEHOLDER, (_match, name: 'input' | 'previous') => values[name]);
+}
+
+function stepRequest(ctx: ToolContext, step: StepSpec, previous: unknown, maxPromptBytes: number, where: string): Partial<ResolvedRequest> {
   const original = inputText(ctx.request.input);
+  const previousText = previous === undefined ? '' : asText(previous);
   const input = step.input
-    ? step.input.replaceAll('{{input}}', original).replaceAll('{{previous}}', asText(previous))
+    ? fillTemplate(step.input, { input: original, previous: previousText }, maxPromptBytes, where)
     : previous === undefined
       ? ctx.request.input
-      : asText(previous);
+      : previousText;
+  if (typeof input === 'string' && !step.input && Buffer.byteLength(input) > maxPromptBytes) {
+    throw new ServiceError('invalid_request', `${where}: its input would be ${Buffer.byteLength(input)} bytes, more than ${maxPromptBytes} (MAX_PROMPT_BYTES)`);
+  }
   // Inner tools bring their own agent (instructions, schema, model); the outer request's agent does not leak in.
   return { input, agent: { ...step.agent } as ResolvedRequest['agent'], ...(step.replicates !== undefined ? { replicates: step.replicates } : {}) };
 }
@@ -151,13 +186,19 @@ function withSteps(main: Bundle | null | undefined, steps: StepBundle[]): Bundle
 }
 
 /** Each step's output feeds the next; the run's bundle is the last step's, and every step's bundle is kept in `steps`. */
-async function runPipeline(ctx: ToolContext, steps: StepSpec[]): Promise<ToolOutcome> {
+async function runPipeline(ctx: ToolContext, steps: StepSpec[], maxPromptBytes: number): Promise<ToolOutcome> {
   let previous: unknown;
   let last: ToolOutcome = { output: null, bundle: null };
   const kept: StepBundle[] = [];
   for (const [i, step] of steps.entries()) {
     const label = `${i + 1}:${step.tool}`;
-    last = await ctx.runTool(step.tool, stepRequest(ctx, step, previous), { ...(step.version ? { version: step.version } : {}), step: label });
+    let request: Partial<ResolvedRequest>;
+    try {
+      request = stepRequest(ctx, step, previous, maxPromptBytes, `pipeline step ${i + 1} (${step.tool})`);
+    } catch (error) {
+      return { output: null, bundle: last.bundle, error: error as ServiceError };
+    }
+    last = await ctx.runTool(step.tool, request, { ...(step.version ? { version: step.version } : {}), step: label });
     if (last.bundle) kept.push(stepBundle(label, step.tool, last.bundle));
     const bundle = last.bundle ? withSteps({ ...last.bundle, replicates: last.bundle.replicates.map((r) => ({ ...r, step: label })) }, kept) : null;
     last = { ...last, bundle };
@@ -171,10 +212,16 @@ async function runPipeline(ctx: ToolContext, steps: StepSpec[]): Promise<ToolOut
 }
 
 /** Every branch on the same input, concurrently; outputs combined per `combine`. */
-async function runFanout(ctx: ToolContext, branches: StepSpec[], combine: 'object' | 'vote'): Promise<ToolOutcome> {
+async function runFanout(ctx: ToolContext, branches: StepSpec[], combine: 'object' | 'vote', maxPromptBytes: number): Promise<ToolOutcome> {
   const labels = branches.map((b, i) => `${i + 1}:${b.tool}`);
+  let requests: Partial<ResolvedRequest>[];
+  try {
+    requests = branches.map((b, i) => stepRequest(ctx, b, undefined, maxPromptBytes, `fanout branch ${i + 1} (${b.tool})`));
+  } catch (error) {
+    return { output: null, bundle: null, error: error as ServiceError };
+  }
   const outcomes = await Promise.all(
-    branches.map((b, i) => ctx.runTool(b.tool, stepRequest(ctx, b, undefined), { ...(b.version ? { version: b.version } : {}), step: labels[i] as string })),
+    branches.map((b, i) => ctx.runTool(b.tool, requests[i] as Partial<ResolvedRequest>, { ...(b.version ? { version: b.version } : {}), step: labels[i] as string })),
   );
   const failed = outcomes.find((o) => o.error);
   const replicates: Replicate[] = [];

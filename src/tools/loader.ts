@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { ToolDefinition } from './api.ts';
-import { parseDeclarativeTool, toToolDefinition } from './declarative.ts';
+import { parseDeclarativeTool, toToolDefinition, type DeclarativeOptions } from './declarative.ts';
 import { ToolRegistry, ToolRegistryError } from './registry.ts';
 
 /**
@@ -12,7 +12,7 @@ import { ToolRegistry, ToolRegistryError } from './registry.ts';
  * A file that does not load stops startup with a message naming it (and,
  * for declarative files, the field).
  */
-export async function loadTools(dir: string): Promise<ToolRegistry> {
+export async function loadTools(dir: string, options: DeclarativeOptions = {}): Promise<ToolRegistry> {
   const registry = new ToolRegistry();
   let files: string[];
   try {
@@ -26,14 +26,14 @@ export async function loadTools(dir: string): Promise<ToolRegistry> {
     if (/\.(ts|js|mjs)$/.test(file) && !file.endsWith('.d.ts') && !file.includes('.test.')) {
       for (const tool of await loadModule(full)) registry.register({ ...tool, source: tool.source ?? source });
     } else if (/\.(ya?ml|json)$/.test(file)) {
-      registry.register(await loadDeclarative(full, source));
+      registry.register(await loadDeclarative(full, source, options));
     }
   }
   registry.checkDependencies();
   return registry;
 }
 
-async function loadDeclarative(file: string, source: string): Promise<ToolDefinition> {
+async function loadDeclarative(file: string, source: string, options: DeclarativeOptions): Promise<ToolDefinition> {
   const text = await readFile(file, 'utf8');
   let data: unknown;
   try {
@@ -42,7 +42,7 @@ async function loadDeclarative(file: string, source: string): Promise<ToolDefini
     throw new ToolRegistryError(`${source}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
   }
   try {
-    return toToolDefinition(parseDeclarativeTool(data, source), source);
+    return toToolDefinition(parseDeclarativeTool(data, source), source, options);
   } catch (error) {
     throw new ToolRegistryError((error as Error).message);
   }

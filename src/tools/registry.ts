@@ -1,5 +1,7 @@
 import semver from 'semver';
+import { quoteForMessage } from '../core/truncate.ts';
 import { ServiceError } from '../errors.ts';
+import { MAX_TOOL_NAME_CHARS, MAX_TOOL_VERSION_CHARS } from '../schemas/request.ts';
 import type { ToolDefinition } from './api.ts';
 
 const NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
@@ -52,15 +54,21 @@ export class ToolRegistry {
 
   /** The highest version of `name` satisfying `range`; 404 `tool_not_found` otherwise. */
   resolve(name: string, range?: string): ToolDefinition {
+    // Bounded before any lookup or parse: semver's range parsing is superlinear in the text.
+    // No registered name is longer (NAME), so a longer one is simply not there.
+    if (name.length > MAX_TOOL_NAME_CHARS) throw new ServiceError('tool_not_found', `no tool named ${quoteForMessage(name)} (names have at most ${MAX_TOOL_NAME_CHARS} characters)`);
+    if (range !== undefined && range.length > MAX_TOOL_VERSION_CHARS) {
+      throw new ServiceError('invalid_request', `tool_version must be at most ${MAX_TOOL_VERSION_CHARS} characters, got ${range.length}`);
+    }
     const versions = this.#tools.get(name);
     if (!versions || versions.length === 0) {
-      throw new ServiceError('tool_not_found', `no tool named "${name}"`, { details: { available: this.names() } });
+      throw new ServiceError('tool_not_found', `no tool named ${quoteForMessage(name)}`, { details: { available: this.names() } });
     }
     if (range === undefined) return versions[0] as ToolDefinition;
-    if (semver.validRange(range) === null) throw new ServiceError('invalid_request', `tool_version "${range}" is not a semver range`);
+    if (semver.validRange(range) === null) throw new ServiceError('invalid_request', `tool_version ${quoteForMessage(range)} is not a semver range`);
     const match = versions.find((t) => semver.satisfies(t.version, range));
     if (!match) {
-      throw new ServiceError('tool_not_found', `no version of "${name}" satisfies "${range}"`, {
+      throw new ServiceError('tool_not_found', `no version of ${quoteForMessage(name)} satisfies ${quoteForMessage(range)}`, {
         details: { available_versions: versions.map((t) => t.version) },
       });
     }

@@ -56,3 +56,19 @@ describe('canonicalJson', () => {
     );
   });
 });
+
+describe('canonicalJson on deep input', () => {
+  it('serialises JSON nested far deeper than the stack, sorted, as JSON.parse reads it back', () => {
+    const depth = 100_000;
+    const text = `${'{"b":1,"a":'.repeat(depth)}null${'}'.repeat(depth)}`;
+    const out = canonicalJson(JSON.parse(text));
+    expect(out.length).toBe(text.length);
+    expect(out.startsWith('{"a":{"a":')).toBe(true);
+    expect(out.includes('{"a":null,"b":1}')).toBe(true);
+    expect(out.endsWith('},"b":1}')).toBe(true);
+    expect(canonicalJson(toJsonValue(JSON.parse(text)))).toBe(out);
+    const cyclic: unknown[] = [];
+    cyclic.push([[cyclic]]);
+    expect(() => canonicalJson(cyclic)).toThrow(/cyclic/);
+  });
+});

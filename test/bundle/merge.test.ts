@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, mergeOutputs } from '../../src/bundle/index.ts';
+import { MAX_MERGE_DEPTH } from '../../src/bundle/merge.ts';
 import { entries, withShuffle } from './arbitraries.ts';
 
 const run = (...outputs: unknown[]) => mergeOutputs(outputs.map((output, index) => ({ index, output })));
@@ -245,5 +246,20 @@ describe('mergeOutputs: properties', () => {
         }
       }),
     );
+  });
+});
+
+describe('mergeOutputs on deep outputs', () => {
+  it('merges field by field down to MAX_MERGE_DEPTH and votes whole values below it, without overflowing the stack', () => {
+    const nest = (depth: number, leaf: unknown) => {
+      let v: unknown = leaf;
+      for (let i = 0; i < depth; i++) v = { k: v };
+      return v;
+    };
+    const deep = 50_000;
+    const result = run(nest(deep, 'a'), nest(deep, 'a'), nest(deep, 'b'));
+    expect(canonicalJson(result.consensus)).toBe(canonicalJson(nest(deep, 'a')));
+    expect(result.disagreements).toHaveLength(1);
+    expect(result.disagreements[0]?.path.split('/').length).toBe(MAX_MERGE_DEPTH + 1);
   });
 });

@@ -66,7 +66,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     ...(options.random ? { random: options.random } : {}),
   });
   const store = options.store ?? new MemoryStore(storeLimits(config), options.now);
-  const registry = options.registry ?? (await loadTools(config.TOOLS_DIR));
+  const registry = options.registry ?? (await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES }));
   const { app, orchestrator } = await buildApp(config, {
     store,
     gateway,

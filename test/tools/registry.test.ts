@@ -100,3 +100,26 @@ describe('the shipped tools folder', () => {
     }
   });
 });
+
+describe('ToolRegistry bounds on caller input', () => {
+  it('refuses long ranges before semver parses them, and echoes at most a few hundred characters', async () => {
+    const registry = await loadTools('tools');
+    const long = `>=${'1'.repeat(900_000)}`;
+    expect(() => registry.resolve('answer', long)).toThrow(/tool_version must be at most 256 characters/);
+    const name = `x${'y'.repeat(100_000)}`;
+    try {
+      registry.resolve(name);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ServiceError).code).toBe('tool_not_found');
+      expect((error as Error).message.length).toBeLessThan(400);
+    }
+    try {
+      registry.resolve('answer', `bad ${'r'.repeat(250)}`);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ServiceError).code).toBe('invalid_request');
+      expect((error as Error).message).toMatch(/… \(254 characters\)" is not a semver range/);
+    }
+  });
+});

@@ -14,6 +14,19 @@ export function parseLatencyEnv(raw: string | undefined): Latency | undefined {
   return m[2] === undefined ? min : { min, max: Number(m[2]) };
 }
 
+/**
+ * SIMULATOR_CONTROL for the standalone simulator: on unless set to a false
+ * value, since `npm run simulator` is a test and benchmark tool whose
+ * drivers configure it over HTTP (the service's embedded one is off unless set).
+ */
+export function parseControlEnv(raw: string | undefined): boolean {
+  if (raw === undefined || raw.trim() === '') return true;
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  throw new Error(`SIMULATOR_CONTROL must be true or false, got ${JSON.stringify(raw)}`);
+}
+
 /** A started standalone simulator and how to stop it. */
 export interface SimulatorMain {
   simulator: Simulator;
@@ -37,6 +50,7 @@ export async function runSimulatorMain(
   const simulator = await startSimulator({
     host: env.SIMULATOR_HOST ?? '127.0.0.1',
     port,
+    control: parseControlEnv(env.SIMULATOR_CONTROL),
     behavior: latencyMs === undefined ? {} : { latencyMs },
   });
   logger.info({ url: simulator.url }, 'simulator listening');

@@ -82,6 +82,7 @@ function emptyStats(): SimulatorStats {
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const startup: SimulatorBehavior = { ...defaultBehavior(), ...validateBehavior(opts.behavior ?? {}) };
   const seed = opts.seed ?? DEFAULT_SEED;
+  const controlEnabled = opts.control ?? true;
   const recorder = ringBuffer(opts.maxRecorded ?? 1000);
   let behavior: SimulatorBehavior = { ...startup };
   let faultQueue: FaultSpec[] = [...startup.faults];
@@ -309,7 +310,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       readJson(req, res, (body) => modelRequest('embeddings', path, req, res, body));
     } else if (method === 'GET' && path === '/v1/models') {
       sendJson(res, 200, modelList(Math.floor(Date.now() / 1000)));
-    } else if (!control(path, method, req, res)) {
+    } else if (!controlEnabled || !control(path, method, req, res)) {
       req.resume();
       sendJson(res, 404, errorBody(`Unknown request URL: ${method} ${path}.`, 'invalid_request_error', 'unknown_url'));
     }

@@ -128,6 +128,15 @@ export interface SimulatorOptions {
   /** Seed of the simulator PRNG used for requests without a `seed` and for jitter. */
   seed?: number;
   maxRecorded?: number;
+  /**
+   * Serve the `/_simulator/*` control endpoints (config, reset, stats and
+   * `/requests`, which shows every recorded prompt). Default `true`, for
+   * tests and benchmarks that start a simulator of their own; the service's
+   * embedded simulator passes SIMULATOR_CONTROL (default `false`), so they
+   * never exist on a production configuration unless an operator asks.
+   * The in-process handle (`configure`, `requests`…) works either way.
+   */
+  control?: boolean;
 }
 
 /** Handle on a running simulator. */
