@@ -236,14 +236,14 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
           now: now(),
         });
         if (decision.kind === 'replay') {
-          orchestrator.abandon(prepared);
+          prepared.release();
           slot?.release();
           reply.header('idempotent-replayed', 'true');
           return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant, decision.result.created_at));
         }
       }
     } catch (error) {
-      if (prepared) orchestrator.abandon(prepared);
+      if (prepared) prepared.release();
       slot?.release();
       throw error;
     }
@@ -261,7 +261,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
       slot?.release();
       reply.removeHeader('location');
       reply.removeHeader('stream-token');
-      if (storeKey) await store.releaseIdempotency(storeKey);
+      if (storeKey) await store.releaseIdempotency(storeKey).catch(() => {});
       throw error;
     }
     if (follower && slot) return serveStream(reply, follower, heartbeatMs, slot, redactEvent, retryMs);

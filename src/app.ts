@@ -7,13 +7,15 @@ import type { Logger } from 'pino';
 import { apiDocsRoutes } from '../routes/apiDocs.ts';
 import { consoleRoutes } from '../routes/console.ts';
 import { healthRoutes } from '../routes/health.ts';
+import { mcpRoutes } from '../routes/mcp.ts';
+import { openaiCompatRoutes } from '../routes/openaiCompat.ts';
 import { runListRoutes } from '../routes/runList.ts';
 import { runsRoutes } from '../routes/runs.ts';
 import { toolsRoutes } from '../routes/tools.ts';
 import { KeyRing } from './auth/keys.ts';
 import { protectScope } from './auth/scope.ts';
 import type { Config } from './config.ts';
-import { Orchestrator, PUBLIC_TENANT } from './core/orchestrator.ts';
+import { Orchestrator, PUBLIC_TENANT, type RunDispatch } from './core/orchestrator.ts';
 import type { Planner } from './core/planner.ts';
 import type { Redactor } from './core/redaction.ts';
 import { traceFromHeaders } from './core/trace.ts';
@@ -40,6 +42,8 @@ export interface AppDeps {
   metrics: Metrics;
   redact: Redactor;
   now?: () => number;
+  /** The shared run queue (STORE=redis, src/server.ts); without it runs execute where they were accepted. */
+  dispatch?: RunDispatch;
 }
 
 /** One registered route, as the route table lists it. */
@@ -136,6 +140,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     },
     // Only an injected clock replaces the orchestrator's own (sub-millisecond event timestamps).
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
   });
 
   const keys = new KeyRing([...config.API_KEYS, ...config.API_KEYS_FILE]);
@@ -212,6 +217,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     });
     await v1.register(runListRoutes, { orchestrator, store: deps.store, streamTokens, maxLimit: config.RUN_LIST_MAX_LIMIT });
     await v1.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
+    const protocols = { orchestrator, registry: deps.registry, store: deps.store, heartbeatMs: config.SSE_HEARTBEAT_MS };
+    await v1.register(mcpRoutes, { ...protocols, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+    await v1.register(openaiCompatRoutes, { ...protocols, defaultModel: config.DEFAULT_MODEL, maxReplicates: config.MAX_REPLICATES });
   });
   // Outside the protected scope: the API description, the console, health and metrics (open, not rate limited).
   await app.register(apiDocsRoutes);
@@ -238,7 +246,8 @@ export function httpTimeouts(config: Config) {
 async function rateLimitClient(config: Config, logger: Logger): Promise<Redis> {
   const client = new Redis(config.REDIS_URL, {
     connectTimeout: 3000,
-    commandTimeout: 1000,
+    // A stalled Redis costs a request this before the store's own 1.5 s timeout: both stay within 3 s.
+    commandTimeout: 500,
     // Not connected: fail the count at once (the request goes through) rather than queue it behind reconnects.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -52,6 +52,12 @@ export const ConfigSchema = z.object({
   STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().default('orch:'),
+  /** With STORE=redis: a run whose replica stops renewing its job lock is taken over by another within this long. */
+  RUN_LEASE_MS: int(30_000, 500, 3_600_000),
+  /** With STORE=redis: bytes of run writes (events, final records) held while Redis is unreachable, retried once it is back. */
+  STORE_BUFFER_BYTES: int(16 * 1_048_576, 1024),
+  /** With STORE=redis: how long buffered run writes are retried before they are dropped (and logged). */
+  STORE_RETRY_MS: int(300_000, 1000),
 
   /**
    * Comma-separated `key` or `key:tenant` entries; when any key is configured

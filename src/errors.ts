@@ -42,6 +42,8 @@ export const ERROR_TABLE = {
   cancelled: { status: 499, retryable: false, fault: 'caller' },
   budget_exceeded: { status: 402, retryable: false, fault: 'caller' },
   schema_validation: { status: 422, retryable: false, fault: 'caller' },
+  // The replica executing the run died and the run could not safely continue elsewhere.
+  worker_lost: { status: 503, retryable: true, fault: 'service' },
 } as const satisfies Record<string, { status: number; retryable: boolean; fault: Fault }>;
 
 /** A stable, lower_snake_case error code from {@link ERROR_TABLE}. */

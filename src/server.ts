@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import type { RunJob } from './core/orchestrator.ts';
+import { RunQueue } from './core/runQueue.ts';
 import { loadPlanner } from './core/rulePlanner.ts';
 import { patternRedactor, type Redactor } from './core/redaction.ts';
 import { createLogger } from './observability/logger.ts';
@@ -46,7 +48,17 @@ export async function startService(config: Config, logger: Logger, redact: Redac
   const store = await createStore(config, logger);
   const registry = await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES });
   const planner = loadPlanner(config.PLANNER_RULES ?? DEFAULT_PLANNER_RULES, registry, { explicit: config.PLANNER_RULES !== undefined });
-  const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact });
+  // With Redis, runs are BullMQ jobs: every replica's worker executes them, and takes over a dead replica's.
+  const queue =
+    config.STORE === 'redis'
+      ? RunQueue.create<RunJob>({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, leaseMs: config.RUN_LEASE_MS, concurrency: config.MAX_ACTIVE_RUNS, logger })
+      : null;
+  const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact, ...(queue ? { dispatch: queue } : {}) });
+  queue?.start({
+    process: (job, { attempt }) => orchestrator.process(job, attempt),
+    abandoned: (job) => orchestrator.abandon(job),
+    lockLost: (id) => orchestrator.relinquish(id),
+  });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ url, provider, store: store.kind, tools: registry.names() }, 'service listening');
   return {
@@ -56,6 +68,7 @@ export async function startService(config: Config, logger: Logger, redact: Redac
     async close() {
       await orchestrator.drain(config.SHUTDOWN_GRACE_MS);
       await app.close();
+      await queue?.close();
       await gateway.close();
       await store.close();
       await simulator?.close();

@@ -1,12 +1,90 @@
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
-import type { Store } from '../store/types.ts';
+import type { RunHead, Store, Unsubscribe } from '../store/types.ts';
 
 /** How long a finished run's closing event may lag its record before we stand in for it. */
 const COMPLETION_GRACE_MS = 2000;
 
-/** How often a follower of an unfinished run checks whether its record ended without a closing event (one store read per stream each time). */
-const RECORD_CHECK_MS = 5000;
+/**
+ * How often a run with followers on this replica has its head (status and
+ * last seq, a few bytes) read: once per run per replica, whatever the number
+ * of followers or the size of the record.
+ */
+export const HEAD_CHECK_MS = 2000;
+
+/** What one check of a run's head found: the head, null (no such run), or the store's error. */
+type HeadReading = RunHead | null | Error;
+
+interface WatchedRun {
+  listeners: Set<(reading: HeadReading) => void>;
+  timer: NodeJS.Timeout;
+  last: HeadReading | undefined;
+}
+
+/**
+ * One head check per watched run, shared by every follower of that run on
+ * this replica (one per store). A follower uses it to notice what live
+ * delivery cannot tell it: a run that ended without its closing event
+ * reaching us, or events we missed while the store was away.
+ */
+export class HeadWatch {
+  static readonly #byStore = new WeakMap<Store, HeadWatch>();
+  readonly #store: Store;
+  readonly #runs = new Map<string, WatchedRun>();
+
+  private constructor(store: Store) {
+    this.#store = store;
+  }
+
+  /** The watch of `store` (created on first use, dropped with the store). */
+  static of(store: Store): HeadWatch {
+    let watch = HeadWatch.#byStore.get(store);
+    if (!watch) {
+      watch = new HeadWatch(store);
+      HeadWatch.#byStore.set(store, watch);
+    }
+    return watch;
+  }
+
+  /** Runs watched now (for tests and leak checks). */
+  get size(): number {
+    return this.#runs.size;
+  }
+
+  /** Calls `listener` with each reading of the run's head: at once when one is known, then every {@link HEAD_CHECK_MS}. */
+  watch(runId: string, listener: (reading: HeadReading) => void): Unsubscribe {
+    let run = this.#runs.get(runId);
+    if (!run) {
+      const created: WatchedRun = { listeners: new Set(), timer: setInterval(() => void this.#check(runId, created), HEAD_CHECK_MS), last: undefined };
+      created.timer.unref();
+      this.#runs.set(runId, created);
+      run = created;
+      void this.#check(runId, created);
+    } else if (run.last !== undefined) {
+      const last = run.last;
+      queueMicrotask(() => listener(last));
+    }
+    const own = run;
+    own.listeners.add(listener);
+    return () => {
+      own.listeners.delete(listener);
+      if (own.listeners.size > 0 || this.#runs.get(runId) !== own) return;
+      clearInterval(own.timer);
+      this.#runs.delete(runId);
+    };
+  }
+
+  async #check(runId: string, run: WatchedRun): Promise<void> {
+    let reading: HeadReading;
+    try {
+      reading = await this.#store.runStatus(runId);
+    } catch (error) {
+      reading = error instanceof Error ? error : new Error(String(error));
+    }
+    run.last = reading;
+    for (const listener of run.listeners) listener(reading);
+  }
+}
 
 /**
  * Follows one run's events for one reader, in `seq` order, each event once.
@@ -18,7 +96,10 @@ const RECORD_CHECK_MS = 5000;
  * read it, only an event that directly follows the last delivered one is
  * passed through; others wait for the history to place them.
  *
- * Works on any replica: it only reads the store.
+ * Works on any replica: it only reads the store. Between events it relies
+ * on the run's shared {@link HeadWatch}: a store outage keeps the follower
+ * open (the stream sends heartbeats) and, once the store answers again, the
+ * events it missed are read from the log.
  */
 export class RunFollower {
   readonly #store: Store;
@@ -39,8 +120,12 @@ export class RunFollower {
     this.#last = after;
     this.#deliver = deliver;
     this.#unsubscribe = store.subscribe(runId, (event) => {
-      if (this.#caughtUp || event.seq === this.#last + 1) this.#push(event);
-      else this.#waiting.push(event);
+      if (event.seq === this.#last + 1) this.#push(event);
+      else if (event.seq > this.#last) {
+        // Live events are dense: one that jumps ahead means some were missed (the store was away).
+        this.#waiting.push(event);
+        if (this.#caughtUp) void this.catchUp().catch(() => {});
+      }
     });
   }
 
@@ -49,12 +134,23 @@ export class RunFollower {
     return this.#ended;
   }
 
-  /** Delivers the stored events after the last one delivered, then what waited on them. */
+  /**
+   * Delivers the stored events after the last one delivered, then the live
+   * ones that waited on them, as far as they follow on without a gap (a gap
+   * waits for the next catch-up).
+   */
   async catchUp(): Promise<void> {
+    if (this.#ended) return;
     const history = await this.#store.readEvents(this.#runId, this.#last);
     for (const event of history) this.#push(event);
-    for (const event of this.#waiting) this.#push(event);
-    this.#waiting.length = 0;
+    this.#waiting.sort((a, b) => a.seq - b.seq);
+    let used = 0;
+    for (const event of this.#waiting) {
+      if (event.seq > this.#last + 1) break;
+      this.#push(event);
+      used++;
+    }
+    this.#waiting.splice(0, used);
     this.#caughtUp = true;
   }
 
@@ -68,29 +164,45 @@ export class RunFollower {
   async finished(signal: AbortSignal, redact: (event: RunEvent) => RunEvent = (event) => event): Promise<void> {
     if (!this.#caughtUp) await this.catchUp();
     if (this.#ended || signal.aborted) return this.close();
-    let timer: NodeJS.Timeout | undefined;
+    let grace: NodeJS.Timeout | undefined;
+    /** The last seq delivered at the previous reading: a head beyond it twice in a row means live delivery missed something. */
+    let seenAtLastReading = -1;
+    let reading = false;
     const standIn = async () => {
-      const record = await this.#store.getRun(this.#runId);
-      if (record) this.#push(redact(completedFromRecord(record, this.#last + 1)));
-      else this.close();
-    };
-    const watchRecord = async () => {
-      const record = await this.#store.getRun(this.#runId);
+      grace = undefined;
+      await this.catchUp();
       if (this.#ended) return;
-      if (!record || isTerminal(record.status)) timer = setTimeout(() => void standIn().catch(() => this.close()), COMPLETION_GRACE_MS);
-      else timer = setTimeout(() => void watchRecord().catch(() => this.close()), RECORD_CHECK_MS);
+      const record = await this.#store.getRun(this.#runId);
+      if (record && isTerminal(record.status)) this.#push(redact(completedFromRecord(record, this.#last + 1)));
+      else if (!record) this.close();
+    };
+    const onReading = (head: HeadReading) => {
+      if (this.#ended || reading || head instanceof Error) return;
+      if (head === null || isTerminal(head.status)) {
+        grace ??= setTimeout(() => void standIn().catch(() => {}), COMPLETION_GRACE_MS);
+        return;
+      }
+      if (head.seq > this.#last && seenAtLastReading === this.#last) {
+        reading = true;
+        this.catchUp().then(
+          () => (reading = false),
+          () => (reading = false),
+        );
+      }
+      seenAtLastReading = this.#last;
     };
     const ended = new Promise<void>((resolve) => {
       this.#onEnd = resolve;
     });
     const onAbort = () => this.close();
     signal.addEventListener('abort', onAbort, { once: true });
-    await watchRecord().catch(() => this.close());
+    const unwatch = HeadWatch.of(this.#store).watch(this.#runId, onReading);
     try {
       await ended;
     } finally {
+      unwatch();
       signal.removeEventListener('abort', onAbort);
-      clearTimeout(timer);
+      clearTimeout(grace);
     }
   }
 
@@ -123,4 +235,87 @@ export function completedFromRecord(record: RunResult, seq: number): RunEvent {
     tool: record.tool,
     result: record,
   };
+}
+
+/** How a caller's wait for one run is resolved besides the run's own end. */
+export interface WaitOptions {
+  /** True while this process executes the run (its end then arrives through {@link RunWaiters.resolve}). */
+  executingHere: () => boolean;
+  /** Epoch ms after which a run nobody ended is looked at with `endIfStuck`. */
+  giveUpAt: number;
+  /** How long to wait before looking again when `endIfStuck` answers null (the run is still in play). */
+  lookAgainMs: number;
+  /** Ends a run nobody will end, answering its final record; null while someone may still end it. */
+  endIfStuck: () => Promise<RunResult | null>;
+}
+
+/**
+ * Callers waiting for runs accepted by this process, wherever the runs
+ * execute (with a shared queue, often on another replica). A wait ends with
+ * the first of: the local executor's {@link resolve}, the run's
+ * `run_completed` from the store's pub/sub, a terminal status seen by the
+ * run's head watch (pub/sub messages are lost while Redis is away), or
+ * `endIfStuck` past the deadline.
+ */
+export class RunWaiters {
+  readonly #store: Store;
+  readonly #now: () => number;
+  readonly #waiters = new Map<string, Set<(result: RunResult) => void>>();
+
+  constructor(store: Store, now: () => number) {
+    this.#store = store;
+    this.#now = now;
+  }
+
+  /** Resolves with the run's final record. */
+  wait(id: string, options: WaitOptions): Promise<RunResult> {
+    const store = this.#store;
+    return new Promise<RunResult>((resolve) => {
+      let set = this.#waiters.get(id);
+      if (!set) {
+        set = new Set();
+        this.#waiters.set(id, set);
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const waiter = (result: RunResult) => {
+        unsubscribe();
+        unwatch();
+        clearTimeout(timer);
+        const current = this.#waiters.get(id);
+        current?.delete(waiter);
+        if (current?.size === 0) this.#waiters.delete(id);
+        resolve(result);
+      };
+      set.add(waiter);
+      const unsubscribe = store.subscribe(id, (event) => {
+        if (event.type === 'run_completed') waiter(event.result);
+      });
+      const unwatch = HeadWatch.of(store).watch(id, (head) => {
+        if (head instanceof Error || head === null || !isTerminal(head.status) || options.executingHere()) return;
+        store.getRun(id).then(
+          (record) => record && isTerminal(record.status) && waiter(record),
+          () => {},
+        );
+      });
+      const lookAt = (delayMs: number) => {
+        timer = setTimeout(
+          () =>
+            void options.endIfStuck().then(
+              (record) => (record ? waiter(record) : lookAt(options.lookAgainMs)),
+              () => lookAt(options.lookAgainMs),
+            ),
+          delayMs,
+        );
+        timer.unref();
+      };
+      lookAt(Math.max(0, options.giveUpAt - this.#now()));
+    });
+  }
+
+  /** Hands a run's final record to everyone waiting for it here. */
+  resolve(id: string, result: RunResult): void {
+    const set = this.#waiters.get(id);
+    if (!set) return;
+    for (const waiter of [...set]) waiter(result);
+  }
 }

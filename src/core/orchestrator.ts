@@ -8,17 +8,19 @@ import type { Bundle, Replicate, Usage } from '../schemas/bundle.ts';
 import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
 import type { RunInput, RunRequest } from '../schemas/request.ts';
 import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from '../schemas/result.ts';
-import type { Store } from '../store/types.ts';
+import { tenantOfRun, type Store } from '../store/types.ts';
 import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../tools/api.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import type { Planner } from './planner.ts';
 import type { Redactor } from './redaction.ts';
 import { applyCostCeilings, checkBudgetFits, estimateCall, type CallEstimate, type CostLimits } from './budgetCheck.ts';
 import { isoMicros, preciseNow } from './clock.ts';
+import { RunWaiters } from './eventFeed.ts';
 import { runReplicates } from './replicateRunner.ts';
 import { resolveRequest, type RequestLimits } from './resolveRequest.ts';
 import { emptyBudgetReport, emptyUsage, RunAccount } from './runAccount.ts';
 import { Semaphore } from './semaphore.ts';
+import { deadlinesOf, planPickUp, type RunDeadlines } from './takeover.ts';
 import type { TraceContext } from './trace.ts';
 import type { SchemaValidator } from './validator.ts';
 
@@ -37,6 +39,37 @@ export interface OrchestratorDeps {
   redactResults?: boolean;
   limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number; maxQueuedRuns: number; maxRunsPerTenant?: number; outputTokensReserved?: number } & CostLimits;
   now?: () => number;
+  /**
+   * With STORE=redis: runs go through a shared job queue and any replica's
+   * worker may execute them (see {@link Orchestrator.process}). Without it,
+   * a run executes in the process that accepted it.
+   */
+  dispatch?: RunDispatch;
+}
+
+/** A queued run: everything a worker on any replica needs besides the run record. */
+export interface RunJob {
+  id: string;
+  tool: string;
+  tool_version: string;
+  request: ResolvedRequest;
+  trace: TraceContext;
+  timeoutMs: number;
+  idempotencyKey?: string | undefined;
+}
+
+/** The job queue as the orchestrator uses it (src/core/runQueue.ts on BullMQ). */
+export interface RunDispatch {
+  enqueue(job: RunJob): Promise<void>;
+  /** Removes a job no worker holds yet, answering its data. */
+  takeWaiting(id: string): Promise<RunJob | null>;
+  /** Whether the job is still to be executed or being executed (another replica may hold it). */
+  exists(id: string): Promise<boolean>;
+  stopTaking(): Promise<void>;
+  /** Take-overs of one run before it ends `worker_lost`. */
+  readonly maxTakeovers: number;
+  /** How long a dead replica's run may wait for a take-over. */
+  readonly leaseMs: number;
 }
 
 /** How a run was asked for, beyond its body. */
@@ -57,10 +90,10 @@ export interface PreparedRun {
   decision: PlannerDecision;
   trace: TraceContext;
   timeoutMs: number;
-  /** Whose run it is (admission shares and fair queueing are per tenant). */
+  /** Whose run it is (admission shares are per tenant). */
   tenant: string;
-  /** The admission slot taken by `prepare`: `launch` keeps it for the run, {@link Orchestrator.abandon} returns it. */
-  admission: { held: boolean };
+  /** Frees the admission slot reserved by `prepare` (idempotent); call it when the run is not launched. */
+  release: () => void;
 }
 
 /** A started run: its first record, and a promise of its last. */
@@ -72,8 +105,8 @@ export interface RunHandle {
 
 interface ActiveRun {
   id: string;
+  /** The tenant tag of the run id: run slots and provider calls are queued fairly per tenant. */
   tenant: string;
-  admission: { held: boolean };
   record: RunResult;
   tool: ToolDefinition;
   request: ResolvedRequest;
@@ -86,6 +119,11 @@ interface ActiveRun {
   done: Promise<RunResult>;
   /** What has arrived so far, for the live record. */
   partial: { replicates: Replicate[]; summary: Bundle['summary'] | null; statistics: Bundle['statistics'] | null };
+  idempotencyKey: string | undefined;
+  /** Replicates a previous executor finished (take-over). */
+  kept: Replicate[];
+  /** Set when another replica may now own the run: nothing more is written for it here. */
+  relinquished: boolean;
 }
 
 /**
@@ -101,9 +139,11 @@ export class Orchestrator {
   readonly #active = new Map<string, ActiveRun>();
   readonly #slots: Semaphore;
   readonly #unsubscribeCancel: () => void;
-  /** Runs admitted (prepared, launched or queued, not yet finished or abandoned), in all and per tenant. */
+  /** Runs accepted here and not yet ended, plus prepared ones about to be: the admission bound. */
   #admitted = 0;
   readonly #admittedByTenant = new Map<string, number>();
+  /** Callers waiting on runs accepted here (resolved by the local executor or from the store). */
+  readonly #waiters: RunWaiters;
   #draining = false;
 
   constructor(deps: OrchestratorDeps) {
@@ -111,6 +151,7 @@ export class Orchestrator {
     this.#now = deps.now ?? Date.now;
     this.#eventNow = deps.now ?? preciseNow;
     this.#slots = new Semaphore(deps.limits.maxActiveRuns);
+    this.#waiters = new RunWaiters(deps.store, this.#now);
     this.#unsubscribeCancel = deps.store.onCancel((runId) => this.#abortLocal(runId, cancelledError()));
   }
 
@@ -137,6 +178,27 @@ export class Orchestrator {
     if (this.#admitted >= maxActiveRuns + maxQueuedRuns) {
       throw new ServiceError('unavailable', `too many runs in progress (${this.#admitted}); retry shortly`, { retryAfterMs: 1000 });
     }
+    // Reserved before anything awaits, so a burst cannot all pass the checks above; released if the run is not launched.
+    this.#admitted++;
+    this.#admittedByTenant.set(tenant, mine + 1);
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.#admitted--;
+      const left = (this.#admittedByTenant.get(tenant) ?? 1) - 1;
+      if (left <= 0) this.#admittedByTenant.delete(tenant);
+      else this.#admittedByTenant.set(tenant, left);
+    };
+    try {
+      return this.#prepareAdmitted(body, options, tenant, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  #prepareAdmitted(body: RunRequest, options: StartOptions, tenant: string, release: () => void): PreparedRun {
     const plan = this.#plan(body);
     const tool = this.#deps.registry.resolve(plan.tool, body.tool_version ?? plan.version);
     const request = resolveRequest(body, tool, plan.options, this.#deps.limits, () => randomInt(0, 2 ** 31 - 1));
@@ -145,13 +207,7 @@ export class Orchestrator {
     applyCostCeilings(request, this.#deps.limits, costOf, (model) => this.#deps.gateway.hasPrice?.(model) ?? true);
     checkBudgetFits(request, costOf);
     const decision: PlannerDecision = { tool: tool.name, version: tool.version, rule: plan.rule ?? null, reason: plan.reason };
-    // Admission is taken here, synchronously after the last check: concurrent requests cannot all pass the
-    // limits before any of them counts. The caller returns it with abandon() if it does not launch.
-    this.#admitted++;
-    this.#admittedByTenant.set(tenant, mine + 1);
     return {
-      tenant,
-      admission: { held: true },
       id: runId(options.tenant),
       body,
       tool,
@@ -159,6 +215,8 @@ export class Orchestrator {
       decision,
       trace: options.trace,
       timeoutMs: body.timeout_ms ?? tool.defaults?.timeout_ms ?? this.#deps.limits.defaultTimeoutMs,
+      tenant,
+      release,
     };
   }
 
@@ -167,6 +225,15 @@ export class Orchestrator {
    * terminal status whatever happens.
    */
   async launch(prepared: PreparedRun, idempotencyKey?: string): Promise<RunHandle> {
+    try {
+      return await this.#launch(prepared, idempotencyKey);
+    } catch (error) {
+      prepared.release();
+      throw error;
+    }
+  }
+
+  async #launch(prepared: PreparedRun, idempotencyKey: string | undefined): Promise<RunHandle> {
     const { id, tool, request, decision, trace, body } = prepared;
     const createdAt = new Date(this.#now()).toISOString();
     const record: RunResult = {
@@ -190,45 +257,151 @@ export class Orchestrator {
       metadata: body.metadata ?? {},
       error: null,
     };
-    if (!prepared.admission.held) throw new Error('launch of an abandoned run');
+    // Accepted means stored: this write is never buffered, it lands or the request gets 503.
+    await this.#deps.store.saveRun(record);
+    const dispatch = this.#deps.dispatch;
+    if (!dispatch) {
+      const active = this.#activate(record, tool, request, trace, idempotencyKey, { seq: 0, kept: [], startedAt: this.#now() });
+      active.done = this.#execute(active, deadlinesOf(this.#now(), prepared.timeoutMs, request), { slot: true, resumed: null }).finally(prepared.release);
+      return { id, record, done: active.done };
+    }
+    const job: RunJob = { id, tool: tool.name, tool_version: tool.version, request, trace, timeoutMs: prepared.timeoutMs, idempotencyKey };
+    try {
+      await dispatch.enqueue(job);
+    } catch (error) {
+      // The record exists: end it (held through the outage if need be) so nothing accepted stays `queued`.
+      const failed: RunResult = { ...record, status: 'failed', completed_at: new Date(this.#now()).toISOString(), error: (error instanceof ServiceError ? error : new ServiceError('unavailable', String(error))).toJSON() };
+      this.#deps.store.saveRun(failed).catch(() => {});
+      throw error;
+    }
+    // Registered after the enqueue without an await in between; a run that ended even sooner is seen by the head watch.
+    const done = this.#waiters.wait(id, {
+      executingHere: () => this.#active.has(id),
+      // Past its timeout and a take-over, a run nobody ended (its job was lost with Redis' data) is ended here.
+      giveUpAt: Date.parse(createdAt) + prepared.timeoutMs + dispatch.leaseMs * 2 + 5000,
+      lookAgainMs: dispatch.leaseMs,
+      endIfStuck: () => this.#endIfStuck(job),
+    });
+    done.then(prepared.release, prepared.release);
+    return { id, record, done };
+  }
+
+  /**
+   * Executes a queued run on this replica's worker: a fresh run, or one
+   * whose executor died (take-over, see src/core/takeover.ts). Resolves when
+   * the run has ended here (or was handed on).
+   */
+  async process(job: RunJob, attempt: number): Promise<void> {
+    if (this.#active.has(job.id)) return;
+    const record = await this.#deps.store.getRun(job.id);
+    if (!record) {
+      this.#deps.logger.warn({ run_id: job.id }, 'queued run has no record (expired or lost with Redis): dropped');
+      return;
+    }
+    const events = record.status === 'queued' && attempt <= 1 ? [] : await this.#deps.store.readEvents(job.id, 0);
+    const deadlines = deadlinesOf(Date.parse(record.created_at), job.timeoutMs, job.request);
+    const pickUp = planPickUp(record, events, deadlines, this.#now(), attempt, this.#deps.dispatch?.maxTakeovers ?? DEFAULT_MAX_TAKEOVERS);
+    const tool = this.#deps.registry.resolve(job.tool, job.tool_version);
+    const startedAt = Date.parse(record.created_at);
+    if (pickUp.kind === 'ended') {
+      // Its executor died after saving the end but before announcing it: announce it now, once.
+      if (pickUp.completed) return;
+      const active = this.#activate(record, tool, job.request, job.trace, job.idempotencyKey, { seq: pickUp.lastSeq, kept: [], startedAt });
+      this.#emit(active, { type: 'run_completed', result: record });
+      if (job.idempotencyKey) await this.#deps.store.completeIdempotency(job.idempotencyKey, record).catch(() => {});
+      await Promise.allSettled(active.writes);
+      this.#active.delete(job.id);
+      this.#deps.metrics.activeRuns.dec();
+      this.#waiters.resolve(job.id, record);
+      return;
+    }
+    const seq = pickUp.kind === 'fresh' ? 0 : pickUp.lastSeq;
+    const kept = pickUp.kind === 'fresh' ? [] : pickUp.kept;
+    const active = this.#activate(record, tool, job.request, job.trace, job.idempotencyKey, { seq, kept, startedAt });
+    if (pickUp.kind === 'lost') {
+      active.log.warn({ reason: pickUp.reason, attempt }, 'run taken over but cannot continue: worker_lost');
+      active.done = this.#finish(active, null, new ServiceError('worker_lost', `the replica executing the run stopped and the run could not continue: ${pickUp.reason}`));
+    } else {
+      const resumed = pickUp.kind === 'resume' ? { after: pickUp.lastSeq, kept: kept.length, attempt } : null;
+      if (resumed) active.log.info(resumed, 'run taken over');
+      active.done = this.#execute(active, deadlines, { slot: false, resumed });
+    }
+    await active.done;
+  }
+
+  /** Ends a run BullMQ gave up on (or found queued with nobody to execute it) as `worker_lost`, unless it already ended. */
+  async abandon(job: RunJob, reason = 'it was taken over too often'): Promise<void> {
+    if (this.#active.has(job.id)) return;
+    const record = await this.#deps.store.getRun(job.id);
+    if (!record || isTerminal(record.status)) return;
+    await this.#endElsewhere(job, record, new ServiceError('worker_lost', `the replica executing the run stopped and the run could not continue: ${reason}`));
+  }
+
+  /** This replica lost its lock on a run another replica may now execute: stop writing for it here. */
+  relinquish(id: string): void {
+    const active = this.#active.get(id);
+    const dispatch = this.#deps.dispatch;
+    if (!active || !dispatch) return;
+    // A job gone from Redis (Redis restarted empty) has no other executor: this one finishes the run.
+    void dispatch.exists(id).then(
+      (exists) => {
+        if (!exists || active.relinquished) return;
+        active.log.warn('lock on the run lost: another replica takes it over');
+        active.relinquished = true;
+        active.controller.abort(new ServiceError('worker_lost', 'the run was handed to another replica'));
+      },
+      () => {},
+    );
+  }
+
+  /** Ends a run that is not executing anywhere, from this replica: its log goes on from the stored seq. */
+  async #endElsewhere(job: RunJob, record: RunResult, error: ServiceError): Promise<RunResult> {
+    const events = await this.#deps.store.readEvents(job.id, 0);
+    const tool = this.#deps.registry.resolve(job.tool, job.tool_version);
+    const active = this.#activate(record, tool, job.request, job.trace, job.idempotencyKey, { seq: events.at(-1)?.seq ?? 0, kept: [], startedAt: Date.parse(record.created_at) });
+    if (error.code === 'cancelled') active.controller.abort(error);
+    active.done = this.#finish(active, null, error);
+    return active.done;
+  }
+
+  #activate(record: RunResult, tool: ToolDefinition, request: ResolvedRequest, trace: TraceContext, idempotencyKey: string | undefined, from: { seq: number; kept: Replicate[]; startedAt: number }): ActiveRun {
     const controller = new AbortController();
-    const log = this.#deps.logger.child({ run_id: id, trace_id: trace.trace_id, request_id: trace.request_id, tool: tool.name });
+    const log = this.#deps.logger.child({ run_id: record.id, trace_id: trace.trace_id, request_id: trace.request_id, tool: tool.name });
+    const account = new RunAccount(request.budget, this.#now, (error) => controller.abort(error), from.startedAt);
+    // What the kept replicates cost was spent: budgets count it.
+    for (const r of from.kept) account.charge(r.provider, r.model, r.usage, r.cost_usd);
     const active: ActiveRun = {
-      id,
-      tenant: prepared.tenant,
-      admission: prepared.admission,
+      id: record.id,
+      tenant: tenantOfRun(record.id),
       record,
       tool,
       request,
       controller,
-      account: new RunAccount(request.budget, this.#now, (error) => controller.abort(error)),
+      account,
       trace,
       log,
-      seq: 0,
+      seq: from.seq,
       writes: [],
       done: Promise.resolve(record),
-      partial: { replicates: [], summary: null, statistics: null },
+      partial: { replicates: [...from.kept], summary: null, statistics: null },
+      idempotencyKey,
+      kept: from.kept,
+      relinquished: false,
     };
-    try {
-      await this.#deps.store.saveRun(record);
-    } catch (error) {
-      this.abandon(prepared);
-      throw error;
-    }
-    this.#active.set(id, active);
+    this.#active.set(record.id, active);
     this.#deps.metrics.activeRuns.inc();
-    active.done = this.#execute(active, prepared.timeoutMs, idempotencyKey);
-    return { id, record, done: active.done };
+    return active;
   }
 
-  /** Returns the admission of a prepared run that will not be launched (an idempotent replay, a failed gate). Safe to call twice. */
-  abandon(prepared: Pick<PreparedRun, 'tenant' | 'admission'>): void {
-    if (!prepared.admission.held) return;
-    prepared.admission.held = false;
-    this.#admitted--;
-    const left = (this.#admittedByTenant.get(prepared.tenant) ?? 1) - 1;
-    if (left <= 0) this.#admittedByTenant.delete(prepared.tenant);
-    else this.#admittedByTenant.set(prepared.tenant, left);
+  async #endIfStuck(job: RunJob): Promise<RunResult | null> {
+    const id = job.id;
+    if (this.#active.has(id)) return null;
+    const record = await this.#deps.store.getRun(id);
+    if (!record) return null;
+    if (isTerminal(record.status)) return record;
+    const dispatch = this.#deps.dispatch as RunDispatch;
+    if (await dispatch.exists(id)) return null;
+    return this.#endElsewhere(job, record, new ServiceError('worker_lost', 'the run was lost with the job queue (Redis restarted without its data)'));
   }
 
   /** prepare + launch, for callers without an idempotency gate in between. */
@@ -271,12 +444,16 @@ export class Orchestrator {
     const record = await this.#deps.store.getRun(id);
     if (!record || isTerminal(record.status)) return record;
     await this.#deps.store.publishCancel(id);
+    // A queued run no worker holds yet has nobody to hear the cancel: take its job off the queue and end it here.
+    const waiting = await this.#deps.dispatch?.takeWaiting(id);
+    if (waiting) return this.#endElsewhere(waiting, record, cancelledError());
     return this.#waitForTerminal(id, record, waitMs);
   }
 
   /** Stops taking runs and waits (up to `graceMs`) for active ones; cancels what is left. */
   async drain(graceMs: number): Promise<void> {
     this.#draining = true;
+    await this.#deps.dispatch?.stopTaking();
     const pending = [...this.#active.values()].map((a) => a.done);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -306,45 +483,60 @@ export class Orchestrator {
     if (active && !active.controller.signal.aborted) active.controller.abort(reason);
   }
 
-  async #execute(active: ActiveRun, timeoutMs: number, idempotencyKey: string | undefined): Promise<RunResult> {
+  async #execute(active: ActiveRun, deadlines: RunDeadlines, opts: { slot: boolean; resumed: { after: number; kept: number; attempt: number } | null }): Promise<RunResult> {
     const { controller, log } = active;
     let outcome: ToolOutcome | null = null;
     let thrown: unknown = null;
     const timers: NodeJS.Timeout[] = [];
-    // timeout_ms is the run's whole wall-clock limit, time queued for a slot included.
-    timers.push(setTimeout(() => controller.abort(new ServiceError('timeout', `run exceeded timeout_ms (${timeoutMs} ms)`)), timeoutMs));
-    const maxTime = active.request.budget.max_time_ms;
-    if (maxTime !== undefined) {
+    // timeout_ms is the run's whole wall-clock limit from its creation: time queued (and lost to a dead replica) counts.
+    const { timeoutMs, maxTimeMs } = deadlines;
+    timers.push(setTimeout(() => controller.abort(new ServiceError('timeout', `run exceeded timeout_ms (${timeoutMs} ms)`)), Math.max(0, deadlines.timeoutAt - this.#now())));
+    if (maxTimeMs !== undefined && deadlines.maxTimeAt !== undefined) {
       timers.push(
         setTimeout(
-          () => controller.abort(new ServiceError('budget_exceeded', `time budget exceeded: ${maxTime} ms`, { details: { limit: 'max_time_ms' } })),
-          maxTime,
+          () => controller.abort(new ServiceError('budget_exceeded', `time budget exceeded: ${maxTimeMs} ms`, { details: { limit: 'max_time_ms' } })),
+          Math.max(0, deadlines.maxTimeAt - this.#now()),
         ),
       );
     }
     try {
       // Run slots go round-robin across tenants: one tenant's queued backlog does not hold back another's run.
-      await this.#slots.acquire(controller.signal, active.tenant);
+      if (opts.slot) await this.#slots.acquire(controller.signal, active.tenant);
       try {
-        const startedAt = this.#now();
-        active.record = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
-        active.writes.push(this.#deps.store.saveRun(active.record));
-        this.#emitStarted(active);
-        log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
+        if (opts.resumed) {
+          active.record = { ...active.record, status: 'running', started_at: active.record.started_at ?? new Date(this.#now()).toISOString() };
+          this.#emit(active, { type: 'run_resumed', ...opts.resumed });
+          log.info({ ...opts.resumed, tool_version: active.tool.version }, 'run resumed');
+        } else {
+          const startedAt = this.#now();
+          active.record = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
+          active.writes.push(this.#deps.store.saveRun(active.record).catch((error: unknown) => log.error({ err: error }, 'could not save the running record')));
+          this.#emitStarted(active);
+          log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
+        }
         outcome = await active.tool.execute(this.#context(active, active.tool, active.request));
       } finally {
-        this.#slots.release(active.tenant);
+        if (opts.slot) this.#slots.release(active.tenant);
       }
     } catch (error) {
       thrown = error;
     } finally {
       for (const t of timers) clearTimeout(t);
     }
-    return this.#finish(active, outcome, thrown, idempotencyKey);
+    return this.#finish(active, outcome, thrown);
   }
 
-  async #finish(active: ActiveRun, outcome: ToolOutcome | null, thrown: unknown, idempotencyKey: string | undefined): Promise<RunResult> {
+  async #finish(active: ActiveRun, outcome: ToolOutcome | null, thrown: unknown): Promise<RunResult> {
     const { controller, log } = active;
+    if (active.relinquished) {
+      // Another replica owns the run now and writes its end; this one only lets go.
+      await Promise.allSettled(active.writes);
+      this.#active.delete(active.id);
+      this.#deps.metrics.activeRuns.dec();
+      log.info('run handed over');
+      return active.record;
+    }
+    const idempotencyKey = active.idempotencyKey;
     const { status, error } = decideStatus(controller.signal, outcome, thrown);
     if (status === 'failed' && thrown !== null && !(thrown instanceof ServiceError)) log.error({ err: thrown }, 'tool failed unexpectedly');
     const bundle: Bundle | null = outcome?.bundle ?? active.record.bundle;
@@ -377,9 +569,9 @@ export class Orchestrator {
     if (active.seq === 0) this.#emitStarted(active);
     this.#emit(active, { type: 'run_completed', result: final });
     await Promise.allSettled(active.writes);
+    this.#waiters.resolve(active.id, final);
     active.writes = [];
     this.#active.delete(active.id);
-    this.abandon(active);
     this.#deps.metrics.activeRuns.dec();
     this.#deps.metrics.runs.inc({ status });
     this.#deps.metrics.runDuration.observe({ status }, (Date.parse(final.completed_at as string) - Date.parse(final.created_at)) / 1000);
@@ -393,6 +585,7 @@ export class Orchestrator {
 
   /** Stamps and stores one event. Appends go out in call order, which keeps every source's order. */
   #emit(active: ActiveRun, event: EmittedEvent | OwnEvent): void {
+    if (active.relinquished) return;
     let stamped = {
       tool: active.tool.name,
       ...event,
@@ -481,8 +674,11 @@ export class Orchestrator {
       // An inner tool's replicates say which step of the composite made them.
       emit: (event) =>
         this.#emit(active, { tool: tool.name, ...(step !== undefined && event.type === 'replicate_done' ? { ...event, replicate: { ...event.replicate, step } } : event) }),
-      replicate: (overrides) =>
-        runReplicates(
+      replicate: (overrides) => {
+        // A take-over's kept replicates belong to the run's own first replicate pass (composite runs are never continued).
+        const kept = tool === active.tool ? active.kept : [];
+        if (kept.length > 0) active.kept = [];
+        return runReplicates(
           {
             signal,
             models,
@@ -491,9 +687,11 @@ export class Orchestrator {
             maxConcurrency: deps.limits.maxConcurrency,
             account: active.account,
             log: ctx.log,
+            kept,
           },
           { ...request, ...overrides },
-        ),
+        );
+      },
       runTool: async (name, inner, options = {}) => {
         const innerTool = deps.registry.resolve(name, options.version);
         const d = innerTool.defaults ?? {};
@@ -529,6 +727,9 @@ export class Orchestrator {
     return current;
   }
 }
+
+/** Take-overs of one run allowed when no queue says otherwise. */
+const DEFAULT_MAX_TAKEOVERS = 2;
 
 /** The tenant of unauthenticated deployments: its runs are reachable by anyone who can reach the API. */
 export const PUBLIC_TENANT = 'public';
@@ -566,6 +767,7 @@ function promptChars(input: RunInput): number {
 /** Events only the orchestrator emits, before stamping. */
 type OwnEvent =
   | Omit<Extract<RunEvent, { type: 'run_started' }>, keyof EventStamp>
+  | Omit<Extract<RunEvent, { type: 'run_resumed' }>, keyof EventStamp>
   | Omit<Extract<RunEvent, { type: 'run_completed' }>, keyof EventStamp>;
 
 function cancelledError(): ServiceError {

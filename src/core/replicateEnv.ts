@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Replicate } from '../schemas/bundle.ts';
 import type { EmittedEvent } from '../schemas/events.ts';
 import type { RunModels } from '../tools/api.ts';
 import type { RunAccount } from './runAccount.ts';
@@ -17,4 +18,6 @@ export interface ReplicateEnv {
   maxConcurrency: number;
   account: RunAccount;
   log: Logger;
+  /** Replicates a previous executor of the run finished (a take-over): counted as done, not run or announced again. */
+  kept?: readonly Replicate[];
 }

@@ -60,15 +60,17 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(finished, n), budget_used: env.account.report().used });
   };
 
-  const onFinished = (replicate: Replicate) => {
+  const onFinished = (replicate: Replicate, announce = true) => {
     finished.push(replicate);
-    env.emit({
-      type: 'replicate_done',
-      source: `replicate:${replicate.index}`,
-      provider: replicate.provider,
-      model: replicate.model,
-      replicate,
-    });
+    if (announce) {
+      env.emit({
+        type: 'replicate_done',
+        source: `replicate:${replicate.index}`,
+        provider: replicate.provider,
+        model: replicate.model,
+        replicate,
+      });
+    }
     matrix.add(replicate.index, replicate.valid ? replicate.output : null);
     const rules = request.early_stop;
     // Vote keys and valid indices only feed the early-stopping rules.
@@ -101,7 +103,15 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   };
 
   const launched = new Set<number>();
+  // A take-over keeps what its predecessor finished: same bookkeeping (matrix, early stop), no second replicate_done.
+  for (const replicate of env.kept ?? []) {
+    if (replicate.index >= n || launched.has(replicate.index)) continue;
+    launched.add(replicate.index);
+    if (semantic && replicate.valid) await semantic.embed(env, replicate.output, signal);
+    onFinished(replicate, false);
+  }
   const runOne = async (index: number): Promise<void> => {
+    if (launched.has(index)) return;
     try {
       await slots.acquire(signal);
     } catch {

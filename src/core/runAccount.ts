@@ -35,10 +35,11 @@ export class RunAccount {
   #inFlight = 0;
   readonly #waiters: ReservationWaiter[] = [];
 
-  constructor(limits: BudgetLimits, now: () => number, onExceeded: (error: ServiceError) => void) {
+  /** `startedAt` (epoch ms, default now): a run taken over by another replica counts its time from its original start. */
+  constructor(limits: BudgetLimits, now: () => number, onExceeded: (error: ServiceError) => void, startedAt: number = now()) {
     this.limits = limits;
     this.#now = now;
-    this.#startedAt = now();
+    this.#startedAt = startedAt;
     this.#onExceeded = onExceeded;
   }
 

@@ -33,6 +33,8 @@ const eventBodies = {
   tool_started: { step: z.string().optional() },
   tool_completed: { step: z.string().optional(), status: z.string() },
   run_completed: { result: RunResultSchema },
+  /** Another replica took the run over after its executor died: `after` is the last seq it found, `kept` the replicates it keeps. */
+  run_resumed: { after: z.number().int().min(0), kept: z.number().int().min(0), attempt: z.number().int().min(1) },
 } as const;
 
 type EventType = keyof typeof eventBodies;
@@ -55,6 +57,7 @@ export const RunEventSchema = z.discriminatedUnion('type', [
   eventSchema('tool_started'),
   eventSchema('tool_completed'),
   eventSchema('run_completed'),
+  eventSchema('run_resumed'),
 ]);
 
 /** What a tool emits: an event without the orchestrator's stamp. */

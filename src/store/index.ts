@@ -20,7 +20,15 @@ export function storeLimits(config: Config): StoreLimits {
 export async function createStore(config: Config, logger: Logger): Promise<Store> {
   if (config.STORE === 'redis') {
     const { RedisStore } = await import('./redis.ts');
-    return RedisStore.connect({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, limits: storeLimits(config), idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS, logger });
+    return RedisStore.connect({
+      url: config.REDIS_URL,
+      prefix: config.REDIS_PREFIX,
+      limits: storeLimits(config),
+      idempotencyTtlMs: config.IDEMPOTENCY_TTL_MS,
+      logger,
+      bufferBytes: config.STORE_BUFFER_BYTES,
+      retryMs: config.STORE_RETRY_MS,
+    });
   }
   return new MemoryStore(storeLimits(config));
 }

@@ -3,7 +3,7 @@ import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
 import { fitEvent } from './eventLog.ts';
 import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
-import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
+import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type RunHead, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
 
 interface RunEntry {
   run: RunResult;
@@ -122,6 +122,13 @@ export class MemoryStore implements Store {
     const page = found.slice(0, query.limit);
     const last = page.at(-1);
     return { runs: page.map((f) => f.run), next: found.length > query.limit && last ? { createdMs: last.ms, id: last.run.id } : null };
+  }
+
+  async runStatus(id: string): Promise<RunHead | null> {
+    const run = await this.getRun(id);
+    if (!run) return null;
+    const events = (this.#runs.get(id) as RunEntry).events;
+    return { status: run.status, seq: events.at(-1)?.seq ?? 0 };
   }
 
   /** Synchronous: subscribers have the event when this returns. */

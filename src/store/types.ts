@@ -1,5 +1,5 @@
 import type { RunEvent } from '../schemas/events.ts';
-import type { RunResult } from '../schemas/result.ts';
+import type { RunResult, RunStatus } from '../schemas/result.ts';
 import type { RunListQuery, RunPage } from './runList.ts';
 
 /** Stops a subscription. */
@@ -40,6 +40,11 @@ export interface Store {
    */
   listRuns(query: RunListQuery): Promise<RunPage>;
   /**
+   * A run's status and the highest `seq` in its log, without reading the
+   * record (followers watch this, one read per run, whatever its size).
+   */
+  runStatus(id: string): Promise<RunHead | null>;
+  /**
    * Appends one event to the run's log and fans it out to subscribers. A
    * store that can do it synchronously returns nothing (the memory store:
    * no promise per event on the hot path); others return the pending write.
@@ -63,6 +68,13 @@ export interface Store {
   ping(): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
+}
+
+/** What a follower needs to know about a run between events. */
+export interface RunHead {
+  status: RunStatus;
+  /** Highest `seq` appended to the run's log (0 before the first event). */
+  seq: number;
 }
 
 /** Size limits and TTLs every store honours. */

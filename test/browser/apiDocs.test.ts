@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.asynciterable" />
 // (The functions passed to page.evaluate run in the browser.)
 import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';

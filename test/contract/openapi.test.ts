@@ -688,6 +688,22 @@ describe('real responses match openapi.yaml', () => {
     for (const t of ['tool_started', 'tool_completed', 'synthesis_done']) expect(types.has(t), t).toBe(true);
   });
 
+  it('events of a run taken over from a dead replica (run_resumed)', async () => {
+    // A run as a dead replica left it: started, one of two replicates done (its replicate taken from a real run).
+    const donor = (await postJson(`${svc.url}/v1/runs`, { input: 'Resume me', replicates: 1 })).body;
+    const prepared = svc.orchestrator.prepare({ tool: 'bundle', input: 'Resume me', replicates: 2 }, { trace: { trace_id: donor.trace_id, request_id: 'contract-resume' } as never });
+    prepared.release();
+    const now = new Date().toISOString();
+    const stamp = { run_id: prepared.id, trace_id: donor.trace_id, request_id: 'contract-resume', tool: 'bundle', ts: now };
+    await svc.store.saveRun({ ...donor, id: prepared.id, status: 'running', created_at: now, started_at: now, completed_at: null, bundle: null, output: null });
+    await svc.store.appendEvent({ ...stamp, type: 'run_started', seq: 1, tool_version: donor.tool_version, planner: donor.planner, replicates: 2 });
+    await svc.store.appendEvent({ ...stamp, type: 'replicate_done', seq: 2, replicate: donor.bundle.replicates[0] });
+    await svc.orchestrator.process({ id: prepared.id, tool: 'bundle', tool_version: donor.tool_version, request: prepared.request, trace: prepared.trace, timeoutMs: 60_000 }, 2);
+    const capture = await stream(`${svc.url}/v1/runs/${prepared.id}/events`);
+    expectDocumentedStream('/v1/runs/{id}/events', 'get', capture, seenEvents);
+    expect(capture.frames.map((f) => f.event)).toContain('run_resumed');
+  });
+
   it('has seen and validated every documented event type', () => {
     expect([...seenEvents].sort()).toEqual([...eventComponents().keys()].sort());
   });
@@ -751,6 +767,53 @@ describe('real responses match openapi.yaml', () => {
     }
   });
 
+  it('the OpenAI-compatible front door and the MCP endpoint: completion, chunks, models, JSON-RPC answers', async () => {
+    const messages = [{ role: 'user', content: 'Say something.' }];
+    const completion = await postJson(`${svc.url}/v1/chat/completions`, { model: 'bundle/gpt-4o-mini@2', messages, seed: 3 });
+    expect(completion.status).toBe(200);
+    expectDocumented('/v1/chat/completions', 'post', completion);
+    expect(completion.headers.get('x-run-id')).toBe(completion.body.run_id);
+
+    const streamed = await fetch(`${svc.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sentiment@2', messages, stream: true, stream_options: { include_usage: true } }),
+    });
+    expect(streamed.headers.get('content-type')).toContain('text/event-stream');
+    const frames = (await streamed.text()).split('\n\n').filter((f) => f.startsWith('data: ')).map((f) => f.slice(6));
+    expect(frames.at(-1)).toBe('[DONE]');
+    const chunkPointer = responseSchemaPointer('/v1/chat/completions', 'post', 200, 'text/event-stream');
+    for (const frame of frames.slice(0, -1)) expectValid(chunkPointer, JSON.parse(frame), 'a chat.completion.chunk');
+
+    expectDocumented('/v1/chat/completions', 'post', await postJson(`${svc.url}/v1/chat/completions`, { model: 'no_such_tool', messages }));
+    expectDocumented('/v1/chat/completions', 'post', await postJson(`${svc.url}/v1/chat/completions`, { model: 'bundle', messages: [] }));
+    expectDocumented('/v1/models', 'get', await getJson(`${svc.url}/v1/models`));
+    expectDocumented('/v1/models/{model}', 'get', await getJson(`${svc.url}/v1/models/${encodeURIComponent('bundle/gpt-4o-mini@5')}`));
+    expectDocumented('/v1/models/{model}', 'get', await getJson(`${svc.url}/v1/models/nothing_here`));
+
+    // MCP answers JSON or, when it has messages to send before the result, an SSE stream of them.
+    const rpc = async (message: unknown) => {
+      const res = await fetch(`${svc.url}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+        body: JSON.stringify(message),
+      });
+      const mediaType = (res.headers.get('content-type') ?? '').includes('text/event-stream') ? 'text/event-stream' : 'application/json';
+      const text = await res.text();
+      const out = mediaType === 'application/json' ? [JSON.parse(text)] : text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+      expect(res.status).toBe(200);
+      for (const m of out) expectValid(responseSchemaPointer('/mcp', 'post', 200, mediaType), m, `an MCP message (${mediaType})`);
+      return out;
+    };
+    const list = await rpc({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    expect(list.at(-1).result.tools.length).toBeGreaterThan(0);
+    const call = await rpc({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'bundle', arguments: { input: 'Hi', replicates: 2 }, _meta: { progressToken: 'p1' } } });
+    expect(call.filter((m) => m.method === 'notifications/progress').length).toBeGreaterThan(0);
+    expect(call.at(-1)).toMatchObject({ id: 2, result: { structuredContent: { status: 'succeeded' } } });
+    const notAllowed = await fetch(`${svc.url}/mcp`, { headers: { accept: 'text/event-stream' } });
+    expectDocumented('/mcp', 'get', { status: notAllowed.status, headers: notAllowed.headers, body: await notAllowed.json() });
+  });
+
   it('the tool catalogue: list, by tag, one tool, one version', async () => {
     const list = await getJson(`${svc.url}/v1/tools`);
     expect(list.status).toBe(200);
@@ -801,6 +864,8 @@ describe('auth and draining responses match openapi.yaml', () => {
 
     const runDenied = await post401();
     expectDocumented('/v1/runs', 'post', runDenied);
+    expectDocumented('/v1/chat/completions', 'post', await postJson(`${svc.url}/v1/chat/completions`, { model: 'bundle', messages: [{ role: 'user', content: 'hi' }] }));
+    expectDocumented('/mcp', 'post', await postJson(`${svc.url}/mcp`, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { accept: 'application/json, text/event-stream' }));
 
     const allowed = await getJson(`${svc.url}/v1/tools`, { authorization: 'Bearer contract-key-1' });
     expect(allowed.status).toBe(200);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunFollower } from '../../src/core/eventFeed.ts';
+import { HeadWatch, RunFollower } from '../../src/core/eventFeed.ts';
 import type { RunEvent } from '../../src/schemas/events.ts';
+import type { Store } from '../../src/store/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { makeRun, runCompleted, testLimits, toolStarted } from '../store/fixtures.ts';
 
@@ -84,4 +85,56 @@ describe('RunFollower', () => {
     store.appendEvent(toolStarted(run.id, 2));
     expect(seen).toEqual([1]);
   });
+
+  it('reads from the log what live delivery lost (a store that was away), in order and once', async () => {
+    const store = fresh();
+    const run = makeRun();
+    await store.saveRun(run);
+    // Live delivery that loses seq 2, as pub/sub does while its connection is down.
+    const lossy = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key !== 'subscribe') return bound(target, key, receiver);
+        return (id: string, listener: (e: RunEvent) => void) => target.subscribe(id, (e) => e.seq !== 2 && listener(e));
+      },
+    }) as Store;
+    const seen: number[] = [];
+    const follower = new RunFollower(lossy, run.id, 0, (e) => seen.push(e.seq));
+    await follower.catchUp();
+    store.appendEvent(toolStarted(run.id, 1));
+    store.appendEvent(toolStarted(run.id, 2));
+    store.appendEvent(toolStarted(run.id, 3));
+    expect(seen).toEqual([1]);
+    await expect.poll(() => seen).toEqual([1, 2, 3]);
+    follower.close();
+  });
+
+  it('shares one head watch per run: a hundred followers cost one status read per check', async () => {
+    const store = fresh();
+    const run = makeRun();
+    await store.saveRun(run);
+    let reads = 0;
+    const counting = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key !== 'runStatus') return bound(target, key, receiver);
+        return (id: string) => {
+          reads++;
+          return target.runStatus(id);
+        };
+      },
+    }) as Store;
+    const stop = new AbortController();
+    const followers = Array.from({ length: 100 }, () => new RunFollower(counting, run.id, 0, () => {}));
+    const finished = followers.map((f) => f.finished(stop.signal));
+    await expect.poll(() => HeadWatch.of(counting).size).toBe(1);
+    expect(reads).toBe(1);
+    stop.abort();
+    await Promise.all(finished);
+    expect(HeadWatch.of(counting).size).toBe(0);
+  });
 });
+
+/** A store member seen through a Proxy, methods bound to the store itself (its private fields need it). */
+function bound(target: MemoryStore, key: string | symbol, receiver: unknown): unknown {
+  const value: unknown = Reflect.get(target, key, receiver);
+  return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+}

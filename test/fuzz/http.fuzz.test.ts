@@ -41,6 +41,11 @@ function check(request: FuzzRequest, res: RawAnswer): void {
   expect(res.status, what).toBeLessThan(500);
   expect(res.headers['x-request-id'], what).toBeTruthy();
   if (res.status >= 400 && request.method !== 'HEAD') {
+    // The MCP transport answers protocol errors as JSON-RPC error objects, which MCP clients parse (e.g. to negotiate the version).
+    if (request.path.startsWith('/mcp') && res.json?.jsonrpc === '2.0') {
+      expect(res.json.error, what).toMatchObject({ code: expect.any(Number), message: expect.any(String) });
+      return;
+    }
     expect(res.json?.error, what).toMatchObject({ code: expect.any(String), message: expect.any(String), retryable: expect.any(Boolean) });
     expect(res.json.error.request_id, what).toBe(res.headers['x-request-id']);
   }

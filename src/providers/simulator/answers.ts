@@ -1,7 +1,19 @@
 import { valueForSchema, sentence } from './generate.ts';
 import { mulberry32, pickWeighted, rngFor, type Rng } from './prng.ts';
 import type { ParsedRequest } from './request.ts';
-import type { AnswerSpec } from './types.ts';
+import type { AnswerSpec, ScriptedToolCall } from './types.ts';
+
+/** The answer value of a scripted tool-call turn: the wire layer sends it as a function call, not as content. */
+export class ToolCallAnswer {
+  readonly name: string;
+  /** JSON-encoded arguments, as the OpenAI APIs carry them. */
+  readonly arguments: string;
+
+  constructor(call: ScriptedToolCall) {
+    this.name = call.name;
+    this.arguments = typeof call.arguments === 'string' ? call.arguments : (JSON.stringify(call.arguments ?? {}) ?? '{}');
+  }
+}
 
 /**
  * Randomness for one answer: derived from (seed, prompt) when the client
@@ -37,6 +49,13 @@ export function chooseAnswer(spec: AnswerSpec, req: ParsedRequest, index: number
       const rule = spec.rules.find((r) => req.prompt.includes(r.match));
       if (rule) return pickWeighted(requestRng(req, simRng), rule.values).value;
       return chooseAnswer(spec.fallback ?? { kind: 'auto' }, req, index, simRng);
+    }
+    case 'script': {
+      const offered = (req.toolNames?.length ?? 0) > 0;
+      const turn = offered || spec.when === 'always' ? spec.turns[req.toolResults ?? 0] : undefined;
+      if (turn === undefined) return chooseAnswer(spec.fallback ?? { kind: 'auto' }, req, index, simRng);
+      if ('tool_call' in turn) return new ToolCallAnswer(turn.tool_call);
+      return 'text' in turn ? turn.text : turn.value;
     }
     case 'function':
       return spec.fn({

@@ -47,6 +47,20 @@ const answers: z.ZodType<AnswerSpec> = z.lazy(() =>
       fallback: answers.optional(),
     }),
     z.strictObject({
+      kind: z.literal('script'),
+      turns: z
+        .array(
+          z.union([
+            z.strictObject({ tool_call: z.strictObject({ name: z.string().min(1), arguments: z.unknown().optional() }) }),
+            z.strictObject({ text: z.string() }),
+            z.strictObject({ value: z.unknown() }),
+          ]),
+        )
+        .min(1),
+      when: z.enum(['tools', 'always']).optional(),
+      fallback: answers.optional(),
+    }),
+    z.strictObject({
       kind: z.literal('function'),
       fn: z.custom<AnswerFn>((v) => typeof v === 'function', {
         message: 'answers.fn must be a function (only possible in-process)',

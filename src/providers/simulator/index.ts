@@ -15,6 +15,8 @@ export type {
   PromptRule,
   RecordedRequest,
   RequestOutcome,
+  ScriptTurn,
+  ScriptedToolCall,
   Simulator,
   SimulatorBehavior,
   SimulatorOptions,

@@ -26,6 +26,10 @@ export interface ParsedRequest {
   /** Responses API echoes these back in the response object. */
   instructions: unknown;
   text: unknown;
+  /** Names of the function tools the request offers (empty when none). */
+  toolNames?: string[];
+  /** Tool results already in the conversation: how many tool calls were answered. */
+  toolResults?: number;
   /** Embeddings: the texts to embed, and how the vectors are encoded. */
   inputs?: string[];
   encodingFormat?: 'float' | 'base64';
@@ -77,6 +81,24 @@ export function seedOf(body: unknown): number | null {
   return typeof seed === 'number' && Number.isInteger(seed) ? seed : null;
 }
 
+/** Function tool names offered by a Chat (`{function: {name}}`) or Responses (`{name}`) request. */
+function toolNamesOf(tools: unknown): string[] {
+  if (!Array.isArray(tools)) return [];
+  const names: string[] = [];
+  for (const t of tools) {
+    if (!isObj(t)) continue;
+    const name = isObj(t.function) ? t.function.name : t.name;
+    if (typeof name === 'string') names.push(name);
+  }
+  return names;
+}
+
+/** Tool results in a conversation: chat `tool` messages, Responses `function_call_output` items. */
+function toolResultsOf(items: unknown): number {
+  if (!Array.isArray(items)) return 0;
+  return items.filter((m) => isObj(m) && (m.role === 'tool' || m.type === 'function_call_output')).length;
+}
+
 /** Extracts prompt, schema, seed and streaming flags from a parsed JSON body. */
 export function parseModelRequest(api: ApiKind, body: unknown): ParsedRequest {
   const b: Obj = isObj(body) ? body : {};
@@ -98,6 +120,7 @@ export function parseModelRequest(api: ApiKind, body: unknown): ParsedRequest {
       includeUsage: stream && streamOptions.include_usage === true,
       ...formatOf(b.response_format),
       instructions: null, text: null,
+      toolNames: toolNamesOf(b.tools), toolResults: toolResultsOf(b.messages),
     };
   }
   const instructions = typeof b.instructions === 'string' ? b.instructions : '';
@@ -115,5 +138,6 @@ export function parseModelRequest(api: ApiKind, body: unknown): ParsedRequest {
     includeUsage: stream,
     ...formatOf(text?.format),
     instructions: b.instructions ?? null, text,
+    toolNames: toolNamesOf(b.tools), toolResults: toolResultsOf(b.input),
   };
 }

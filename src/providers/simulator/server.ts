@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answerContent, chooseAnswer, estimateTokens } from './answers.ts';
+import { answerContent, chooseAnswer, estimateTokens, ToolCallAnswer } from './answers.ts';
 import { defaultBehavior, SimulatorConfigError, validateBehavior } from './behavior.ts';
 import { mulberry32, type Rng } from './prng.ts';
 import { embeddingsResponse } from './embeddings.ts';
@@ -233,7 +233,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       sendJson(res, 500, errorBody(`Simulator answer function threw: ${String(err)}`, 'server_error', 'simulator_error'));
       return;
     }
-    const content = refusal === undefined ? answerContent(value) : '';
+    const toolCall = refusal === undefined && value instanceof ToolCallAnswer ? value : null;
+    const content = refusal !== undefined || toolCall ? '' : answerContent(value);
     const n = (++idCounter).toString(16).padStart(8, '0');
     const meta: AnswerMeta = {
       id: parsed.api === 'chat' ? `chatcmpl-sim${n}` : `resp_sim${n}`,
@@ -241,9 +242,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       content,
       usage: {
         input: behavior.usage.inputTokens ?? estimateTokens(parsed.promptChars),
-        output: behavior.usage.outputTokens ?? estimateTokens((refusal ?? content).length),
+        output: behavior.usage.outputTokens ?? estimateTokens(toolCall ? toolCall.name.length + toolCall.arguments.length : (refusal ?? content).length),
       },
       refusal,
+      ...(toolCall ? { toolCall: { id: `call_sim${n}`, name: toolCall.name, arguments: toolCall.arguments } } : {}),
     };
     const requestId = { 'x-request-id': `req_sim${n}` };
     if (!parsed.stream) {

@@ -41,11 +41,31 @@ export interface PromptRule {
   values: WeightedValue[];
 }
 
+/** A function call the simulated model makes: `arguments` is JSON-encoded unless already a string. */
+export interface ScriptedToolCall {
+  name: string;
+  arguments?: unknown;
+}
+
+/**
+ * One turn of a `script` answer: a tool (function) call, or a final answer
+ * (`text` verbatim, `value` JSON-encoded like any other answer value).
+ */
+export type ScriptTurn = { tool_call: ScriptedToolCall } | { text: string } | { value: unknown };
+
 /**
  * How the simulator picks the content of a normal (non-fault) answer.
  * Non-string values are JSON-encoded into the message content.
  */
 export type AnswerSpec =
+  /**
+   * Agent turns: turn k answers a request whose conversation already holds
+   * k tool results (chat `tool` messages, Responses `function_call_output`
+   * items), so concurrent conversations each follow the script. Applies to
+   * requests that offer tools (`when: 'tools'`, the default) or to all
+   * (`'always'`); others, and turns past the end, get `fallback` (`auto`).
+   */
+  | { kind: 'script'; turns: ScriptTurn[]; when?: 'tools' | 'always' | undefined; fallback?: AnswerSpec | undefined }
   | { kind: 'auto' }
   | { kind: 'fixed'; value: unknown }
   | { kind: 'sequence'; values: unknown[] }

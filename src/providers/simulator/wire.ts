@@ -19,6 +19,8 @@ export interface AnswerMeta {
   usage: TokenUsage;
   /** The model refuses: this text goes out as the refusal and `content` is empty. */
   refusal?: string | undefined;
+  /** Set when the answer is a function call (a scripted turn) instead of content. */
+  toolCall?: { id: string; name: string; arguments: string } | undefined;
 }
 
 const FINGERPRINT = 'fp_simulator';
@@ -74,8 +76,13 @@ export function chatCompletion(req: ParsedRequest, a: AnswerMeta): object {
     choices: [
       {
         index: 0,
-        message: a.refusal !== undefined ? { role: 'assistant', content: null, refusal: a.refusal } : { role: 'assistant', content: a.content, refusal: null },
-        finish_reason: 'stop',
+        message:
+          a.refusal !== undefined
+            ? { role: 'assistant', content: null, refusal: a.refusal }
+            : a.toolCall
+              ? { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: a.toolCall.id, type: 'function', function: { name: a.toolCall.name, arguments: a.toolCall.arguments } }] }
+              : { role: 'assistant', content: a.content, refusal: null },
+        finish_reason: a.toolCall ? 'tool_calls' : 'stop',
         logprobs: null,
       },
     ],
@@ -89,10 +96,16 @@ export function chatFrames(req: ParsedRequest, a: AnswerMeta): string[] {
   const frame = (choices: string, usage = 'null') => `data: ${head},"choices":${choices},"usage":${usage}}\n\n`;
   const choice = (delta: object, finish: string | null) =>
     `[{"index":0,"delta":${JSON.stringify(delta)},"finish_reason":${JSON.stringify(finish)},"logprobs":null}]`;
-  const frames = [frame(choice({ role: 'assistant', content: '', refusal: null }, null))];
+  const call = a.toolCall;
+  const frames = [frame(choice({ role: 'assistant', content: call ? null : '', refusal: null }, null))];
   if (a.refusal !== undefined) frames.push(frame(choice({ refusal: a.refusal }, null)));
-  else for (const piece of splitContent(a.content)) frames.push(frame(choice({ content: piece }, null)));
-  frames.push(frame(choice({}, 'stop')));
+  else if (call) {
+    frames.push(frame(choice({ tool_calls: [{ index: 0, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }, null)));
+    for (const piece of splitContent(call.arguments)) frames.push(frame(choice({ tool_calls: [{ index: 0, function: { arguments: piece } }] }, null)));
+  } else {
+    for (const piece of splitContent(a.content)) frames.push(frame(choice({ content: piece }, null)));
+  }
+  frames.push(frame(choice({}, call ? 'tool_calls' : 'stop')));
   if (req.includeUsage) frames.push(frame('[]', JSON.stringify(chatUsage(a.usage))));
   frames.push('data: [DONE]\n\n');
   return frames;
@@ -106,6 +119,12 @@ function messageItem(a: AnswerMeta, status: 'in_progress' | 'completed', text: s
     role: 'assistant',
     content: text === null ? [] : a.refusal !== undefined ? [{ type: 'refusal', refusal: a.refusal }] : [{ type: 'output_text', text, annotations: [], logprobs: [] }],
   };
+}
+
+/** A Responses `function_call` output item. */
+function functionCallItem(a: AnswerMeta, status: 'in_progress' | 'completed'): object {
+  const call = a.toolCall as NonNullable<AnswerMeta['toolCall']>;
+  return { id: `fc_${a.id.slice(5)}`, type: 'function_call', status, call_id: call.id, name: call.name, arguments: status === 'completed' ? call.arguments : '' };
 }
 
 /** Responses API `response` object; `completed` carries output and usage, `in_progress` neither. */
@@ -122,7 +141,7 @@ export function responseObject(req: ParsedRequest, a: AnswerMeta, status: 'in_pr
     instructions: req.instructions,
     max_output_tokens: null,
     model: req.model,
-    output: done ? [messageItem(a, 'completed', a.content)] : [],
+    output: done ? [a.toolCall ? functionCallItem(a, 'completed') : messageItem(a, 'completed', a.content)] : [],
     parallel_tool_calls: true,
     previous_response_id: null,
     reasoning: { effort: null, summary: null },
@@ -155,10 +174,19 @@ export function responseFrames(req: ParsedRequest, a: AnswerMeta): string[] {
   const emit = (type: string, payload: object) => {
     frames.push(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...payload })}\n\n`);
   };
-  const item = { item_id: `msg_${a.id.slice(5)}`, output_index: 0 };
-  const part = { ...item, content_index: 0 };
   emit('response.created', { response: responseObject(req, a, 'in_progress') });
   emit('response.in_progress', { response: responseObject(req, a, 'in_progress') });
+  if (a.toolCall) {
+    const call = { item_id: `fc_${a.id.slice(5)}`, output_index: 0 };
+    emit('response.output_item.added', { output_index: 0, item: functionCallItem(a, 'in_progress') });
+    for (const delta of splitContent(a.toolCall.arguments)) emit('response.function_call_arguments.delta', { ...call, delta });
+    emit('response.function_call_arguments.done', { ...call, name: a.toolCall.name, arguments: a.toolCall.arguments });
+    emit('response.output_item.done', { output_index: 0, item: functionCallItem(a, 'completed') });
+    emit('response.completed', { response: responseObject(req, a, 'completed') });
+    return frames;
+  }
+  const item = { item_id: `msg_${a.id.slice(5)}`, output_index: 0 };
+  const part = { ...item, content_index: 0 };
   emit('response.output_item.added', { output_index: 0, item: messageItem(a, 'in_progress', null) });
   if (a.refusal !== undefined) {
     emit('response.content_part.added', { ...part, part: { type: 'refusal', refusal: '' } });
