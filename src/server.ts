@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { RunJob } from './core/orchestrator.ts';
-import { RunQueue } from './core/runQueue.ts';
 import { loadPlanner } from './core/rulePlanner.ts';
 import { patternRedactor, type Redactor } from './core/redaction.ts';
 import { createLogger } from './observability/logger.ts';
@@ -49,9 +48,10 @@ export async function startService(config: Config, logger: Logger, redact: Redac
   const registry = await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES });
   const planner = loadPlanner(config.PLANNER_RULES ?? DEFAULT_PLANNER_RULES, registry, { explicit: config.PLANNER_RULES !== undefined });
   // With Redis, runs are BullMQ jobs: every replica's worker executes them, and takes over a dead replica's.
+  // BullMQ (and what it brings: luxon, cron-parser, msgpackr) is loaded only when a configuration uses it.
   const queue =
     config.STORE === 'redis'
-      ? RunQueue.create<RunJob>({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, leaseMs: config.RUN_LEASE_MS, concurrency: config.MAX_ACTIVE_RUNS, logger })
+      ? (await import('./core/runQueue.ts')).RunQueue.create<RunJob>({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, leaseMs: config.RUN_LEASE_MS, concurrency: config.MAX_ACTIVE_RUNS, logger })
       : null;
   const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact, ...(queue ? { dispatch: queue } : {}) });
   queue?.start({
