@@ -22,6 +22,9 @@ COPY src ./src
 COPY routes ./routes
 COPY tools ./tools
 COPY config ./config
+# The API description (/openapi.json, /docs) and the browser console (/console).
+COPY openapi.yaml ./
+COPY public ./public
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -7,8 +7,9 @@ import { parseOr400 } from '../src/http.ts';
 import { checkIdempotencyKey, idempotencyGate, requestFingerprint, scopedKey } from '../src/reliability/idempotency.ts';
 import type { RunEvent } from '../src/schemas/events.ts';
 import { RunRequestSchema } from '../src/schemas/request.ts';
-import type { RunResult } from '../src/schemas/result.ts';
+import { isTerminal, type RunResult } from '../src/schemas/result.ts';
 import type { Store } from '../src/store/types.ts';
+import type { StreamTokens } from '../src/streamTokens.ts';
 import { UnsentBudget } from '../src/core/unsentBudget.ts';
 
 /** What the run routes need. */
@@ -27,13 +28,17 @@ export interface RunsRoutesOptions {
   maxUnsentBytesTotal?: number;
   /** Redaction for events rebuilt from a record (REDACT_EVENTS); stored events are redacted when emitted. */
   redactEvent: (event: RunEvent) => RunEvent;
+  /** Mints the `stream_token` of run creation answers and checks the one on `/events`. */
+  streamTokens: StreamTokens;
+  /** The `retry:` hint (ms) each stream opens with: how long an EventSource waits before reconnecting. */
+  retryMs: number;
   now: () => number;
   /** The request schema under the config's bounds (MAX_INPUT_BYTES…); the defaults when absent. */
   requestSchema?: typeof RunRequestSchema;
 }
 
 const IdParams = z.object({ id: z.string().min(1).max(128) });
-const EventsQuery = z.object({ after: z.coerce.number().int().min(0).optional() });
+const EventsQuery = z.object({ after: z.coerce.number().int().min(0).optional(), stream_token: z.string().min(1).max(1024).optional() });
 const LAST_EVENT_ID = /^\d{1,15}$/;
 
 /** The SSE frame of an event: `id` is its seq, `event` its type. */
@@ -127,10 +132,13 @@ async function serveStream(
   heartbeatMs: number,
   slot: StreamSlot,
   redactEvent: (event: RunEvent) => RunEvent,
+  retryMs: number,
 ): Promise<void> {
   reply.raw.once('close', slot.release);
   const stop = new AbortController();
   reply.sse.sendHeaders();
+  // A field-only frame: it sets the reconnection delay and dispatches no event.
+  reply.raw.write(`retry: ${retryMs}\n\n`);
   const heartbeat = setInterval(() => {
     if (!reply.raw.writableEnded) reply.raw.write(': ping\n\n');
   }, heartbeatMs);
@@ -148,13 +156,26 @@ async function serveStream(
   }
 }
 
+/**
+ * Whether a reader of a finished run who has seen events up to `after` has
+ * nothing left to get: the log holds nothing past `after`, and either its
+ * event at `after` is `run_completed`, or `after` lies past the whole log
+ * (or the log expired). A log whose last event is `after` but not the end
+ * is one whose closing event is still being written: that reader waits.
+ */
+async function seenTheEnd(store: Store, id: string, after: number): Promise<boolean> {
+  const tail = await store.readEvents(id, after - 1);
+  if (tail.length === 0) return true;
+  return tail.length === 1 && tail[0]?.seq === after && tail[0].type === 'run_completed';
+}
+
 /** An open-stream slot, taken before any await; released once (by the stream's close, or by the request that failed). */
 interface StreamSlot {
   release: () => void;
 }
 
 /** The run id of the path, refusing (as unknown, not forbidden: existence is not revealed) another tenant's run. */
-function ownedRunId(request: FastifyRequest): string {
+export function ownedRunId(request: FastifyRequest): string {
   const { id } = parseOr400(IdParams, request.params, 'path');
   if (!runBelongsTo(id, request.tenant)) throw new ServiceError('not_found', `no run with id "${id}"`);
   return id;
@@ -162,7 +183,9 @@ function ownedRunId(request: FastifyRequest): string {
 
 /** `POST /v1/runs`, `GET /v1/runs/{id}`, `GET /v1/runs/{id}/events`, `POST /v1/runs/{id}/cancel`. */
 export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, options) => {
-  const { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, now, requestSchema = RunRequestSchema } = options;
+  const { orchestrator, store, idempotencyTtlMs, heartbeatMs, maxStreams, redactEvent, streamTokens, retryMs, now, requestSchema = RunRequestSchema } = options;
+  /** Creation answers' tokens date from the run's creation, so a replay carries the very token the first answer did. */
+  const tokenFor = (runId: string, tenant: string, createdAt?: string) => streamTokens.mint(runId, tenant, createdAt ? Date.parse(createdAt) : undefined).token;
   const maxStreamsPerTenant = options.maxStreamsPerTenant ?? maxStreams;
   const unsent = new UnsentBudget(options.maxUnsentBytesPerStream ?? MAX_UNSENT_BYTES, options.maxUnsentBytesTotal);
   /** Streams open in this app (bounded by `maxStreams`), and per tenant (bounded by `maxStreamsPerTenant`). */
@@ -216,7 +239,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
           prepared.release();
           slot?.release();
           reply.header('idempotent-replayed', 'true');
-          return replay(reply, decision.result, stream);
+          return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant, decision.result.created_at));
         }
       }
     } catch (error) {
@@ -227,6 +250,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
 
     // A streamed run is followed before it starts, so run_started is on the wire before the tool begins its work.
     reply.header('location', `/v1/runs/${prepared.id}`);
+    // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
+    if (stream) reply.header('stream-token', tokenFor(prepared.id, request.tenant));
     const follower = stream ? followInto(store, reply, prepared.id, 0, unsent) : null;
     let handle;
     try {
@@ -235,23 +260,28 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
       follower?.close();
       slot?.release();
       reply.removeHeader('location');
+      reply.removeHeader('stream-token');
       if (storeKey) await store.releaseIdempotency(storeKey).catch(() => {});
       throw error;
     }
-    if (follower && slot) return serveStream(reply, follower, heartbeatMs, slot, redactEvent);
-    if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status });
-    return handle.done;
+    if (follower && slot) return serveStream(reply, follower, heartbeatMs, slot, redactEvent, retryMs);
+    const streamToken = tokenFor(handle.id, request.tenant, handle.record.created_at);
+    if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status, stream_token: streamToken });
+    return { ...(await handle.done), stream_token: streamToken };
   });
 
   /** A replay answers what the first request got: the result, or its whole event stream. */
-  async function replay(reply: FastifyReply, result: RunResult, stream: boolean) {
-    if (!stream) return result;
+  async function replay(reply: FastifyReply, result: RunResult, stream: boolean, streamToken: string) {
+    if (!stream) return { ...result, stream_token: streamToken };
+    reply.header('stream-token', streamToken);
     const events = await store.readEvents(result.id, 0);
     const last = events.at(-1);
     async function* frames() {
       for (const event of events) yield frame(event);
       if (last?.type !== 'run_completed') yield frame(redactEvent(completedFromRecord(result, (last?.seq ?? 0) + 1)));
     }
+    reply.sse.sendHeaders();
+    reply.raw.write(`retry: ${retryMs}\n\n`);
     await reply.sse.send(frames());
   }
 
@@ -262,9 +292,25 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
     return run;
   });
 
-  app.get('/v1/runs/:id/events', { sse: 'manual' }, async (request, reply) => {
+  /**
+   * The tenant a `?stream_token=` speaks for (browsers' EventSource sends no
+   * headers): the protected scope asks this when a request has no
+   * Authorization header; a bad token is refused, no token means the usual 401.
+   */
+  const streamTokenTenant = (request: FastifyRequest): string | undefined => {
+    const token = (request.query as { stream_token?: unknown } | undefined)?.stream_token;
+    if (token === undefined) return undefined;
+    const id = (request.params as { id?: unknown } | undefined)?.id;
+    const tenant = typeof token === 'string' && typeof id === 'string' ? streamTokens.verifyStreamToken(token, id) : null;
+    if (tenant === null) throw new ServiceError('unauthorized', 'invalid or expired stream token for this run (mint one with POST /v1/runs/{id}/stream_token)');
+    return tenant;
+  };
+
+  app.get('/v1/runs/:id/events', { sse: 'manual', config: { alternativeCredential: streamTokenTenant } }, async (request, reply) => {
+    const { after: afterQuery, stream_token: streamToken } = parseOr400(EventsQuery, request.query, 'query');
+    // With keys off (or a bearer key as well), the token still has to be right, and names the tenant.
+    if (streamToken !== undefined) request.tenant = streamTokenTenant(request) as string;
     const id = ownedRunId(request);
-    const { after: afterQuery } = parseOr400(EventsQuery, request.query, 'query');
     const header = request.headers['last-event-id'];
     let after = afterQuery ?? 0;
     if (typeof header === 'string' && header.trim() !== '') {
@@ -273,8 +319,10 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
     }
     const run = await orchestrator.get(id);
     if (!run) throw new ServiceError('not_found', `no run with id "${id}"`);
+    // A reader that has seen the end is told there is nothing more (EventSource stops on 204) instead of being kept waiting.
+    if (after > 0 && isTerminal(run.status) && (await seenTheEnd(store, id, after))) return reply.code(204).send();
     const slot = streamSlot(request.tenant);
-    return serveStream(reply, followInto(store, reply, id, after, unsent), heartbeatMs, slot, redactEvent);
+    return serveStream(reply, followInto(store, reply, id, after, unsent), heartbeatMs, slot, redactEvent, retryMs);
   });
 
   app.post('/v1/runs/:id/cancel', async (request) => {

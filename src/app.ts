@@ -1,11 +1,15 @@
 import { once } from 'node:events';
+import { fastifyCors } from '@fastify/cors';
 import { fastifySSE } from '@fastify/sse';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { apiDocsRoutes } from '../routes/apiDocs.ts';
+import { consoleRoutes } from '../routes/console.ts';
 import { healthRoutes } from '../routes/health.ts';
 import { mcpRoutes } from '../routes/mcp.ts';
 import { openaiCompatRoutes } from '../routes/openaiCompat.ts';
+import { runListRoutes } from '../routes/runList.ts';
 import { runsRoutes } from '../routes/runs.ts';
 import { toolsRoutes } from '../routes/tools.ts';
 import { KeyRing } from './auth/keys.ts';
@@ -24,6 +28,8 @@ import type { ModelGateway } from './providers/gateway.ts';
 import type { RunEvent } from './schemas/events.ts';
 import { requestBoundsFrom, runRequestSchema } from './schemas/request.ts';
 import type { Store } from './store/types.ts';
+import { corsOptions, escapeLineSeparators } from './browsers.ts';
+import { createStreamTokens } from './streamTokens.ts';
 import type { Tracing } from './observability/tracing.ts';
 import type { ToolRegistry } from './tools/registry.ts';
 
@@ -145,6 +151,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   if (keys.enabled) deps.logger.info(keys.counts, 'API key authentication on for /v1');
   else deps.logger.warn('NO API KEYS CONFIGURED (API_KEYS, API_KEYS_FILE): /v1 is open to anyone who can reach this port, and every caller sees every run');
 
+  if (config.STREAM_TOKEN_SECRET === undefined && config.STORE === 'redis') {
+    deps.logger.warn('STREAM_TOKEN_SECRET is unset: stream tokens made here are accepted by this replica only; give every replica the same secret');
+  }
+  const streamTokens = createStreamTokens({ secret: config.STREAM_TOKEN_SECRET, ttlMs: config.STREAM_TOKEN_TTL_MS, now });
+  // CORS first: its headers are on every answer, errors (401) and preflights included, so a page can read them.
+  const cors = corsOptions(config);
+  if (cors) await app.register(fastifyCors, cors);
+
   app.decorateRequest('trace', null as never);
   app.decorateRequest('tenant', PUBLIC_TENANT);
   app.addHook('onRequest', async (request, reply) => {
@@ -176,7 +190,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     return parseJson(request, text, done);
   });
   // Heartbeats are ours (`: ping`, as the contract says), so the plugin's are off.
-  await app.register(fastifySSE, { heartbeatInterval: 0 });
+  await app.register(fastifySSE, { heartbeatInterval: 0, serializer: (data: unknown) => escapeLineSeparators(JSON.stringify(data)) });
 
   // Rate-limit counters are shared by replicas when they share a store.
   const rateLimitRedis = config.STORE === 'redis' && config.RATE_LIMIT_MAX > 0 ? await rateLimitClient(config, deps.logger) : undefined;
@@ -200,15 +214,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       maxUnsentBytesPerStream: config.MAX_UNSENT_BYTES_PER_STREAM,
       maxUnsentBytesTotal: config.MAX_UNSENT_BYTES_TOTAL,
       redactEvent: config.REDACT_EVENTS ? (event) => deps.redact(event, 'event') as RunEvent : (event) => event,
+      streamTokens,
+      retryMs: config.SSE_RETRY_MS,
       now,
       requestSchema: runRequestSchema(requestBoundsFrom(config)),
     });
+    await v1.register(runListRoutes, { orchestrator, store: deps.store, streamTokens, maxLimit: config.RUN_LIST_MAX_LIMIT });
     await v1.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
     const protocols = { orchestrator, registry: deps.registry, store: deps.store, heartbeatMs: config.SSE_HEARTBEAT_MS };
     await v1.register(mcpRoutes, { ...protocols, bodyLimitBytes: config.BODY_LIMIT_BYTES });
     await v1.register(openaiCompatRoutes, { ...protocols, defaultModel: config.DEFAULT_MODEL, maxReplicates: config.MAX_REPLICATES });
   });
-  // Outside the protected scope: health and metrics (open, not rate limited).
+  // Outside the protected scope: the API description, the console, health and metrics (open, not rate limited).
+  await app.register(apiDocsRoutes);
+  await app.register(consoleRoutes);
   await app.register(healthRoutes, { store: deps.store, orchestrator, gateway: deps.gateway, metrics: deps.metrics });
   return { app, orchestrator };
 }

@@ -99,6 +99,17 @@ export const ConfigSchema = z.object({
   RATE_LIMIT_MAX: int(600, 0, 10_000_000),
   RATE_LIMIT_WINDOW_MS: int(60_000, 100, 86_400_000),
 
+  /** Browser origins allowed to call the API (comma-separated, or `*`); unset, CORS is off. */
+  CORS_ORIGINS: optionalString.refine((spec) => spec === undefined || spec.split(',').every((o) => isOriginSpec(o.trim())), {
+    message: 'comma-separated origins such as https://app.example or http://localhost:3000 (scheme, host, optional port; no path), or *',
+  }),
+  /** How long browsers may cache a CORS preflight answer, in seconds. */
+  CORS_MAX_AGE_S: int(600, 0, 86_400),
+  /** HMAC key of stream tokens (at least 32 characters); replicas must share it. Unset, one is made at startup. */
+  STREAM_TOKEN_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  /** Lifetime of a stream token (`?stream_token=` on a run's events). */
+  STREAM_TOKEN_TTL_MS: int(600_000, 1000, 86_400_000),
+
   /** The contract's bound on `replicates` (default 20); raise it for 100-replicate runs. */
   MAX_REPLICATES: int(20, 1, 1000),
   /** Replicates of one run in flight at once. */
@@ -149,6 +160,10 @@ export const ConfigSchema = z.object({
   /** Output tokens reserved for a call that sets no max_output_tokens, when a token or cost budget applies. */
   OUTPUT_TOKENS_RESERVED: int(1024, 1, 1_000_000),
   SSE_HEARTBEAT_MS: int(15_000, 10),
+  /** The `retry:` hint streams open with: how long a browser's EventSource waits before reconnecting. */
+  SSE_RETRY_MS: int(2_000, 0, 600_000),
+  /** Largest `limit` of `GET /v1/runs`. */
+  RUN_LIST_MAX_LIMIT: int(100, 1, 1000),
 
   RETRY_MAX_ATTEMPTS: int(3, 1, 20),
   RETRY_BASE_MS: int(250, 0),
@@ -243,6 +258,17 @@ export const ConfigSchema = z.object({
   PLANNER_RULES: optionalString,
   SHUTDOWN_GRACE_MS: int(10_000, 0),
 });
+
+/** `*`, or an origin as browsers send it (`scheme://host[:port]`, nothing after). */
+function isOriginSpec(origin: string): boolean {
+  if (origin === '*') return true;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin.replace(/\/+$/, '');
+  } catch {
+    return false;
+  }
+}
 
 /** Parses one source of keys, turning a parse error into a config issue (which names the entry, never the key). */
 function parseKeys(text: string, parse: (text: string) => ApiKeyEntry[], ctx: z.RefinementCtx): ApiKeyEntry[] {

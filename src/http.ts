@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
+import type { $ZodIssue } from 'zod/v4/core';
 import { ServiceError } from './errors.ts';
 import { traceFromHeaders, type TraceContext } from './core/trace.ts';
 import { MAX_ECHO_CHARS, quoteForMessage, truncateForMessage } from './core/truncate.ts';
@@ -23,12 +24,37 @@ export function parseOr400<T>(schema: ZodType<T>, value: unknown, what: string):
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   // Paths, keys and messages can carry the caller's text (a 1 MB key): each is cut, and so is the list.
-  const problems = parsed.error.issues.slice(0, MAX_ISSUES).map((i) => {
-    const path = truncateForMessage(i.path.length > 0 ? i.path.join('.') : what);
-    if (i.code === 'unrecognized_keys') return `${path}: unknown field(s) ${i.keys.slice(0, MAX_ISSUES).map((k) => quoteForMessage(k, 100)).join(', ')}`;
-    return `${path}: ${truncateForMessage(i.message)}`;
-  });
+  const problems = parsed.error.issues
+    .slice(0, MAX_ISSUES)
+    .flatMap((i) => describeIssue(i, value, what))
+    .slice(0, MAX_ISSUES);
   throw new ServiceError('invalid_request', `invalid ${what}: ${problems.join('; ')}`, { details: { issues: problems } });
+}
+
+/** One zod issue in words: missing fields say "required"; a union says what its closest branch wanted. */
+function describeIssue(issue: $ZodIssue, value: unknown, what: string, prefix: readonly PropertyKey[] = []): string[] {
+  const full = [...prefix, ...issue.path];
+  const path = truncateForMessage(full.length > 0 ? full.join('.') : what);
+  if (issue.code === 'unrecognized_keys') return [`${path}: unknown field(s) ${issue.keys.slice(0, MAX_ISSUES).map((k) => quoteForMessage(k, 100)).join(', ')}`];
+  if (full.length > 0 && isMissing(value, full)) return [`${path}: required`];
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    // The branch that got furthest into the value is the one the caller meant (an array of messages, not a string).
+    const depth = (branch: $ZodIssue[]) => Math.max(...branch.map((b) => b.path.length));
+    const closest = issue.errors.reduce((best, branch) => (depth(branch) > depth(best) ? branch : best));
+    if (depth(closest) > 0) return closest.slice(0, MAX_ISSUES).flatMap((b) => describeIssue(b, value, what, full));
+  }
+  return [`${path}: ${truncateForMessage(issue.message)}`];
+}
+
+/** True when the field at `path` is absent (or undefined) in an object that exists: zod words that as a type or union error. */
+function isMissing(value: unknown, path: readonly PropertyKey[]): boolean {
+  let node: unknown = value;
+  for (const key of path.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return false;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) return false;
+  return (node as Record<PropertyKey, unknown>)[path[path.length - 1] as PropertyKey] === undefined;
 }
 
 export { MAX_ECHO_CHARS };

@@ -1,6 +1,7 @@
 import { createHash, randomInt, randomUUID } from 'node:crypto';
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { computeStatistics, summarize } from '../bundle/index.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { endSpan, NOOP_TRACING, usageAttributes, type Tracing } from '../observability/tracing.ts';
@@ -424,11 +425,18 @@ export class Orchestrator {
     const active = this.#active.get(id);
     if (!active) return this.#deps.store.getRun(id);
     const { replicates, summary, statistics } = active.partial;
-    if (active.record.bundle || !summary || !statistics) return active.record;
+    if (active.record.bundle || replicates.length === 0) return active.record;
+    // Replicates of a composite's steps are numbered per step: the live view numbers them in step order.
+    const composite = replicates.some((r) => r.step !== undefined);
+    const ordered = composite
+      ? [...replicates].sort((a, b) => (a.step ?? '').localeCompare(b.step ?? '') || a.index - b.index).map((r, index) => ({ ...r, index }))
+      : [...replicates].sort((a, b) => a.index - b.index);
+    // The tool's own latest summary when it covers what has arrived; otherwise (between summaries, or a composite) one made now.
+    const current = !composite && summary && statistics && statistics.completed === ordered.length;
     const bundle: Bundle = {
-      replicates: [...replicates].sort((a, b) => a.index - b.index),
-      summary,
-      statistics,
+      replicates: ordered,
+      summary: current ? summary : summarize(ordered, { merge: active.request.merge }),
+      statistics: current ? statistics : computeStatistics(ordered, composite ? ordered.length : active.request.replicates),
       early_stop: { triggered: false, reason: null },
     };
     return { ...active.record, bundle, usage: active.account.usage, cost_usd: active.account.costUsd, cost_breakdown: active.account.costBreakdown, budget: active.account.report() };
@@ -604,6 +612,7 @@ export class Orchestrator {
     } as RunEvent;
     if (this.#deps.redactEvents) stamped = this.#deps.redact(stamped, 'event') as RunEvent;
     if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#trackReplicate(active, stamped.replicate);
+    else if (stamped.type === 'replicate_done' && stamped.replicate.step !== undefined) active.partial.replicates.push(stamped.replicate);
     else if (stamped.type === 'partial_summary' && stamped.tool === active.tool.name) {
       active.partial.summary = stamped.summary;
       active.partial.statistics = stamped.statistics;
@@ -633,10 +642,10 @@ export class Orchestrator {
   /** Runs one tool (the run's, or an inner one of a composite) under its own `tool` span. */
   async #executeTool(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal, parent: Span, step: string | null): Promise<ToolOutcome> {
     const tracing = this.#tracing;
-    if (!tracing.enabled) return tool.execute(this.#context(active, tool, request, signal, parent));
+    if (!tracing.enabled) return tool.execute(this.#context(active, tool, request, signal, parent, step ?? undefined));
     const span = tracing.startChild('tool', parent, { 'tool.name': tool.name, 'tool.version': tool.version, ...(step !== null ? { 'tool.step': step } : {}) });
     try {
-      const outcome = await tool.execute(this.#context(active, tool, request, signal, span));
+      const outcome = await tool.execute(this.#context(active, tool, request, signal, span, step ?? undefined));
       endSpan(span, { error: outcome.error ?? (signal.aborted && signal.reason instanceof ServiceError ? signal.reason : null) });
       return outcome;
     } catch (error) {
@@ -645,7 +654,7 @@ export class Orchestrator {
     }
   }
 
-  #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal, span: Span): ToolContext {
+  #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal, span: Span, step?: string): ToolContext {
     const deps = this.#deps;
     const tracing = this.#tracing;
     const costOf = (model: string, usage: Usage) => deps.gateway.costOf(model, usage);
@@ -694,7 +703,9 @@ export class Orchestrator {
       // The run's logger already names its tool; only inner tools need their own.
       log: tool === active.tool ? active.log : active.log.child({ tool: tool.name }),
       models,
-      emit: (event) => this.#emit(active, { tool: tool.name, ...event }),
+      // An inner tool's replicates say which step of the composite made them.
+      emit: (event) =>
+        this.#emit(active, { tool: tool.name, ...(step !== undefined && event.type === 'replicate_done' ? { ...event, replicate: { ...event.replicate, step } } : event) }),
       replicate: (overrides) => {
         // A take-over's kept replicates belong to the run's own first replicate pass (composite runs are never continued).
         const kept = tool === active.tool ? active.kept : [];
@@ -776,6 +787,11 @@ function runId(tenant: string | undefined): string {
 /** Whether `tenant` may see run `id` (always, when auth is off). */
 export function runBelongsTo(id: string, tenant: string): boolean {
   return tenant === PUBLIC_TENANT || id.startsWith(`run_${tenantTag(tenant)}_`);
+}
+
+/** The id prefix of every run `tenant` may see (all runs, when auth is off). */
+export function tenantRunPrefix(tenant: string): string {
+  return tenant === PUBLIC_TENANT ? 'run_' : `run_${tenantTag(tenant)}_`;
 }
 
 /** Characters of a prompt (for call reservations). */

@@ -20,7 +20,7 @@ const MASK = '[REDACTED]';
  * without nested quantifiers (linear on V8's engine), so they stay native
  * RegExps on the hot logging path; only operator patterns go through RE2.
  */
-const ALWAYS = [/\bsk-[A-Za-z0-9_-]{8,}/g, /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi];
+const ALWAYS = [/\bsk-[A-Za-z0-9_-]{8,}/g, /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi, /\bstream_token=[^&\s"']+/gi];
 
 /** Masks API keys and bearer tokens in a text (provider error messages echo keys back). */
 export function maskSecrets(text: string): string {

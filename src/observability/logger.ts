@@ -14,6 +14,9 @@ export const REDACTED_PATHS = [
   'OPENAI_API_KEY',
   '*.OPENAI_API_KEY',
   'config.API_KEYS',
+  'stream_token',
+  '*.stream_token',
+  'config.STREAM_TOKEN_SECRET',
 ];
 
 /**

@@ -33,6 +33,8 @@ export const ReplicateSchema = z.object({
   started_at: z.string().nullable().default(null),
   ended_at: z.string().nullable().default(null),
   error: ErrorBodySchema.nullable(),
+  /** In a composite tool's bundle: the branch or step that made this replicate (`1:sentiment`). */
+  step: z.string().optional(),
 });
 
 /** Where replicates differ, by JSON Pointer. */
@@ -73,12 +75,21 @@ export const EarlyStopResultSchema = z.object({
   after: z.number().int().nullable().optional(),
 });
 
-/** The Evidence Bundle: every replicate plus what they say together. */
-export const BundleSchema = z.object({
+const bundleShape = {
   replicates: z.array(ReplicateSchema),
   summary: SummarySchema,
   statistics: StatisticsSchema,
   early_stop: EarlyStopResultSchema,
+};
+
+/** One step's (or branch's) own bundle inside a composite tool's bundle. */
+export const StepBundleSchema = z.object({ step: z.string(), tool: z.string(), ...bundleShape });
+
+/** The Evidence Bundle: every replicate plus what they say together. */
+export const BundleSchema = z.object({
+  ...bundleShape,
+  /** Composite tools (pipelines, fan-outs): every step's own bundle, in step order. */
+  steps: z.array(StepBundleSchema).optional(),
 });
 
 export type Usage = z.infer<typeof UsageSchema>;
@@ -88,6 +99,7 @@ export type Summary = z.infer<typeof SummarySchema>;
 export type Statistics = z.infer<typeof StatisticsSchema>;
 export type EarlyStopResult = z.infer<typeof EarlyStopResultSchema>;
 export type Bundle = z.infer<typeof BundleSchema>;
+export type StepBundle = z.infer<typeof StepBundleSchema>;
 
 /** Zero usage, the start of every sum. */
 export function emptyUsage(): Usage {

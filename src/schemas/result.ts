@@ -58,6 +58,8 @@ export const RunResultSchema = z.object({
   request_id: z.string(),
   metadata: z.record(z.string(), z.string()),
   error: ErrorBodySchema.nullable(),
+  /** Only on the answers of `POST /v1/runs`: a token for this run's `/events` (see docs/usage.md); never stored. */
+  stream_token: z.string().optional(),
 });
 
 export type CostLine = z.infer<typeof CostLineSchema>;

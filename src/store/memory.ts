@@ -2,6 +2,7 @@ import { ServiceError } from '../errors.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
 import { fitEvent } from './eventLog.ts';
+import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
 import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type RunHead, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
 
 interface RunEntry {
@@ -106,6 +107,21 @@ export class MemoryStore implements Store {
       return null;
     }
     return entry.run;
+  }
+
+  async listRuns(query: RunListQuery): Promise<RunPage> {
+    const now = this.#now();
+    // Insertion order is creation order, but records may carry any created_at: sort what passes the filters.
+    const found: { ms: number; run: RunResult }[] = [];
+    for (const entry of this.#runs.values()) {
+      if (entry.expiresAt <= now || !matchesRunQuery(entry.run, query)) continue;
+      const ms = createdMs(entry.run);
+      if (isAfterCursor(ms, entry.run.id, query.cursor)) found.push({ ms, run: entry.run });
+    }
+    found.sort((a, b) => b.ms - a.ms || (a.run.id < b.run.id ? 1 : a.run.id > b.run.id ? -1 : 0));
+    const page = found.slice(0, query.limit);
+    const last = page.at(-1);
+    return { runs: page.map((f) => f.run), next: found.length > query.limit && last ? { createdMs: last.ms, id: last.run.id } : null };
   }
 
   async runStatus(id: string): Promise<RunHead | null> {

@@ -4,6 +4,7 @@ import { ServiceError } from '../errors.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult, type RunStatus } from '../schemas/result.ts';
 import { ELIDE_MIN_BYTES, elide, isElidable } from './eventLog.ts';
+import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
 import type { IdempotencyClaim, IdempotencyRecord, RunHead, Store, StoreLimits, Unsubscribe } from './types.ts';
 
 /**
@@ -29,6 +30,12 @@ const UNAVAILABLE_RETRY_AFTER_MS = 2000;
 /** Expired index entries forgotten per save: enough to keep up, small enough to keep a save O(log n). */
 const INDEX_SWEEP_BATCH = 64;
 
+/** Index entries read per round trip of `listRuns`. */
+const LIST_BATCH = 200;
+
+/** Index entries `listRuns` looks at per call at most (other tenants' runs included). */
+const LIST_SCAN_LIMIT = 5000;
+
 /** Runs evicted per save at most, so lowering `maxRuns` never makes one save slow. */
 const EVICT_BATCH = 16;
 
@@ -46,6 +53,8 @@ export interface RedisKeys {
   readonly runIndex: string;
   /** Sorted set of terminal run ids, scored the same way: eviction candidates. */
   readonly doneIndex: string;
+  /** Sorted set of every live run id, scored by its creation time (ms): the order of `listRuns`. */
+  readonly createdIndex: string;
   /** JSON idempotency record. */
   idempotency(key: string): string;
   /** Pub/sub channel carrying a run's events. */
@@ -63,6 +72,7 @@ export function redisKeys(prefix: string): RedisKeys {
     head: (id) => `${prefix}head:${id}`,
     runIndex: `${prefix}runs`,
     doneIndex: `${prefix}runs:done`,
+    createdIndex: `${prefix}runs:created`,
     idempotency: (key) => `${prefix}idem:${key}`,
     eventChannel: (id) => `${prefix}ch:events:${id}`,
     cancelChannel: `${prefix}ch:cancel`,
@@ -74,7 +84,7 @@ export function redisKeys(prefix: string): RedisKeys {
 // compiled body either way. Evicted keys are built from the prefix, so the
 // store needs one Redis node (not Cluster).
 
-/** KEYS: run, events, runIndex, doneIndex, head. ARGV: json, ttlMs, id, terminal, maxRuns, runKeyPrefix, eventsKeyPrefix, status, headKeyPrefix, eventBytesKeyPrefix. */
+/** KEYS: run, events, runIndex, doneIndex, head, createdIndex. ARGV: json, ttlMs, id, terminal, maxRuns, runKeyPrefix, eventsKeyPrefix, status, headKeyPrefix, eventBytesKeyPrefix, createdMs. */
 const SAVE_RUN = `
 local existed = redis.call('EXISTS', KEYS[1])
 local ttl = tonumber(ARGV[2])
@@ -87,10 +97,12 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 redis.call('ZADD', KEYS[3], now + ttl, ARGV[3])
 if ARGV[4] == '1' then redis.call('ZADD', KEYS[4], now + ttl, ARGV[3]) end
+redis.call('ZADD', KEYS[6], 'NX', tonumber(ARGV[11]), ARGV[3])
 local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, ${INDEX_SWEEP_BATCH})
 if #stale > 0 then
   redis.call('ZREM', KEYS[3], unpack(stale))
   redis.call('ZREM', KEYS[4], unpack(stale))
+  redis.call('ZREM', KEYS[6], unpack(stale))
 end
 if existed == 1 then return 0 end
 local excess = math.min(redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[5]), ${EVICT_BATCH})
@@ -102,6 +114,7 @@ while evicted < excess do
   redis.call('DEL', ARGV[6] .. victim, ARGV[7] .. victim, ARGV[9] .. victim, ARGV[10] .. victim)
   redis.call('ZREM', KEYS[3], victim)
   redis.call('ZREM', KEYS[4], victim)
+  redis.call('ZREM', KEYS[6], victim)
   evicted = evicted + 1
 end
 return evicted
@@ -292,13 +305,51 @@ export class RedisStore implements Store {
     const k = this.#keys;
     const json = JSON.stringify(run);
     const send = () =>
-      this.#client.eval(SAVE_RUN, 5, k.run(run.id), k.events(run.id), k.runIndex, k.doneIndex, k.head(run.id),
-        json, String(toPx(ttl)), run.id, terminal ? '1' : '0', String(this.#limits.maxRuns), k.run(''), k.events(''), run.status, k.head(''), k.eventBytes(''));
+      this.#client.eval(SAVE_RUN, 6, k.run(run.id), k.events(run.id), k.runIndex, k.doneIndex, k.head(run.id), k.createdIndex,
+        json, String(toPx(ttl)), run.id, terminal ? '1' : '0', String(this.#limits.maxRuns), k.run(''), k.events(''), run.status, k.head(''), k.eventBytes(''), String(createdMs(run)));
     if (run.status === 'queued') {
       await this.#now(send());
       return;
     }
     return this.#write(send, json.length, terminal);
+  }
+
+  /**
+   * Walks the creation index newest first, in batches, reading the records
+   * of each batch at once and keeping those that match. Looks at no more
+   * than {@link LIST_SCAN_LIMIT} index entries per call: a page may then be
+   * short, with a cursor to go on from.
+   */
+  async listRuns(query: RunListQuery): Promise<RunPage> {
+    const k = this.#keys;
+    const found: RunResult[] = [];
+    let position = query.cursor;
+    let scanned = 0;
+    while (scanned < LIST_SCAN_LIMIT) {
+      const max = position ? String(position.createdMs) : '+inf';
+      // Ties at the cursor's millisecond come back too; the ones already passed are skipped below.
+      const raw = await this.#client.zrevrangebyscore(k.createdIndex, max, '-inf', 'WITHSCORES', 'LIMIT', 0, LIST_BATCH);
+      const entries: { id: string; ms: number }[] = [];
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const id = raw[i] as string;
+        const ms = Number(raw[i + 1]);
+        if (isAfterCursor(ms, id, position)) entries.push({ id, ms });
+      }
+      if (entries.length === 0) return { runs: found, next: null };
+      const records = await this.#client.mget(entries.map((e) => k.run(e.id)));
+      for (const [i, entry] of entries.entries()) {
+        scanned++;
+        position = { createdMs: entry.ms, id: entry.id };
+        const text = records[i];
+        if (text === null || text === undefined) continue;
+        const run = JSON.parse(text) as RunResult;
+        if (!matchesRunQuery(run, query)) continue;
+        found.push(run);
+        if (found.length === query.limit) return { runs: found, next: position };
+      }
+      if (raw.length < LIST_BATCH * 2) return { runs: found, next: null };
+    }
+    return { runs: found, next: position ?? null };
   }
 
   async getRun(id: string): Promise<RunResult | null> {

@@ -1,5 +1,6 @@
 import type { RunEvent } from '../schemas/events.ts';
 import type { RunResult, RunStatus } from '../schemas/result.ts';
+import type { RunListQuery, RunPage } from './runList.ts';
 
 /** Stops a subscription. */
 export type Unsubscribe = () => void;
@@ -31,6 +32,13 @@ export interface Store {
   saveRun(run: RunResult): Promise<void>;
   /** A run record, or null when unknown or expired. */
   getRun(id: string): Promise<RunResult | null>;
+  /**
+   * Live records matching `query`, newest first (creation time, then id,
+   * descending), at most `query.limit`, after `query.cursor`. A page may
+   * hold fewer than `limit` and still have a `next` (a store may bound the
+   * records it looks at per call).
+   */
+  listRuns(query: RunListQuery): Promise<RunPage>;
   /**
    * A run's status and the highest `seq` in its log, without reading the
    * record (followers watch this, one read per run, whatever its size).

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { mergeOutputs, summarize } from '../bundle/index.ts';
 import { ServiceError } from '../errors.ts';
-import type { Bundle, Replicate } from '../schemas/bundle.ts';
+import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
@@ -173,18 +173,35 @@ function stepRequest(ctx: ToolContext, step: StepSpec, previous: unknown, maxPro
   return { input, agent: { ...step.agent } as ResolvedRequest['agent'], ...(step.replicates !== undefined ? { replicates: step.replicates } : {}) };
 }
 
-/** Each step's output feeds the next; the run's bundle is the last step's. */
+/** A step's bundle, its replicates labelled with the step. */
+function stepBundle(step: string, tool: string, bundle: Bundle): StepBundle {
+  const { steps: _nested, ...own } = bundle;
+  return { step, tool, ...own, replicates: own.replicates.map((r) => ({ ...r, step })) };
+}
+
+/** The composite's bundle: `main`'s view, with every step's own bundle kept under `steps`. */
+function withSteps(main: Bundle | null | undefined, steps: StepBundle[]): Bundle | null {
+  if (!main) return null;
+  return { ...main, steps };
+}
+
+/** Each step's output feeds the next; the run's bundle is the last step's, and every step's bundle is kept in `steps`. */
 async function runPipeline(ctx: ToolContext, steps: StepSpec[], maxPromptBytes: number): Promise<ToolOutcome> {
   let previous: unknown;
   let last: ToolOutcome = { output: null, bundle: null };
+  const kept: StepBundle[] = [];
   for (const [i, step] of steps.entries()) {
+    const label = `${i + 1}:${step.tool}`;
     let request: Partial<ResolvedRequest>;
     try {
       request = stepRequest(ctx, step, previous, maxPromptBytes, `pipeline step ${i + 1} (${step.tool})`);
     } catch (error) {
       return { output: null, bundle: last.bundle, error: error as ServiceError };
     }
-    last = await ctx.runTool(step.tool, request, { ...(step.version ? { version: step.version } : {}), step: `${i + 1}:${step.tool}` });
+    last = await ctx.runTool(step.tool, request, { ...(step.version ? { version: step.version } : {}), step: label });
+    if (last.bundle) kept.push(stepBundle(label, step.tool, last.bundle));
+    const bundle = last.bundle ? withSteps({ ...last.bundle, replicates: last.bundle.replicates.map((r) => ({ ...r, step: label })) }, kept) : null;
+    last = { ...last, bundle };
     if (last.error || ctx.signal.aborted) return last;
     if (last.output === null || last.output === undefined) {
       return { ...last, error: new ServiceError('provider_error', `pipeline step ${i + 1} (${step.tool}) produced no output`) };
@@ -196,6 +213,7 @@ async function runPipeline(ctx: ToolContext, steps: StepSpec[], maxPromptBytes: 
 
 /** Every branch on the same input, concurrently; outputs combined per `combine`. */
 async function runFanout(ctx: ToolContext, branches: StepSpec[], combine: 'object' | 'vote', maxPromptBytes: number): Promise<ToolOutcome> {
+  const labels = branches.map((b, i) => `${i + 1}:${b.tool}`);
   let requests: Partial<ResolvedRequest>[];
   try {
     requests = branches.map((b, i) => stepRequest(ctx, b, undefined, maxPromptBytes, `fanout branch ${i + 1} (${b.tool})`));
@@ -203,11 +221,17 @@ async function runFanout(ctx: ToolContext, branches: StepSpec[], combine: 'objec
     return { output: null, bundle: null, error: error as ServiceError };
   }
   const outcomes = await Promise.all(
-    branches.map((b, i) => ctx.runTool(b.tool, requests[i] as Partial<ResolvedRequest>, { ...(b.version ? { version: b.version } : {}), step: `${i + 1}:${b.tool}` })),
+    branches.map((b, i) => ctx.runTool(b.tool, requests[i] as Partial<ResolvedRequest>, { ...(b.version ? { version: b.version } : {}), step: labels[i] as string })),
   );
   const failed = outcomes.find((o) => o.error);
   const replicates: Replicate[] = [];
-  for (const o of outcomes) for (const r of o.bundle?.replicates ?? []) replicates.push({ ...r, index: replicates.length });
+  const kept: StepBundle[] = [];
+  // Replicates are numbered across branches; each keeps its branch in `step`, and each branch's own bundle stays in `steps`.
+  for (const [i, o] of outcomes.entries()) {
+    const label = labels[i] as string;
+    for (const r of o.bundle?.replicates ?? []) replicates.push({ ...r, index: replicates.length, step: label });
+    if (o.bundle) kept.push(stepBundle(label, (branches[i] as StepSpec).tool, o.bundle));
+  }
   const summary = summarize(replicates, { merge: 'vote' });
   const bundle: Bundle = {
     replicates,
@@ -220,6 +244,7 @@ async function runFanout(ctx: ToolContext, branches: StepSpec[], combine: 'objec
       cancelled: replicates.filter((r) => r.status === 'cancelled').length,
     },
     early_stop: { triggered: false, reason: null },
+    steps: kept,
   };
   if (combine === 'vote') {
     const merged = mergeOutputs(outcomes.map((o, index) => ({ index, output: o.output })));

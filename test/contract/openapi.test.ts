@@ -552,7 +552,9 @@ describe('real responses match openapi.yaml', () => {
       const [method, route] = op.split(' ') as [string, string];
       expect(svc.app.hasRoute({ method: method as 'GET', url: route.replace(/\{(\w+)\}/g, ':$1') }), `${op} is registered`).toBe(true);
     }
-    const registered = registeredRoutes(svc);
+    // Files under /docs/ and /console/ are the pages' assets (and CORS's catch-all preflight), not API operations.
+    const isAsset = (route: string) => /^(GET|HEAD) \/(docs|console)(\/.|\*)/.test(route) || route === 'OPTIONS *';
+    const registered = new Set([...registeredRoutes(svc)].filter((r) => !isAsset(r)));
     expect(registered.has('GET /healthz')).toBe(true);
     expect([...registered].sort()).toEqual([...documented].sort());
   });
@@ -870,6 +872,35 @@ describe('auth and draining responses match openapi.yaml', () => {
     expectDocumented('/v1/tools', 'get', allowed);
     expectDocumented('/healthz', 'get', await getJson(`${svc.url}/healthz`));
     expect(doc.paths['/healthz'].get.security).toEqual([]);
+  });
+
+  it('the run list, a minted stream token, events by token, 204 past the end and 401 for a bad token', async () => {
+    const auth = { authorization: 'Bearer contract-key-1' };
+    const done = await postJson(`${svc.url}/v1/runs`, { input: 'Listed', replicates: 1 }, auth);
+    expectDocumented('/v1/runs', 'post', done);
+    expect(typeof done.body.stream_token).toBe('string');
+
+    const list = await getJson(`${svc.url}/v1/runs?limit=1&status=succeeded`, auth);
+    expect(list.status).toBe(200);
+    expectDocumented('/v1/runs', 'get', list);
+    expect(list.body.data.map((r: { id: string }) => r.id)).toEqual([done.body.id]);
+    const badCursor = await getJson(`${svc.url}/v1/runs?after=nonsense`, auth);
+    expectDocumented('/v1/runs', 'get', badCursor);
+    expect(badCursor.status).toBe(400);
+
+    const minted = await postJson(`${svc.url}/v1/runs/${done.body.id}/stream_token`, '', auth);
+    expect(minted.status).toBe(200);
+    expectDocumented('/v1/runs/{id}/stream_token', 'post', minted);
+
+    const events = await openSse(`${svc.url}/v1/runs/${done.body.id}/events?stream_token=${encodeURIComponent(minted.body.stream_token)}`);
+    expectDocumentedStream('/v1/runs/{id}/events', 'get', events, new Set());
+    const last = events.frames.at(-1)?.id as string;
+    const ended = await fetch(`${svc.url}/v1/runs/${done.body.id}/events?stream_token=${encodeURIComponent(minted.body.stream_token)}`, { headers: { 'last-event-id': last } });
+    expect(ended.status).toBe(204);
+    expect(documentedResponse('/v1/runs/{id}/events', 'get', 204)).toBeDefined();
+    const tampered = await getJson(`${svc.url}/v1/runs/${done.body.id}/events?stream_token=${encodeURIComponent(`${minted.body.stream_token}x`)}`);
+    expect(tampered.status).toBe(401);
+    expectDocumented('/v1/runs/{id}/events', 'get', tampered);
   });
 
   async function post401() {

@@ -37,6 +37,16 @@ describe('bad requests get the contract envelope, never a 500', () => {
     expect(res.body.error.message).toContain('replicates');
   });
 
+  it('says "required" for a missing required field, and names a wrong one\'s problem', async () => {
+    const empty = await postJson(`${svc.url}/v1/runs`, {});
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toBe('invalid request body: input: required');
+    const nested = await postJson(`${svc.url}/v1/runs`, { input: [{ role: 'user' }] });
+    expect(nested.body.error.message).toContain('input.0.content: required');
+    const wrong = await postJson(`${svc.url}/v1/runs`, { input: 42 });
+    expect(wrong.body.error.message).not.toContain('required');
+  });
+
   it('refuses a body of the wrong content type', async () => {
     const res = await fetch(`${svc.url}/v1/runs`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'input=x' });
     expect(res.status).toBeGreaterThanOrEqual(400);

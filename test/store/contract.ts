@@ -203,6 +203,37 @@ export function describeStoreContract(name: string, make: MakeStore, cleanup?: (
       expect(await store.getRun(done[2]?.id ?? '')).not.toBeNull();
     });
 
+    it('lists one tenant\'s runs newest first, filtered by status and tool, page by page with a cursor', async () => {
+      const store = await fresh();
+      const tag = `run_t${Math.random().toString(36).slice(2, 10)}_`;
+      const at = (i: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, i)).toISOString();
+      const mine = [0, 1, 2, 3, 4].map((i) =>
+        makeRun({ id: `${tag}${i}`, created_at: at(i), status: i % 2 === 0 ? 'succeeded' : 'failed', tool: i === 4 ? 'other' : 'consensus' }),
+      );
+      // Same creation time for two runs: the id breaks the tie, so no run is skipped or repeated across pages.
+      const twin = makeRun({ id: `${tag}9`, created_at: at(3), status: 'running' });
+      const foreign = makeRun({ id: `run_someoneelse_${Math.random().toString(36).slice(2, 8)}`, created_at: at(5) });
+      for (const run of [...mine, twin, foreign]) await store.saveRun(run);
+
+      const all = await store.listRuns({ idPrefix: tag, limit: 100 });
+      expect(all.runs.map((r) => r.id)).toEqual([`${tag}4`, `${tag}9`, `${tag}3`, `${tag}2`, `${tag}1`, `${tag}0`]);
+      expect(all.next).toBeNull();
+
+      const seen: string[] = [];
+      let cursor;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.listRuns({ idPrefix: tag, limit: 2, cursor });
+        seen.push(...page.runs.map((r) => r.id));
+        if (!page.next) break;
+        cursor = page.next;
+      }
+      expect(seen).toEqual(all.runs.map((r) => r.id));
+
+      expect((await store.listRuns({ idPrefix: tag, status: 'failed', limit: 10 })).runs.map((r) => r.id)).toEqual([`${tag}3`, `${tag}1`]);
+      expect((await store.listRuns({ idPrefix: tag, tool: 'other', limit: 10 })).runs.map((r) => r.id)).toEqual([`${tag}4`]);
+      expect((await store.listRuns({ idPrefix: 'run_nobody_', limit: 10 })).runs).toEqual([]);
+    });
+
     it('carries a cancellation request to onCancel listeners until they unsubscribe', async () => {
       const store = await fresh();
       const first: string[] = [];

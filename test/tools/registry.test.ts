@@ -87,6 +87,20 @@ describe('loading the tools directory', () => {
   });
 });
 
+describe('the shipped tools folder', () => {
+  it('names every tool file after the tool it holds, so a reader finds a tool by its name', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const { parse } = await import('yaml');
+    const dir = path.resolve(import.meta.dirname, '../../tools');
+    const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f));
+    expect(files.length).toBeGreaterThan(3);
+    for (const file of files) {
+      const spec = parse(await readFile(path.join(dir, file), 'utf8')) as { name: string };
+      expect(spec.name, file).toBe(file.replace(/\.ya?ml$/, ''));
+    }
+  });
+});
+
 describe('ToolRegistry bounds on caller input', () => {
   it('refuses long ranges before semver parses them, and echoes at most a few hundred characters', async () => {
     const registry = await loadTools('tools');
