@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Stream tokens: what a browser's `EventSource` (which cannot send headers)
@@ -42,7 +42,8 @@ interface Payload {
 
 /** Builds the token minter/verifier of one process (or of every replica sharing `secret`). */
 export function createStreamTokens(options: StreamTokenOptions): StreamTokens {
-  const key = options.secret !== undefined ? Buffer.from(options.secret, 'utf8') : randomBytes(32);
+  // One KeyObject for the process: createHmac with raw key bytes builds a new one per call.
+  const key = createSecretKey(options.secret !== undefined ? Buffer.from(options.secret, 'utf8') : randomBytes(32));
   const now = options.now ?? Date.now;
   const mac = (payload: string) => createHmac('sha256', key).update(payload).digest();
 
