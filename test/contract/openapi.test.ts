@@ -40,7 +40,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 const doc: any = parseYaml(readFileSync(path.join(ROOT, 'openapi.yaml'), 'utf8'));
 const schemas: Record<string, any> = doc.components.schemas;
 
-/** The contract: docs/contract.md, the repository's copy of ../shared/CONTRACT.md (contractCopy.test.ts keeps them equal). */
+/** The contract: docs/contract.md, the repository's copy of the shared contract (.ci/run keeps them equal). */
 const contract = readFileSync(path.join(ROOT, 'docs', 'contract.md'), 'utf8');
 
 /** The text of a `## name` section of CONTRACT.md. */
