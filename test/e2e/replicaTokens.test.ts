@@ -7,25 +7,11 @@ import { storeLimits } from '../../src/store/index.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
 import { openSse } from '../helpers/sse.ts';
+import { REDIS_URL, skipWithoutRedis } from '../helpers/redis.ts';
 
-const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const URL = REDIS_URL;
 const PREFIX = `test:replica-tokens:${randomBytes(6).toString('hex')}:`;
-
-async function redisUp(): Promise<boolean> {
-  const probe = new Redis(URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
-
-// Under CI, Redis is part of the environment: these run (and fail if it is down), never skip.
-const skip = process.env.CI !== 'true' && !(await redisUp());
+const skip = skipWithoutRedis;
 
 describe.skipIf(skip)('stream tokens and the run list across replicas (STORE=redis)', () => {
   const KEY = 'replica-key-1';
