@@ -1,16 +1,16 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { completedFromRecord, RunFollower } from '../src/core/eventFeed.ts';
-import { runBelongsTo, type Orchestrator } from '../src/core/orchestrator.ts';
+import { completedFromRecord, RunFollower } from '../src/runs/eventFeed.ts';
+import { runBelongsTo, type Orchestrator } from '../src/runs/orchestrator.ts';
 import { ServiceError } from '../src/errors.ts';
-import { parseOr400 } from '../src/http.ts';
+import { parseOr400 } from './http.ts';
 import { checkIdempotencyKey, idempotencyGate, requestFingerprint, scopedKey } from '../src/reliability/idempotency.ts';
 import type { RunEvent } from '../src/schemas/events.ts';
 import { RunRequestSchema } from '../src/schemas/request.ts';
 import { isTerminal, type RunResult } from '../src/schemas/result.ts';
 import type { Store } from '../src/store/types.ts';
 import type { StreamTokens } from '../src/streamTokens.ts';
-import { UnsentBudget } from '../src/core/unsentBudget.ts';
+import { UnsentBudget } from '../src/lib/unsentBudget.ts';
 
 /** What the run routes need. */
 export interface RunsRoutesOptions {

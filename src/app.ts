@@ -15,14 +15,14 @@ import { toolsRoutes } from '../routes/tools.ts';
 import { KeyRing } from './auth/keys.ts';
 import { protectScope } from './auth/scope.ts';
 import type { Config } from './config.ts';
-import { Orchestrator, PUBLIC_TENANT, type RunDispatch } from './core/orchestrator.ts';
-import type { Planner } from './core/planner.ts';
-import type { Redactor } from './core/redaction.ts';
-import { traceFromHeaders } from './core/trace.ts';
-import { exceedsJsonDepth, jsonDepthError } from './core/jsonDepth.ts';
-import { SchemaValidator, schemaLimitsFrom } from './core/validator.ts';
+import { Orchestrator, PUBLIC_TENANT, type RunDispatch } from './runs/orchestrator.ts';
+import type { Planner } from './planning/planner.ts';
+import type { Redactor } from './lib/redaction.ts';
+import { traceFromHeaders } from './lib/trace.ts';
+import { exceedsJsonDepth, jsonDepthError } from './lib/jsonDepth.ts';
+import { SchemaValidator, schemaLimitsFrom } from './lib/validator.ts';
 import { ServiceError } from './errors.ts';
-import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from './http.ts';
+import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from '../routes/http.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ModelGateway } from './providers/gateway.ts';
 import type { RunEvent } from './schemas/events.ts';
@@ -31,7 +31,7 @@ import type { Store } from './store/types.ts';
 import { corsOptions, escapeLineSeparators } from './browsers.ts';
 import { createStreamTokens } from './streamTokens.ts';
 import type { Tracing } from './observability/tracing.ts';
-import type { ToolRegistry } from './tools/registry.ts';
+import type { ToolRegistry } from './toolkit/registry.ts';
 
 /** Everything the app is built from; tests pass their own. */
 export interface AppDeps {

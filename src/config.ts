@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseApiKeys, parseApiKeysFile, type ApiKeyEntry } from './auth/keys.ts';
-import { compileRedactPatterns } from './core/redaction.ts';
+import { compileRedactPatterns } from './lib/redaction.ts';
 
 /** The longest delay a Node timer holds (2^31 − 1 ms, about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

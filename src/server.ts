@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, otlpTracesUrl, type Config } from './config.ts';
-import type { RunJob } from './core/orchestrator.ts';
-import { loadPlanner } from './core/rulePlanner.ts';
-import { patternRedactor, type Redactor } from './core/redaction.ts';
+import type { RunJob } from './runs/orchestrator.ts';
+import { loadPlanner } from './planning/rulePlanner.ts';
+import { patternRedactor, type Redactor } from './lib/redaction.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { createTracing } from './observability/tracing.ts';
 import { gatewayFromConfig } from './providers/gateway.ts';
 import { startSimulator, type Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
-import { loadTools } from './tools/loader.ts';
+import { loadTools } from './toolkit/loader.ts';
 
 /** Where planner rules are looked for when PLANNER_RULES is unset. */
 export const DEFAULT_PLANNER_RULES = 'config/planner.yaml';
@@ -60,7 +60,7 @@ export async function startService(config: Config, logger: Logger, redact: Redac
   // BullMQ (and what it brings: luxon, cron-parser, msgpackr) is loaded only when a configuration uses it.
   const queue =
     config.STORE === 'redis'
-      ? (await import('./core/runQueue.ts')).RunQueue.create<RunJob>({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, leaseMs: config.RUN_LEASE_MS, concurrency: config.MAX_ACTIVE_RUNS, logger })
+      ? (await import('./runs/runQueue.ts')).RunQueue.create<RunJob>({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, leaseMs: config.RUN_LEASE_MS, concurrency: config.MAX_ACTIVE_RUNS, logger })
       : null;
   const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact, tracing, ...(queue ? { dispatch: queue } : {}) });
   queue?.start({

@@ -2,9 +2,9 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import type { Orchestrator } from '../../src/core/orchestrator.ts';
-import { DefaultToolPlanner, type Planner } from '../../src/core/planner.ts';
-import { parseRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
+import type { Orchestrator } from '../../src/runs/orchestrator.ts';
+import { DefaultToolPlanner, type Planner } from '../../src/planning/planner.ts';
+import { parseRedactPatterns, patternRedactor } from '../../src/lib/redaction.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { createTracing, type Tracing } from '../../src/observability/tracing.ts';
@@ -14,8 +14,8 @@ import { startSimulator, type Simulator, type SimulatorBehavior } from '../../sr
 import { MemoryStore } from '../../src/store/memory.ts';
 import { storeLimits } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/types.ts';
-import { loadTools } from '../../src/tools/loader.ts';
-import type { ToolRegistry } from '../../src/tools/registry.ts';
+import { loadTools } from '../../src/toolkit/loader.ts';
+import type { ToolRegistry } from '../../src/toolkit/registry.ts';
 
 /** A real service on port 0 against a real simulator, plus its captured log lines. */
 export interface TestService {

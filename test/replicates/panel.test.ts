@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assignModels } from '../../src/core/panel.ts';
+import { assignModels } from '../../src/replicates/panel.ts';
 import { providerCallKey } from '../../src/reliability/callKeys.ts';
 
 describe('panel assignment', () => {

@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { Tracing } from '../observability/tracing.ts';
 import type { Replicate } from '../schemas/bundle.ts';
 import type { EmittedEvent } from '../schemas/events.ts';
-import type { RunModels } from '../tools/api.ts';
-import type { RunAccount } from './runAccount.ts';
-import type { SchemaValidator } from './validator.ts';
+import type { RunModels } from '../toolkit/api.ts';
+import type { RunAccount } from '../requests/runAccount.ts';
+import type { SchemaValidator } from '../lib/validator.ts';
 
 /**
  * What the replicate engine needs from its run. Its own module so the

@@ -11,20 +11,20 @@ import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
 import type { RunInput, RunRequest } from '../schemas/request.ts';
 import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from '../schemas/result.ts';
 import { tenantOfRun, type Store } from '../store/types.ts';
-import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../tools/api.ts';
-import type { ToolRegistry } from '../tools/registry.ts';
-import type { Planner } from './planner.ts';
-import type { Redactor } from './redaction.ts';
-import { applyCostCeilings, checkBudgetFits, estimateCall, type CallEstimate, type CostLimits } from './budgetCheck.ts';
-import { isoMicros, preciseNow } from './clock.ts';
+import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../toolkit/api.ts';
+import type { ToolRegistry } from '../toolkit/registry.ts';
+import type { Planner } from '../planning/planner.ts';
+import type { Redactor } from '../lib/redaction.ts';
+import { applyCostCeilings, checkBudgetFits, estimateCall, type CallEstimate, type CostLimits } from '../requests/budgetCheck.ts';
+import { isoMicros, preciseNow } from '../lib/clock.ts';
 import { RunWaiters } from './eventFeed.ts';
-import { runReplicates } from './replicateRunner.ts';
-import { resolveRequest, type RequestLimits } from './resolveRequest.ts';
-import { emptyBudgetReport, emptyUsage, RunAccount } from './runAccount.ts';
-import { Semaphore } from './semaphore.ts';
+import { runReplicates } from '../replicates/replicateRunner.ts';
+import { resolveRequest, type RequestLimits } from '../requests/resolveRequest.ts';
+import { emptyBudgetReport, emptyUsage, RunAccount } from '../requests/runAccount.ts';
+import { Semaphore } from '../lib/semaphore.ts';
 import { deadlinesOf, planPickUp, type RunDeadlines } from './takeover.ts';
-import type { TraceContext } from './trace.ts';
-import type { SchemaValidator } from './validator.ts';
+import type { TraceContext } from '../lib/trace.ts';
+import type { SchemaValidator } from '../lib/validator.ts';
 
 /** What the orchestrator needs; all of it passed in, nothing global. */
 export interface OrchestratorDeps {
@@ -62,7 +62,7 @@ export interface RunJob {
   idempotencyKey?: string | undefined;
 }
 
-/** The job queue as the orchestrator uses it (src/core/runQueue.ts on BullMQ). */
+/** The job queue as the orchestrator uses it (src/runs/runQueue.ts on BullMQ). */
 export interface RunDispatch {
   enqueue(job: RunJob): Promise<void>;
   /** Removes a job no worker holds yet, answering its data. */
@@ -296,7 +296,7 @@ export class Orchestrator {
 
   /**
    * Executes a queued run on this replica's worker: a fresh run, or one
-   * whose executor died (take-over, see src/core/takeover.ts). Resolves when
+   * whose executor died (take-over, see src/runs/takeover.ts). Resolves when
    * the run has ended here (or was handed on).
    */
   async process(job: RunJob, attempt: number): Promise<void> {

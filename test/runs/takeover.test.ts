@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { deadlinesOf, planPickUp } from '../../src/core/takeover.ts';
+import { deadlinesOf, planPickUp } from '../../src/runs/takeover.ts';
 import type { Replicate } from '../../src/schemas/bundle.ts';
 import type { RunEvent } from '../../src/schemas/events.ts';
-import type { ResolvedRequest } from '../../src/tools/api.ts';
+import type { ResolvedRequest } from '../../src/toolkit/api.ts';
 import { makeRun, toolStarted } from '../store/fixtures.ts';
 
 const request = { budget: {} } as ResolvedRequest;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ServiceError } from '../errors.ts';
 import { inputText } from '../schemas/inputText.ts';
 import type { RunRequest } from '../schemas/request.ts';
-import type { ToolRegistry } from '../tools/registry.ts';
+import type { ToolRegistry } from '../toolkit/registry.ts';
 import { DefaultToolPlanner, type Planner, type PlannerChoice } from './planner.ts';
 
 /** What a rule looks at; every condition given must hold. */

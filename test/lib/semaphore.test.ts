@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Semaphore } from '../../src/core/semaphore.ts';
+import { Semaphore } from '../../src/lib/semaphore.ts';
 
 /** Acquires for `key` and records the order slots were granted in. */
 function taker(sem: Semaphore, order: string[]) {

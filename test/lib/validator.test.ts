@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SchemaValidator } from '../../src/core/validator.ts';
+import { SchemaValidator } from '../../src/lib/validator.ts';
 import { collect } from '../helpers/gc.ts';
 
 /** A distinct schema per `i`, with a `pattern` (Ajv keeps a RegExp per pattern in its generated code's scope). */

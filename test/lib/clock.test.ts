@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isoMicros, preciseNow } from '../../src/core/clock.ts';
+import { isoMicros, preciseNow } from '../../src/lib/clock.ts';
 
 describe('event clock', () => {
   it('formats fractional milliseconds as an RFC 3339 timestamp with microseconds', () => {
@@ -31,7 +31,7 @@ describe('event clock', () => {
     it('happens on first use, not at import', async () => {
       vi.resetModules();
       const reads = vi.spyOn(performance, 'now');
-      const fresh = await import('../../src/core/clock.ts');
+      const fresh = await import('../../src/lib/clock.ts');
       expect(reads).not.toHaveBeenCalled();
       fresh.preciseNow();
       // Seven calibration spins read the monotonic clock many times; the call itself reads it once.
@@ -41,7 +41,7 @@ describe('event clock', () => {
     it('ends under fake timers, whose wall clock never ticks, and follows the fake time', async () => {
       vi.useFakeTimers({ toFake: ['Date', 'performance'], now: Date.UTC(2026, 0, 1) });
       vi.resetModules();
-      const fresh = await import('../../src/core/clock.ts');
+      const fresh = await import('../../src/lib/clock.ts');
       const t = fresh.preciseNow();
       expect(t).toBeGreaterThanOrEqual(Date.UTC(2026, 0, 1));
       expect(t).toBeLessThan(Date.UTC(2026, 0, 1) + 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
+import { compileRedactPatterns, patternRedactor } from '../../src/lib/redaction.ts';
 
 describe('patternRedactor', () => {
   const redact = patternRedactor(compileRedactPatterns('secret-\\w+,(?i)password=\\S+'));

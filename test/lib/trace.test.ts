@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { childTraceparent, newSpanId, newTraceId, parseTraceparent, traceFromHeaders } from '../../src/core/trace.ts';
+import { childTraceparent, newSpanId, newTraceId, parseTraceparent, traceFromHeaders } from '../../src/lib/trace.ts';
 
 describe('trace context', () => {
   it('parses a valid W3C traceparent', () => {

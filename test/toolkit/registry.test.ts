@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ServiceError } from '../../src/errors.ts';
-import { defineTool, type ToolDefinition } from '../../src/tools/api.ts';
-import { loadTools } from '../../src/tools/loader.ts';
-import { ToolRegistry } from '../../src/tools/registry.ts';
+import { defineTool, type ToolDefinition } from '../../src/toolkit/api.ts';
+import { loadTools } from '../../src/toolkit/loader.ts';
+import { ToolRegistry } from '../../src/toolkit/registry.ts';
 
 const stub = (name: string, version: string, extra: Partial<ToolDefinition> = {}): ToolDefinition =>
   defineTool({ name, version, description: name, input_schema: {}, output_schema: {}, tags: [], execute: async () => ({ output: null, bundle: null }), ...extra });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { HeadWatch, RunFollower } from '../../src/core/eventFeed.ts';
+import { HeadWatch, RunFollower } from '../../src/runs/eventFeed.ts';
 import type { RunEvent } from '../../src/schemas/events.ts';
 import type { Store } from '../../src/store/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';

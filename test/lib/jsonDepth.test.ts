@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { exceedsJsonDepth, jsonDepthError } from '../../src/core/jsonDepth.ts';
-import { jsonValueDepth } from '../../src/core/schemaLimits.ts';
+import { exceedsJsonDepth, jsonDepthError } from '../../src/lib/jsonDepth.ts';
+import { jsonValueDepth } from '../../src/lib/schemaLimits.ts';
 
 describe('exceedsJsonDepth', () => {
   it('agrees with the depth of the parsed value, brackets inside strings and escapes left out', () => {

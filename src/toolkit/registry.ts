@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { quoteForMessage } from '../core/truncate.ts';
+import { quoteForMessage } from '../lib/truncate.ts';
 import { ServiceError } from '../errors.ts';
 import { MAX_TOOL_NAME_CHARS, MAX_TOOL_VERSION_CHARS } from '../schemas/request.ts';
 import type { ToolDefinition } from './api.ts';

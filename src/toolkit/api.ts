@@ -1,7 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { ServiceError } from '../errors.ts';
-import type { TraceContext } from '../core/trace.ts';
+import type { TraceContext } from '../lib/trace.ts';
 import type { Bundle } from '../schemas/bundle.ts';
 import type { EmittedEvent } from '../schemas/events.ts';
 import type { AgentSpec, BudgetLimits, EarlyStopConfig, LaunchConfig, RunInput, SynthesizeConfig } from '../schemas/request.ts';

@@ -3,7 +3,7 @@ import { endSpan, usageAttributes } from '../observability/tracing.ts';
 import { ModelCallError } from '../providers/gateway.ts';
 import { emptyUsage, type Bundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
-import type { ResolvedRequest } from '../tools/api.ts';
+import type { ResolvedRequest } from '../toolkit/api.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
 import type { Span } from '@opentelemetry/api';
 import type { Usage } from '../schemas/bundle.ts';

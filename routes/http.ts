@@ -3,9 +3,9 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodType } from 'zod';
 import type { $ZodIssue } from 'zod/v4/core';
-import { ServiceError } from './errors.ts';
-import { traceFromHeaders, type TraceContext } from './core/trace.ts';
-import { MAX_ECHO_CHARS, quoteForMessage, truncateForMessage } from './core/truncate.ts';
+import { ServiceError } from '../src/errors.ts';
+import { traceFromHeaders, type TraceContext } from '../src/lib/trace.ts';
+import { MAX_ECHO_CHARS, quoteForMessage, truncateForMessage } from '../src/lib/truncate.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -63,7 +63,7 @@ export const MAX_ERROR_MESSAGE_CHARS = 2000;
 
 /**
  * A caller-supplied value, cut to `max` characters (with the original length said) before it is quoted back.
- * The one echo helper ({@link truncateForMessage} in src/core/truncate.ts, which layers below HTTP use), under its HTTP name.
+ * The one echo helper ({@link truncateForMessage} in src/lib/truncate.ts, which layers below HTTP use), under its HTTP name.
  */
 export const truncateEcho: (value: string, max?: number) => string = truncateForMessage;
 

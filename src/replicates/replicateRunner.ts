@@ -15,15 +15,15 @@ import {
 import { ServiceError } from '../errors.ts';
 import { ModelCallError } from '../providers/gateway.ts';
 import { emptyUsage, type Bundle, type EarlyStopResult, type Replicate, type Summary } from '../schemas/bundle.ts';
-import type { ResolvedRequest, ToolOutcome } from '../tools/api.ts';
+import type { ResolvedRequest, ToolOutcome } from '../toolkit/api.ts';
 import { endSpan, usageAttributes } from '../observability/tracing.ts';
-import { isoMicros, preciseNow } from './clock.ts';
-import { replicateSeed } from './resolveRequest.ts';
+import { isoMicros, preciseNow } from '../lib/clock.ts';
+import { replicateSeed } from '../requests/resolveRequest.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
 import type { Span } from '@opentelemetry/api';
-import { Semaphore } from './semaphore.ts';
+import { Semaphore } from '../lib/semaphore.ts';
 import { synthesize } from './synthesizer.ts';
-import type { SchemaValidator } from './validator.ts';
+import type { SchemaValidator } from '../lib/validator.ts';
 
 export type { ReplicateEnv } from './replicateEnv.ts';
 

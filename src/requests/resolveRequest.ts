@@ -1,6 +1,6 @@
 import { ServiceError } from '../errors.ts';
 import type { RunRequest } from '../schemas/request.ts';
-import type { ResolvedRequest, ToolDefinition } from '../tools/api.ts';
+import type { ResolvedRequest, ToolDefinition } from '../toolkit/api.ts';
 
 /** Service-wide bounds a request must fit. */
 export interface RequestLimits {

@@ -1,7 +1,7 @@
 import type { Replicate } from '../schemas/bundle.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
-import type { ResolvedRequest } from '../tools/api.ts';
+import type { ResolvedRequest } from '../toolkit/api.ts';
 
 /** What a worker does with a run it picked up, judged from the run's record and event log. */
 export type PickUp =

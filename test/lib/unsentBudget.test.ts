@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UnsentBudget } from '../../src/core/unsentBudget.ts';
+import { UnsentBudget } from '../../src/lib/unsentBudget.ts';
 
 /** A stream whose buffer the test fills by hand. */
 function outlet() {

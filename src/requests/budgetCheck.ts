@@ -1,7 +1,7 @@
 import { ServiceError } from '../errors.ts';
 import type { Usage } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
-import type { ResolvedRequest } from '../tools/api.ts';
+import type { ResolvedRequest } from '../toolkit/api.ts';
 
 /**
  * Characters per token for a lower bound on prompt size. English averages
