@@ -1,10 +1,13 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { completedFromRecord, RunFollower } from '../src/runs/eventFeed.ts';
-import { runBelongsTo, type Orchestrator } from '../src/runs/orchestrator.ts';
+import type { Orchestrator } from '../src/runs/orchestrator.ts';
+import { runBelongsTo } from '../src/runs/tenancy.ts';
 import { ServiceError } from '../src/errors.ts';
 import { parseOr400 } from './http.ts';
-import { checkIdempotencyKey, idempotencyGate, requestFingerprint, scopedKey } from '../src/reliability/idempotency.ts';
+import { checkIdempotencyKey } from '../src/reliability/idempotency.ts';
+import { submitRun } from '../src/runs/submit.ts';
+import { TenantSlots } from '../src/lib/tenantSlots.ts';
 import type { RunEvent } from '../src/schemas/events.ts';
 import { RunRequestSchema } from '../src/schemas/request.ts';
 import { isTerminal, type RunResult } from '../src/schemas/result.ts';
@@ -188,82 +191,60 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
   const tokenFor = (runId: string, tenant: string, createdAt?: string) => streamTokens.mint(runId, tenant, createdAt ? Date.parse(createdAt) : undefined).token;
   const maxStreamsPerTenant = options.maxStreamsPerTenant ?? maxStreams;
   const unsent = new UnsentBudget(options.maxUnsentBytesPerStream ?? MAX_UNSENT_BYTES, options.maxUnsentBytesTotal);
+  const submitDeps = { orchestrator, store, idempotencyTtlMs, now };
   /** Streams open in this app (bounded by `maxStreams`), and per tenant (bounded by `maxStreamsPerTenant`). */
-  const streams = { open: 0, byTenant: new Map<string, number>() };
+  const streams = new TenantSlots();
   const streamSlot = (tenant: string): StreamSlot => {
-    const mine = streams.byTenant.get(tenant) ?? 0;
+    const mine = streams.of(tenant);
     if (mine >= maxStreamsPerTenant) {
       throw new ServiceError('rate_limited', `too many open streams for this tenant (${mine}, MAX_STREAMS_PER_TENANT=${maxStreamsPerTenant}); retry shortly`, {
         retryAfterMs: 1000,
         details: { limit: 'MAX_STREAMS_PER_TENANT' },
       });
     }
-    if (streams.open >= maxStreams) throw new ServiceError('unavailable', `too many open streams (${streams.open}); retry shortly`, { retryAfterMs: 1000 });
-    streams.open++;
-    streams.byTenant.set(tenant, mine + 1);
-    let held = true;
-    return {
-      release: () => {
-        if (!held) return;
-        held = false;
-        streams.open--;
-        const left = (streams.byTenant.get(tenant) ?? 1) - 1;
-        if (left <= 0) streams.byTenant.delete(tenant);
-        else streams.byTenant.set(tenant, left);
-      },
-    };
+    if (streams.total >= maxStreams) throw new ServiceError('unavailable', `too many open streams (${streams.total}); retry shortly`, { retryAfterMs: 1000 });
+    return { release: streams.take(tenant) };
   };
   app.post('/v1/runs', { sse: 'manual' }, async (request, reply) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
       throw new ServiceError('invalid_request', 'the request body must be a JSON object');
     }
     const body = parseOr400(requestSchema, request.body, 'request body');
-    const key = checkIdempotencyKey(request.headers['idempotency-key']);
+    const idempotencyKey = checkIdempotencyKey(request.headers['idempotency-key']);
     const stream = wantsStream(request, body.stream);
-    // Slots (a stream's, the run's admission) are taken synchronously and given back on every way out that does not use them.
+    // A stream's slot is taken synchronously and given back on every way out that does not use it.
     const slot = stream ? streamSlot(request.tenant) : null;
-    let prepared;
-    let storeKey: string | undefined;
+    let follower = null as ReplyFollower | null;
+    let answer;
     try {
-      prepared = orchestrator.prepare(body, { trace: request.trace, tenant: request.tenant });
-      if (key !== undefined) {
-        storeKey = scopedKey(request.tenant, key);
-        const decision = await idempotencyGate(store, {
-          key: storeKey,
-          fingerprint: requestFingerprint('POST', '/v1/runs', request.body),
-          runId: prepared.id,
-          ttlMs: idempotencyTtlMs,
-          now: now(),
-        });
-        if (decision.kind === 'replay') {
-          prepared.release();
-          slot?.release();
-          reply.header('idempotent-replayed', 'true');
-          return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant, decision.result.created_at));
-        }
-      }
+      answer = await submitRun(submitDeps, {
+        body,
+        rawBody: request.body,
+        tenant: request.tenant,
+        trace: request.trace,
+        idempotencyKey,
+        beforeLaunch: (runId) => {
+          reply.header('location', `/v1/runs/${runId}`);
+          // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
+          if (stream) reply.header('stream-token', tokenFor(runId, request.tenant));
+          follower = stream ? followInto(store, reply, runId, 0, unsent) : null;
+          return () => {
+            follower?.close();
+            reply.removeHeader('location');
+            reply.removeHeader('stream-token');
+          };
+        },
+      });
     } catch (error) {
-      if (prepared) prepared.release();
       slot?.release();
       throw error;
     }
-
-    // A streamed run is followed before it starts, so run_started is on the wire before the tool begins its work.
-    reply.header('location', `/v1/runs/${prepared.id}`);
-    // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
-    if (stream) reply.header('stream-token', tokenFor(prepared.id, request.tenant));
-    const follower = stream ? followInto(store, reply, prepared.id, 0, unsent) : null;
-    let handle;
-    try {
-      handle = await orchestrator.launch(prepared, storeKey);
-    } catch (error) {
-      follower?.close();
+    if (answer.kind === 'replay') {
       slot?.release();
-      reply.removeHeader('location');
-      reply.removeHeader('stream-token');
-      if (storeKey) await store.releaseIdempotency(storeKey).catch(() => {});
-      throw error;
+      reply.header('idempotent-replayed', 'true');
+      return replay(reply, answer.result, stream, tokenFor(answer.result.id, request.tenant, answer.result.created_at));
     }
+    const { handle } = answer;
     if (follower && slot) return serveStream(reply, follower, heartbeatMs, slot, redactEvent, retryMs);
     const streamToken = tokenFor(handle.id, request.tenant, handle.record.created_at);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status, stream_token: streamToken });

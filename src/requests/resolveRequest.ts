@@ -1,5 +1,5 @@
 import { ServiceError } from '../errors.ts';
-import type { RunRequest } from '../schemas/request.ts';
+import type { EarlyStopConfig, RunRequest } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolDefinition } from '../toolkit/api.ts';
 
 /** Service-wide bounds a request must fit. */
@@ -26,30 +26,12 @@ export function resolveRequest(
   randomSeed: () => number,
 ): ResolvedRequest {
   const d = tool.defaults ?? {};
-  const replicates = body.replicates ?? d.replicates ?? DEFAULT_REPLICATES;
-  if (replicates > limits.maxReplicates) {
-    throw new ServiceError('invalid_request', `replicates must be at most ${limits.maxReplicates} (MAX_REPLICATES), got ${replicates}`, {
-      details: { field: 'replicates' },
-    });
-  }
+  const replicates = checkReplicates(body.replicates ?? d.replicates ?? DEFAULT_REPLICATES, limits);
   const timeout = body.timeout_ms ?? d.timeout_ms;
   if (timeout !== undefined && timeout > limits.maxTimeoutMs) {
     throw new ServiceError('invalid_request', `timeout_ms must be at most ${limits.maxTimeoutMs} (MAX_TIMEOUT_MS)`, { details: { field: 'timeout_ms' } });
   }
-  const earlyStop = body.early_stop || d.early_stop ? { ...d.early_stop, ...body.early_stop } : undefined;
-  // Only what the caller asked for is an error; a tool default that cannot apply to a smaller run is relaxed.
-  if (body.early_stop?.min_replicates !== undefined && body.early_stop.min_replicates > replicates) {
-    throw new ServiceError('invalid_request', `early_stop.min_replicates (${body.early_stop.min_replicates}) exceeds replicates (${replicates})`, {
-      details: { field: 'early_stop.min_replicates' },
-    });
-  }
-  if (body.early_stop?.quorum !== undefined && body.early_stop.quorum > replicates) {
-    throw new ServiceError('invalid_request', `early_stop.quorum (${body.early_stop.quorum}) exceeds replicates (${replicates}); it could never be reached`, {
-      details: { field: 'early_stop.quorum' },
-    });
-  }
-  if (earlyStop?.quorum !== undefined && earlyStop.quorum > replicates) earlyStop.quorum = replicates;
-  if (earlyStop?.min_replicates !== undefined && earlyStop.min_replicates > replicates) earlyStop.min_replicates = replicates;
+  const earlyStop = fitEarlyStop(body.early_stop || d.early_stop ? { ...d.early_stop, ...body.early_stop } : undefined, body.early_stop, replicates);
   const agent = { ...d.agent, ...body.agent };
   return {
     input: body.input,
@@ -69,4 +51,56 @@ export function resolveRequest(
 /** The seed of replicate `index`: distinct per replicate, reproducible from the run seed. */
 export function replicateSeed(runSeed: number, index: number): number {
   return (runSeed + index + 1) % 2 ** 31;
+}
+
+/**
+ * The request of an inner tool of a composite: it runs on its own defaults
+ * under what the composite asks for it; only the run-wide choices (seed,
+ * budget, model fallback, options) carry over from the run's request. The
+ * same bounds apply as to a run's (MAX_REPLICATES, early stop within the
+ * replicates).
+ */
+export function resolveInnerRequest(outer: ResolvedRequest, tool: ToolDefinition, inner: Partial<ResolvedRequest>, limits: Pick<RequestLimits, 'maxReplicates'>): ResolvedRequest {
+  const d = tool.defaults ?? {};
+  const replicates = checkReplicates(inner.replicates ?? d.replicates ?? outer.replicates, limits);
+  return {
+    ...outer,
+    input: inner.input ?? outer.input,
+    replicates,
+    early_stop: fitEarlyStop(inner.early_stop ?? (d.early_stop ? { ...d.early_stop } : undefined), inner.early_stop, replicates),
+    launch: { policy: 'all', ...d.launch, ...inner.launch },
+    synthesize: inner.synthesize ?? d.synthesize,
+    metric: inner.metric ?? d.metric ?? 'auto',
+    merge: inner.merge ?? d.merge ?? 'vote',
+    agent: { model: outer.agent.model, ...d.agent, ...inner.agent } as ResolvedRequest['agent'],
+  };
+}
+
+function checkReplicates(replicates: number, limits: Pick<RequestLimits, 'maxReplicates'>): number {
+  if (replicates > limits.maxReplicates) {
+    throw new ServiceError('invalid_request', `replicates must be at most ${limits.maxReplicates} (MAX_REPLICATES), got ${replicates}`, {
+      details: { field: 'replicates' },
+    });
+  }
+  return replicates;
+}
+
+/**
+ * Early stop within `replicates`: what was asked for (`asked`) and cannot be
+ * reached is an error; a default that cannot apply to a smaller run is relaxed.
+ */
+function fitEarlyStop(earlyStop: EarlyStopConfig | undefined, asked: EarlyStopConfig | undefined, replicates: number): EarlyStopConfig | undefined {
+  if (asked?.min_replicates !== undefined && asked.min_replicates > replicates) {
+    throw new ServiceError('invalid_request', `early_stop.min_replicates (${asked.min_replicates}) exceeds replicates (${replicates})`, {
+      details: { field: 'early_stop.min_replicates' },
+    });
+  }
+  if (asked?.quorum !== undefined && asked.quorum > replicates) {
+    throw new ServiceError('invalid_request', `early_stop.quorum (${asked.quorum}) exceeds replicates (${replicates}); it could never be reached`, {
+      details: { field: 'early_stop.quorum' },
+    });
+  }
+  if (earlyStop?.quorum !== undefined && earlyStop.quorum > replicates) earlyStop.quorum = replicates;
+  if (earlyStop?.min_replicates !== undefined && earlyStop.min_replicates > replicates) earlyStop.min_replicates = replicates;
+  return earlyStop;
 }
