@@ -1,34 +1,17 @@
-import {
-  computeStatistics,
-  decideEarlyStop,
-  meanPairwiseDistance,
-  PairwiseMatrix,
-  summarize,
-  TextComparer,
-  voteKey,
-  canonicalJson,
-  cosineDistance,
-  distanceBetween,
-  type BundleSummary,
-  type DistanceMetric,
-} from '../bundle/index.ts';
+import { computeStatistics, PairwiseMatrix, TextComparer, type DistanceMetric } from '../bundle/index.ts';
 import { ServiceError } from '../errors.ts';
-import { ModelCallError } from '../providers/gateway.ts';
-import { emptyUsage, type Bundle, type EarlyStopResult, type Replicate, type Summary } from '../schemas/bundle.ts';
+import type { Bundle, Replicate } from '../schemas/bundle.ts';
 import type { ResolvedRequest, ToolOutcome } from '../toolkit/api.ts';
-import { endSpan, usageAttributes } from '../observability/tracing.ts';
-import { isoMicros, preciseNow } from '../lib/clock.ts';
-import { replicateSeed } from '../requests/resolveRequest.ts';
-import type { ReplicateEnv } from './replicateEnv.ts';
-import type { Span } from '@opentelemetry/api';
 import { Semaphore } from '../lib/semaphore.ts';
+import { EarlyStopWatch } from './earlyStopWatch.ts';
+import { launchAll } from './launchPolicy.ts';
+import { PartialSummaries } from './partialSummaries.ts';
+import type { ReplicateEnv } from './replicateEnv.ts';
+import { callOne, notLaunched } from './replicateRecord.ts';
+import { SemanticSpace } from './semanticSpace.ts';
 import { synthesize } from './synthesizer.ts';
-import type { SchemaValidator } from '../lib/validator.ts';
 
 export type { ReplicateEnv } from './replicateEnv.ts';
-
-/** Up to this many replicates, every arrival (or burst of arrivals) publishes a partial summary; past it, about this many in all. */
-const PARTIAL_SUMMARY_TARGET = 20;
 
 /**
  * Runs `request.replicates` sub-agents in parallel (bounded), validates each
@@ -40,68 +23,26 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const n = request.replicates;
   const stopper = new AbortController();
   const signal = AbortSignal.any([env.signal, stopper.signal]);
-  const schema = request.agent.output_schema;
   const semantic = request.metric === 'semantic' ? new SemanticSpace() : null;
   // One memo of text profiles and distances for the matrix and every merge of this run.
   const texts = new TextComparer();
   const matrix = new PairwiseMatrix({ metric: semantic ? semantic.distance : (request.metric as DistanceMetric), texts });
   const finished: Replicate[] = [];
-  const validKeys: string[] = [];
-  const validIndices: number[] = [];
-  const slots = new Semaphore(Math.max(1, Math.min(env.maxConcurrency, n)));
-  const summaryEvery = n <= PARTIAL_SUMMARY_TARGET ? 1 : Math.ceil(n / PARTIAL_SUMMARY_TARGET);
-  let earlyStop: EarlyStopResult = { triggered: false, reason: null, rule: null, after: null };
-  /** The latest summary and how many replicates it covered: the final one reuses it when nothing changed since. */
-  let latest: { summary: Summary; covers: number } | null = null;
+  const summaries = new PartialSummaries(env, request, matrix, texts, finished);
+  const earlyStop = new EarlyStopWatch(request.early_stop, n);
 
-  let pendingPublish: NodeJS.Immediate | null = null;
-  const publishPartial = () => {
-    pendingPublish = null;
-    const covers = finished.length;
-    const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, texts, request, env.validator);
-    latest = { summary, covers };
-    env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(finished, n), budget_used: env.account.report().used });
-  };
-
-  const onFinished = (replicate: Replicate, announce = true) => {
+  const onFinished = (replicate: Replicate, announce: boolean) => {
     finished.push(replicate);
-    if (announce) {
-      env.emit({
-        type: 'replicate_done',
-        source: `replicate:${replicate.index}`,
-        provider: replicate.provider,
-        model: replicate.model,
-        replicate,
-      });
-    }
+    if (announce) env.emit({ type: 'replicate_done', source: `replicate:${replicate.index}`, provider: replicate.provider, model: replicate.model, replicate });
     matrix.add(replicate.index, replicate.valid ? replicate.output : null);
-    const rules = request.early_stop;
-    // Vote keys and valid indices only feed the early-stopping rules.
-    if (rules && replicate.valid) {
-      validKeys.push(voteKey(replicate.output));
-      validIndices.push(replicate.index);
-    }
-    const needConfidence = rules?.confidence !== undefined && !earlyStop.triggered;
-    const summary = needConfidence ? summarizeFinished(finished, matrix, texts, request, env.validator) : null;
-    if (summary) latest = { summary, covers: finished.length };
-    // Replicates that land together (the common case: they were launched together)
-    // share one partial summary, published once the burst has been taken in.
-    if ((finished.length % summaryEvery === 0 || finished.length === n) && pendingPublish === null) pendingPublish = setImmediate(publishPartial);
-    if (!rules || earlyStop.triggered || signal.aborted) return;
-    const decision = decideEarlyStop(
-      {
-        keys: validKeys,
-        ...(rules.epsilon !== undefined ? { meanDistance: meanPairwiseDistance(matrix, validIndices) } : {}),
-        ...(summary ? { confidence: summary.confidence } : {}),
-        finished: finished.length,
-        requested: n,
-      },
-      rules,
-    );
-    if (decision.stop) {
-      earlyStop = { triggered: true, reason: decision.reason, rule: decision.rule, after: finished.length };
-      env.log.info({ rule: decision.rule, after: finished.length }, 'early stop');
-      stopper.abort(new ServiceError('cancelled', `stopped early: ${decision.reason ?? ''}`));
+    earlyStop.note(replicate);
+    const confidence = earlyStop.wantsConfidence ? summaries.now().confidence : undefined;
+    summaries.arrived();
+    if (signal.aborted) return;
+    const stop = earlyStop.decide(matrix, finished.length, confidence);
+    if (stop) {
+      env.log.info({ rule: stop.rule, after: stop.after }, 'early stop');
+      stopper.abort(new ServiceError('cancelled', `stopped early: ${stop.reason ?? ''}`));
     }
   };
 
@@ -113,7 +54,8 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     if (semantic && replicate.valid) await semantic.embed(env, replicate.output, signal);
     onFinished(replicate, false);
   }
-  const runOne = async (index: number): Promise<void> => {
+  const slots = new Semaphore(Math.max(1, Math.min(env.maxConcurrency, n)));
+  await launchAll(request, signal, async (index) => {
     if (launched.has(index)) return;
     try {
       await slots.acquire(signal);
@@ -122,41 +64,24 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     }
     launched.add(index);
     try {
-      const replicate = await callOne(env, request, index, signal, schema);
+      const replicate = await callOne(env, request, index, signal);
       if (semantic && replicate.valid) await semantic.embed(env, replicate.output, signal);
-      onFinished(replicate);
+      onFinished(replicate, true);
     } finally {
       slots.release();
     }
-  };
+  });
 
-  const indices = Array.from({ length: n }, (_, i) => i);
-  if (request.launch.policy === 'waves') {
-    const wave = request.launch.wave_size ?? defaultWaveSize(request);
-    for (let start = 0; start < n && !signal.aborted; start += wave) {
-      await Promise.all(indices.slice(start, start + wave).map(runOne));
-    }
-  } else {
-    await Promise.all(indices.map(runOne));
-  }
-
-  // The last partial summary goes out before the bundle, never after it.
-  if (pendingPublish !== null) {
-    clearImmediate(pendingPublish);
-    publishPartial();
-  }
-  for (const index of indices) {
+  summaries.flush();
+  for (let index = 0; index < n; index++) {
     if (!launched.has(index)) {
-      const placeholder = notLaunched(index, request, env.models.provider, signal);
-      finished.push(placeholder);
+      finished.push(notLaunched(index, request, env.models.provider, signal));
       matrix.add(index, null);
     }
   }
   const replicates = [...finished].sort((a, b) => a.index - b.index);
-  // (Assigned in callbacks, which TypeScript's narrowing does not see.)
-  const last = latest as { summary: Summary; covers: number } | null;
-  const summary = last?.covers === replicates.length ? last.summary : summarizeFinished(replicates, matrix, texts, request, env.validator);
-  const bundle: Bundle = { replicates, summary, statistics: computeStatistics(replicates, n), early_stop: earlyStop };
+  const summary = summaries.final(replicates);
+  const bundle: Bundle = { replicates, summary, statistics: computeStatistics(replicates, n), early_stop: earlyStop.result };
   env.emit({ type: 'bundle_ready', bundle });
 
   const succeeded = replicates.filter((r) => r.valid);
@@ -169,133 +94,6 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   return { output: summary.consensus, bundle };
 }
 
-/** One replicate under its `replicate` span: the call and its outcome. Never throws. */
-async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal, schema: Record<string, unknown> | undefined): Promise<Replicate> {
-  const { tracing } = env;
-  if (!tracing.enabled) return callModel(env, request, index, signal, schema, undefined);
-  const seed = replicateSeed(request.seed, index);
-  const span = tracing.startChild('replicate', env.span, { 'replicate.index': index, 'replicate.seed': seed, 'gen_ai.request.model': request.agent.model });
-  if (env.spanContent) span.setAttribute('gen_ai.input.messages', env.spanContent(request.input));
-  const replicate = await callModel(env, request, index, signal, schema, span);
-  if (env.spanContent && replicate.output !== null) span.setAttribute('gen_ai.output.messages', env.spanContent(replicate.output));
-  endSpan(span, {
-    error: replicate.error,
-    attributes: {
-      'replicate.status': replicate.status,
-      'replicate.valid': replicate.valid,
-      'replicate.attempts': replicate.attempts,
-      'gen_ai.provider.name': replicate.provider,
-      'orchestrator.cost_usd': replicate.cost_usd,
-      ...usageAttributes(replicate.usage),
-    },
-  });
-  return replicate;
-}
-
-/** One replicate: one model call, then schema validation. Never throws. */
-async function callModel(
-  env: ReplicateEnv,
-  request: ResolvedRequest,
-  index: number,
-  signal: AbortSignal,
-  schema: Record<string, unknown> | undefined,
-  span: Span | undefined,
-): Promise<Replicate> {
-  const seed = replicateSeed(request.seed, index);
-  const startedAt = preciseNow();
-  try {
-    const result = await env.models.call({
-      model: request.agent.model,
-      instructions: request.agent.instructions,
-      input: request.input,
-      outputSchema: schema,
-      seed,
-      temperature: request.agent.temperature,
-      maxOutputTokens: request.agent.max_output_tokens,
-      signal,
-      span,
-    });
-    const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
-    return {
-      index,
-      status: check.valid ? 'succeeded' : 'failed',
-      output: check.discard ? null : result.output,
-      valid: check.valid,
-      provider: result.provider,
-      model: result.model,
-      seed,
-      attempts: result.attempts,
-      usage: result.usage,
-      cost_usd: result.cost_usd,
-      latency_ms: round(result.latency_ms),
-      started_at: isoMicros(startedAt),
-      ended_at: isoMicros(preciseNow()),
-      error: check.valid
-        ? null
-        : new ServiceError('schema_validation', `output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`, { details: { errors: check.errors.slice(0, 20) } }).toJSON(),
-    };
-  } catch (error) {
-    const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);
-    if (!signal.aborted) env.log.warn({ replicate: index, code: failure.error.code, attempts: failure.attempts, err: failure.error }, 'replicate failed');
-    return {
-      index,
-      status: signal.aborted ? 'cancelled' : 'failed',
-      output: null,
-      valid: false,
-      provider: env.models.provider,
-      model: request.agent.model,
-      seed,
-      attempts: failure.attempts,
-      usage: emptyUsage(),
-      cost_usd: 0,
-      latency_ms: round(failure.latency_ms),
-      started_at: isoMicros(startedAt),
-      ended_at: isoMicros(preciseNow()),
-      error: failure.error.toJSON(),
-    };
-  }
-}
-
-/** The summary over what has finished; the merged consensus is checked against the output schema too. */
-function summarizeFinished(
-  replicates: readonly Replicate[],
-  matrix: PairwiseMatrix,
-  texts: TextComparer,
-  request: ResolvedRequest,
-  validator: SchemaValidator,
-): Summary {
-  const summary: BundleSummary = summarize(replicates, { matrix, merge: request.merge, mergeOptions: { texts } });
-  const schema = request.agent.output_schema;
-  if (!schema || summary.consensus === null || summary.consensus === undefined) return summary;
-  return { ...summary, consensus_valid: validator.validate(schema, summary.consensus).valid };
-}
-
-function notLaunched(index: number, request: ResolvedRequest, provider: string, signal: AbortSignal): Replicate {
-  const reason = signal.reason instanceof ServiceError ? signal.reason : new ServiceError('cancelled', 'not launched');
-  return {
-    index,
-    status: 'cancelled',
-    output: null,
-    valid: false,
-    provider,
-    model: request.agent.model,
-    seed: replicateSeed(request.seed, index),
-    attempts: 0,
-    usage: emptyUsage(),
-    cost_usd: 0,
-    latency_ms: 0,
-    started_at: null,
-    ended_at: null,
-    error: reason.toJSON(),
-  };
-}
-
-/** Waves just big enough for the configured stopping rule to fire after the first. */
-function defaultWaveSize(request: ResolvedRequest): number {
-  const rules = request.early_stop;
-  return Math.max(1, rules?.quorum ?? 0, rules?.min_replicates ?? 0, rules?.window ?? 0, rules ? 2 : request.replicates);
-}
-
 function allFailed(replicates: readonly Replicate[]): ServiceError {
   const codes = new Map<string, number>();
   for (const r of replicates) if (r.error) codes.set(r.error.code, (codes.get(r.error.code) ?? 0) + 1);
@@ -305,37 +103,4 @@ function allFailed(replicates: readonly Replicate[]): ServiceError {
   return new ServiceError(known, `all ${replicates.length} replicates failed; first error: ${first?.message ?? 'unknown'}`, {
     retryable: first?.retryable ?? false,
   });
-}
-
-/**
- * The semantic metric: each valid output is embedded once (an embeddings
- * call charged to the run), and outputs compare by cosine distance. An
- * output whose embedding failed falls back to the automatic metric, so one
- * failed call does not fail the run.
- */
-class SemanticSpace {
-  readonly #vectors = new Map<string, number[]>();
-
-  async embed(env: ReplicateEnv, output: unknown, signal: AbortSignal): Promise<void> {
-    const text = typeof output === 'string' ? output : canonicalJson(output);
-    if (this.#vectors.has(text)) return;
-    try {
-      const result = await env.models.embed({ input: [text], signal });
-      const vector = result.vectors[0];
-      if (vector) this.#vectors.set(text, vector);
-    } catch (error) {
-      if (!signal.aborted) env.log.warn({ err: error }, 'embedding failed; falling back to the automatic metric for this output');
-    }
-  }
-
-  readonly distance = (a: unknown, b: unknown): number => {
-    if (a === null || a === undefined || b === null || b === undefined) return 1;
-    const va = this.#vectors.get(typeof a === 'string' ? a : canonicalJson(a));
-    const vb = this.#vectors.get(typeof b === 'string' ? b : canonicalJson(b));
-    return va && vb ? cosineDistance(va, vb) : distanceBetween(a, b, 'auto');
-  };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }
