@@ -28,7 +28,7 @@ import { noImportCycle } from './eslint/noImportCycle.js';
 /** The run logic, one folder a concept. */
 const SERVICES = ['./src/runs', './src/replicates', './src/planning', './src/requests', './src/toolkit'];
 const ADAPTERS = ['./src/providers', './src/reliability'];
-const LIB = ['./src/lib', './src/errors.ts', './src/config.ts', './src/schemas', './src/store', './src/observability'];
+const LIB = ['./src/lib', './src/errors.ts', './src/config.ts', './src/configFields.ts', './src/schemas', './src/store', './src/observability'];
 
 const TOP_LEVEL = ['./routes', './tools', './src/app.ts', './src/server.ts'];
 
@@ -110,7 +110,7 @@ export default tseslint.config(
     rules: { 'import-x/no-restricted-paths': ['error', { zones }] },
   },
   {
-    files: ['src/{runs,replicates,planning,requests,toolkit,lib,providers,reliability,store,schemas,observability}/**/*.ts', 'src/config.ts', 'src/errors.ts'],
+    files: ['src/{runs,replicates,planning,requests,toolkit,lib,providers,reliability,store,schemas,observability}/**/*.ts', 'src/config.ts', 'src/configFields.ts', 'src/errors.ts'],
     rules: { 'no-restricted-imports': ['error', NO_FASTIFY] },
   },
   {
