@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Who is at fault when an error happens. It decides what the service does
  * about it, in one place:
@@ -52,13 +54,16 @@ export type ErrorCode = keyof typeof ERROR_TABLE;
 /** Every code, in table order (used by the openapi enum test). */
 export const ERROR_CODES = Object.keys(ERROR_TABLE) as ErrorCode[];
 
-/** The JSON shape of an error, inside the HTTP envelope and on runs/replicates. */
-export interface ErrorBody {
-  code: ErrorCode;
-  message: string;
-  retryable: boolean;
-  details?: unknown;
-}
+/** The JSON shape of an error, inside the HTTP envelope and on runs/replicates: the one schema of it. */
+export const ErrorBodySchema = z.object({
+  code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
+  message: z.string(),
+  retryable: z.boolean(),
+  details: z.unknown().optional(),
+});
+
+/** The JSON shape of an error (derived from {@link ErrorBodySchema}). */
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 /**
  * An error the service raises on purpose. `code` fixes the HTTP status, the

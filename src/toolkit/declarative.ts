@@ -4,7 +4,7 @@ import { ServiceError } from '../errors.ts';
 import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
-import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
+import type { ResolvedRequest, ToolContext, ToolDefaults, ToolDefinition, ToolOutcome } from './api.ts';
 
 const Name = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lowercase letters, digits, _ . - (starting with a letter)');
 const Semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[\w.]+)?(?:\+[\w.]+)?$/, 'a semver version such as 1.0.0');
@@ -19,6 +19,9 @@ const Defaults = z.strictObject({
   merge: z.enum(['vote', 'first_valid']).optional(),
   timeout_ms: z.number().int().positive().max(MAX_DURATION_MS).optional(),
 });
+
+/** A declarative tool's defaults are tool defaults (ToolDefaults, src/toolkit/api.ts): checked here at compile time. */
+const _defaultsAreToolDefaults = (d: z.infer<typeof Defaults>): ToolDefaults => d;
 
 const Common = {
   name: Name,
