@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Orchestrator } from '../src/runs/orchestrator.ts';
-import { tenantRunPrefix } from '../src/runs/tenancy.ts';
+import { tenantRunPrefix } from '../src/lib/tenancy.ts';
 import { ServiceError } from '../src/errors.ts';
 import { parseOr400 } from './http.ts';
 import { RunStatusSchema } from '../src/schemas/result.ts';

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { completedFromRecord, RunFollower } from '../src/runs/eventFeed.ts';
 import type { Orchestrator } from '../src/runs/orchestrator.ts';
-import { runBelongsTo } from '../src/runs/tenancy.ts';
+import { runBelongsTo } from '../src/lib/tenancy.ts';
 import { ServiceError } from '../src/errors.ts';
 import { parseOr400 } from './http.ts';
 import { checkIdempotencyKey } from '../src/reliability/idempotency.ts';

@@ -16,7 +16,7 @@ import { KeyRing } from './auth/keys.ts';
 import { protectScope } from './auth/scope.ts';
 import type { Config } from './config.ts';
 import { Orchestrator, type RunDispatch } from './runs/orchestrator.ts';
-import { PUBLIC_TENANT } from './runs/tenancy.ts';
+import { PUBLIC_TENANT } from './lib/tenancy.ts';
 import type { Planner } from './planning/planner.ts';
 import type { Redactor } from './lib/redaction.ts';
 import { traceFromHeaders } from './lib/trace.ts';

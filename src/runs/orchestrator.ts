@@ -17,7 +17,7 @@ import { RunEvents } from './runEvents.ts';
 import { cancelledError, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
 import { endOrCurrent, RunWaiters } from './runWaiters.ts';
 import { deadlinesOf } from './takeover.ts';
-import { newRunId, PUBLIC_TENANT } from './tenancy.ts';
+import { newRunId, PUBLIC_TENANT } from '../lib/tenancy.ts';
 import { ToolRunner } from './toolContext.ts';
 
 export type { OrchestratorDeps, PreparedRun, RunDispatch, RunHandle, RunJob, StartOptions } from './runTypes.ts';
