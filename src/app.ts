@@ -22,7 +22,7 @@ import type { Redactor } from './lib/redaction.ts';
 import { traceFromHeaders } from './lib/trace.ts';
 import { exceedsJsonDepth, jsonDepthError } from './lib/jsonDepth.ts';
 import { SchemaValidator, schemaLimitsFrom } from './lib/validator.ts';
-import { ServiceError } from './errors.ts';
+import { ServiceError, StartupError } from './errors.ts';
 import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from '../routes/http.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ModelGateway } from './providers/gateway.ts';
@@ -114,7 +114,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   });
   app.addHook('onReady', async () => {
     const open = routes.filter((r) => !r.protected && PROTECTED_PREFIXES.some((p) => r.url === p || r.url.startsWith(`${p}/`)));
-    if (open.length > 0) throw new Error(`routes outside the authenticated scope: ${open.map((r) => `${r.method} ${r.url}`).join(', ')}`);
+    if (open.length > 0) throw new StartupError('routes_unprotected', `routes outside the authenticated scope: ${open.map((r) => `${r.method} ${r.url}`).join(', ')}`);
   });
 
   const orchestrator = new Orchestrator({

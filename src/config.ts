@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseApiKeys, parseApiKeysFile } from './auth/keys.ts';
+import { StartupError } from './errors.ts';
 import { int, isOriginSpec, optionalString, otlpHeaders, parseKeys, pricingJson } from './configFields.ts';
 import { compileRedactPatterns } from './lib/redaction.ts';
 
@@ -230,12 +231,11 @@ export function otlpTracesUrl(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT'
 }
 
 /** A configuration problem found at boot; lists every issue at once. */
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   readonly issues: string[];
 
   constructor(issues: string[]) {
-    super(`invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
-    this.name = new.target.name;
+    super('config_invalid', `invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
     this.issues = issues;
   }
 }

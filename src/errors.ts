@@ -111,3 +111,21 @@ export function isAbortError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return error.name === 'AbortError' || error.name === 'APIUserAbortError' || (error as { code?: unknown }).code === 'ABORT_ERR';
 }
+
+/**
+ * What can stop the service from starting; never an HTTP answer. The code
+ * goes to the log (`code`) and to stderr, so an operator can act on it.
+ */
+export const STARTUP_ERROR_CODES = ['config_invalid', 'planner_rules_invalid', 'tool_invalid', 'store_unreachable', 'routes_unprotected'] as const;
+export type StartupErrorCode = (typeof STARTUP_ERROR_CODES)[number];
+
+/** A problem found while the service starts, with its {@link StartupErrorCode}. */
+export class StartupError extends Error {
+  readonly code: StartupErrorCode;
+
+  constructor(code: StartupErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}

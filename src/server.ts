@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
+import { StartupError } from './errors.ts';
 import { ConfigError, loadConfig, otlpTracesUrl, type Config } from './config.ts';
 import type { RunJob } from './runs/orchestrator.ts';
 import { loadPlanner } from './planning/rulePlanner.ts';
@@ -103,7 +104,7 @@ if (import.meta.main) {
   try {
     config = loadConfig(process.env);
   } catch (error) {
-    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.stderr.write(`${error instanceof ConfigError ? `${error.code}: ${error.message}` : String(error)}\n`);
     process.exit(2);
   }
   // One redactor (REDACT_PATTERNS compiled once, by the config) for the logger and the app.
@@ -127,7 +128,7 @@ if (import.meta.main) {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   } catch (error) {
-    logger.fatal({ err: error }, 'could not start');
+    logger.fatal({ err: error, code: error instanceof StartupError ? error.code : 'internal' }, 'could not start');
     process.exit(1);
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ServiceError } from '../errors.ts';
+import { ServiceError, StartupError } from '../errors.ts';
 import { inputText } from '../schemas/inputText.ts';
 import type { RunRequest } from '../schemas/request.ts';
 import type { ToolRegistry } from '../toolkit/registry.ts';
@@ -59,18 +59,18 @@ export class RuleBasedPlanner implements Planner {
     try {
       data = parseYaml(readFileSync(path, 'utf8'));
     } catch (error) {
-      throw new Error(`${path}: cannot read planner rules: ${(error as Error).message}`, { cause: error });
+      throw new StartupError('planner_rules_invalid', `${path}: cannot read planner rules: ${(error as Error).message}`, { cause: error });
     }
     const parsed = RulesFileSchema.safeParse(data ?? {});
     if (!parsed.success) {
-      throw new Error(`${path}: invalid planner rules: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      throw new StartupError('planner_rules_invalid', `${path}: invalid planner rules: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     }
     for (const [i, rule] of parsed.data.rules.entries()) {
       if (rule.when.input_pattern) {
         try {
           new RegExp(rule.when.input_pattern);
         } catch (error) {
-          throw new Error(`${path}: rules.${i}.when.input_pattern: ${(error as Error).message}`, { cause: error });
+          throw new StartupError('planner_rules_invalid', `${path}: rules.${i}.when.input_pattern: ${(error as Error).message}`, { cause: error });
         }
       }
     }
@@ -84,7 +84,7 @@ export class RuleBasedPlanner implements Planner {
       try {
         registry.resolve(tool, version);
       } catch (error) {
-        throw new Error(`${source}: ${where} names ${tool}${version ? `@${version}` : ''}: ${(error as Error).message}`, { cause: error });
+        throw new StartupError('planner_rules_invalid', `${source}: ${where} names ${tool}${version ? `@${version}` : ''}: ${(error as Error).message}`, { cause: error });
       }
     }
   }
@@ -158,7 +158,7 @@ function matches(rule: PlannerRule, pattern: RegExp | null, request: RunRequest,
  */
 export function loadPlanner(path: string, registry: ToolRegistry, options: { explicit: boolean; defaultTool?: string }): Planner {
   if (!existsSync(path)) {
-    if (options.explicit) throw new Error(`PLANNER_RULES: ${path} does not exist`);
+    if (options.explicit) throw new StartupError('planner_rules_invalid', `PLANNER_RULES: ${path} does not exist`);
     return new DefaultToolPlanner(options.defaultTool ?? 'bundle');
   }
   const planner = RuleBasedPlanner.fromFile(path);

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { StartupError } from '../errors.ts';
 
 /** How long `connect` waits for Redis before giving up. */
 const CONNECT_TIMEOUT_MS = 5000;
@@ -49,7 +50,7 @@ export async function connectBoth(client: Redis, sub: Redis, url: string, ready:
     client.disconnect();
     sub.disconnect();
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`Redis unreachable at ${redactUrl(url)}: ${reason}`, { cause: error });
+    throw new StartupError('store_unreachable', `Redis unreachable at ${redactUrl(url)}: ${reason}`, { cause: error });
   }
 }
 

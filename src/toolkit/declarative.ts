@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mergeOutputs, summarize } from '../bundle/index.ts';
-import { ServiceError } from '../errors.ts';
+import { ServiceError, StartupError } from '../errors.ts';
 import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
@@ -74,7 +74,7 @@ export function parseDeclarativeTool(data: unknown, file: string): DeclarativeTo
     const field = i.path.length > 0 ? i.path.join('.') : '(root)';
     return i.code === 'unrecognized_keys' ? `${field}: unknown field(s) ${i.keys.join(', ')}` : `${field}: ${i.message}`;
   });
-  throw new Error(`${file}: invalid tool definition: ${problems.join('; ')}`);
+  throw new StartupError('tool_invalid', `${file}: invalid tool definition: ${problems.join('; ')}`);
 }
 
 const TEXT_INPUT = { type: 'object', required: ['input'], properties: { input: { type: ['string', 'array'] } } };

@@ -1,16 +1,15 @@
 import semver from 'semver';
 import { quoteForMessage } from '../lib/truncate.ts';
-import { ServiceError } from '../errors.ts';
+import { ServiceError, StartupError } from '../errors.ts';
 import { MAX_TOOL_NAME_CHARS, MAX_TOOL_VERSION_CHARS } from '../schemas/request.ts';
 import type { ToolDefinition } from './api.ts';
 
 const NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
 
 /** A registration problem found at startup. */
-export class ToolRegistryError extends Error {
+export class ToolRegistryError extends StartupError {
   constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
+    super('tool_invalid', message);
   }
 }
 
