@@ -16,6 +16,7 @@ import { KeyRing } from './auth/keys.ts';
 import { protectScope } from './auth/scope.ts';
 import type { Config } from './config.ts';
 import { Orchestrator, type RunDispatch } from './runs/orchestrator.ts';
+import { systemClock, type Clock } from './lib/clock.ts';
 import { PUBLIC_TENANT } from './lib/tenancy.ts';
 import type { Planner } from './planning/planner.ts';
 import type { Redactor } from './lib/redaction.ts';
@@ -43,7 +44,8 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   redact: Redactor;
-  now?: () => number;
+  /** Time for records, deadlines, tokens and event stamps (default: the wall clock). */
+  clock?: Clock;
   /** The shared run queue (STORE=redis, src/server.ts); without it runs execute where they were accepted. */
   dispatch?: RunDispatch;
   /** Spans of runs (src/observability/tracing.ts); default: none recorded. */
@@ -80,7 +82,8 @@ export interface BuiltApp {
  * contract's envelope.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp> {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
+  const now = clock.now;
   const timeouts = httpTimeouts(config);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -142,8 +145,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       maxTokensPerRun: config.MAX_TOKENS_PER_RUN,
       maxCostUsdPerRun: config.MAX_COST_USD_PER_RUN,
     },
-    // Only an injected clock replaces the orchestrator's own (sub-millisecond event timestamps).
-    ...(deps.now ? { now: deps.now } : {}),
+    clock,
     ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
   });

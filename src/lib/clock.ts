@@ -63,3 +63,18 @@ export function isoMicros(ms: number): string {
   const micros = Math.floor((ms - whole) * 1000);
   return `${new Date(whole).toISOString().slice(0, -1)}${String(micros).padStart(3, '0')}Z`;
 }
+
+/**
+ * The service's time, one dependency (`AppDeps.clock`, passed on to the
+ * orchestrator and the routes): `now` for records, deadlines and tokens,
+ * `precise` for event `ts`. Tests inject one; fake timers drive the system one.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** The same, fractional (sub-millisecond) where the clock can tell. */
+  precise(): number;
+}
+
+/** The wall clock, with {@link preciseNow} for event timestamps. */
+export const systemClock: Clock = { now: () => Date.now(), precise: preciseNow };

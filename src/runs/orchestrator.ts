@@ -7,7 +7,7 @@ import { isTerminal, type PlannerDecision, type RunResult } from '../schemas/res
 import { applyCostCeilings, checkBudgetFits } from '../requests/budgetCheck.ts';
 import { resolveRequest } from '../requests/resolveRequest.ts';
 import { emptyBudgetReport, emptyUsage } from '../requests/runAccount.ts';
-import { preciseNow } from '../lib/clock.ts';
+import { systemClock } from '../lib/clock.ts';
 import { Semaphore } from '../lib/semaphore.ts';
 import { Admission } from './admission.ts';
 import { RunLifecycle } from './lifecycle.ts';
@@ -41,10 +41,10 @@ export class Orchestrator {
 
   constructor(deps: OrchestratorDeps) {
     this.#deps = deps;
-    this.#now = deps.now ?? Date.now;
+    const clock = deps.clock ?? systemClock;
+    this.#now = clock.now;
     const tracing: Tracing = deps.tracing ?? NOOP_TRACING;
-    // Event `ts` is sub-millisecond unless a test injects `now`.
-    const events = new RunEvents(deps, deps.now ?? preciseNow);
+    const events = new RunEvents(deps, clock.precise);
     this.#admission = new Admission(deps.limits);
     this.#waiters = new RunWaiters(deps.store, this.#now);
     this.#runs = new RunLifecycle({

@@ -16,6 +16,7 @@ import type { ResolvedRequest, ToolDefinition } from '../toolkit/api.ts';
 import type { ToolRegistry } from '../toolkit/registry.ts';
 import type { Planner } from '../planning/planner.ts';
 import type { Redactor } from '../lib/redaction.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { TraceContext } from '../lib/trace.ts';
 import type { SchemaValidator } from '../lib/validator.ts';
 
@@ -33,7 +34,8 @@ export interface OrchestratorDeps {
   /** Mask REDACT_PATTERNS matches in the final result before it is stored and answered (REDACT_RESULTS). */
   redactResults?: boolean;
   limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number; maxQueuedRuns: number; maxRunsPerTenant?: number; outputTokensReserved?: number } & CostLimits;
-  now?: () => number;
+  /** Time for records, deadlines and event stamps (default: the wall clock). */
+  clock?: Clock;
   /**
    * With STORE=redis: runs go through a shared job queue and any replica's
    * worker may execute them (see Orchestrator.process). Without it,

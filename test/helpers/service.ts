@@ -1,3 +1,4 @@
+import type { Clock } from '../../src/lib/clock.ts';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
@@ -44,6 +45,8 @@ export interface TestServiceOptions {
   random?: () => number;
   /** Clock of the default memory store (its TTLs), e.g. `manualClock().now` from ./clock.ts. */
   now?: () => number;
+  /** The service's clock (AppDeps.clock): records, deadlines and event stamps. */
+  clock?: Clock;
   /** Exports the service's spans (e.g. an InMemorySpanExporter); without it, no tracing. */
   spanExporter?: SpanExporter;
 }
@@ -84,6 +87,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     metrics: new Metrics(),
     redact,
     tracing,
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
