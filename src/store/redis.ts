@@ -6,7 +6,8 @@ import { ELIDE_MIN_BYTES, elide, isElidable } from './eventLog.ts';
 import { HeldWrites, unavailable } from './heldWrites.ts';
 import { connectBoth, quit, redisConnections } from './redisConnection.ts';
 import { APPEND_EVENT, CLAIM, COMPLETE, redisKeys, SAVE_RUN, type RedisKeys } from './redisKeys.ts';
-import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
+import { createdMs, type RunListQuery, type RunPage } from './runList.ts';
+import { listRedisRuns } from './redisRunList.ts';
 import type { IdempotencyClaim, IdempotencyRecord, RunHead, Store, StoreLimits, Unsubscribe } from './types.ts';
 
 /**
@@ -15,12 +16,6 @@ import type { IdempotencyClaim, IdempotencyRecord, RunHead, Store, StoreLimits, 
  */
 export const ORPHAN_RUN_TTL_MS = 24 * 60 * 60 * 1000;
 
-
-/** Index entries read per round trip of `listRuns`. */
-const LIST_BATCH = 200;
-
-/** Index entries `listRuns` looks at per call at most (other tenants' runs included). */
-const LIST_SCAN_LIMIT = 5000;
 
 export interface RedisStoreOptions {
   /** `redis://[user:pass@]host:port[/db]`. */
@@ -123,36 +118,8 @@ export class RedisStore implements Store {
    * than {@link LIST_SCAN_LIMIT} index entries per call: a page may then be
    * short, with a cursor to go on from.
    */
-  async listRuns(query: RunListQuery): Promise<RunPage> {
-    const k = this.#keys;
-    const found: RunResult[] = [];
-    let position = query.cursor;
-    let scanned = 0;
-    while (scanned < LIST_SCAN_LIMIT) {
-      const max = position ? String(position.createdMs) : '+inf';
-      // Ties at the cursor's millisecond come back too; the ones already passed are skipped below.
-      const raw = await this.#client.zrevrangebyscore(k.createdIndex, max, '-inf', 'WITHSCORES', 'LIMIT', 0, LIST_BATCH);
-      const entries: { id: string; ms: number }[] = [];
-      for (let i = 0; i + 1 < raw.length; i += 2) {
-        const id = raw[i] as string;
-        const ms = Number(raw[i + 1]);
-        if (isAfterCursor(ms, id, position)) entries.push({ id, ms });
-      }
-      if (entries.length === 0) return { runs: found, next: null };
-      const records = await this.#client.mget(entries.map((e) => k.run(e.id)));
-      for (const [i, entry] of entries.entries()) {
-        scanned++;
-        position = { createdMs: entry.ms, id: entry.id };
-        const text = records[i];
-        if (text === null || text === undefined) continue;
-        const run = JSON.parse(text) as RunResult;
-        if (!matchesRunQuery(run, query)) continue;
-        found.push(run);
-        if (found.length === query.limit) return { runs: found, next: position };
-      }
-      if (raw.length < LIST_BATCH * 2) return { runs: found, next: null };
-    }
-    return { runs: found, next: position ?? null };
+  listRuns(query: RunListQuery): Promise<RunPage> {
+    return listRedisRuns(this.#client, this.#keys, query);
   }
 
   async getRun(id: string): Promise<RunResult | null> {
