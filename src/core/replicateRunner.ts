@@ -61,6 +61,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, texts, request, env.validator);
     latest = { summary, covers };
     env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(finished, n), budget_used: env.account.report().used });
+    env.memory?.record(env.memory.ownKeys.partial, { summary, completed: covers, requested: n });
   };
 
   const onFinished = (replicate: Replicate, announce = true) => {
