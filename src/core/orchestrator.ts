@@ -13,6 +13,7 @@ import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from
 import { tenantOfRun, type Store } from '../store/types.ts';
 import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../tools/api.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
+import { rememberStep } from '../tools/stepMemory.ts';
 import type { Planner } from './planner.ts';
 import type { Redactor } from './redaction.ts';
 import { applyCostCeilings, checkBudgetFits, estimateCall, type CallEstimate, type CostLimits } from './budgetCheck.ts';
@@ -755,6 +756,7 @@ export class Orchestrator {
         const step = options.step ?? innerTool.name;
         ctx.emit({ type: 'tool_started', tool: innerTool.name, step });
         const result = await this.#executeTool(active, innerTool, innerRequest, signal, span, step);
+        await rememberStep(ctx, step, innerTool.name, result);
         ctx.emit({ type: 'tool_completed', tool: innerTool.name, step, status: result.error ? 'failed' : 'succeeded' });
         return result;
       },

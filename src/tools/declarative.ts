@@ -5,7 +5,7 @@ import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
-import { checkKeepRefs, keepSummary, rememberStep } from './stepMemory.ts';
+import { checkKeepRefs, keepSummary } from './stepMemory.ts';
 import { asText, checkMemoryRefs, fillTemplate, readMemoryRefs, templateMemoryRefs } from './stepTemplate.ts';
 
 export { fillTemplate } from './stepTemplate.ts';
@@ -224,7 +224,6 @@ async function runPipeline(ctx: ToolContext, steps: StepSpec[], maxPromptBytes: 
       return { output: null, bundle: last.bundle, error: error as ServiceError };
     }
     last = await ctx.runTool(step.tool, request, { ...(step.version ? { version: step.version } : {}), step: label });
-    await rememberStep(ctx, label, step.tool, last);
     if (last.bundle) kept.push(stepBundle(label, step.tool, last.bundle));
     const bundle = last.bundle ? withSteps({ ...last.bundle, replicates: last.bundle.replicates.map((r) => ({ ...r, step: label })) }, kept) : null;
     last = { ...last, bundle };
@@ -249,7 +248,6 @@ async function runFanout(ctx: ToolContext, branches: StepSpec[], combine: 'objec
   const outcomes = await Promise.all(
     branches.map((b, i) => ctx.runTool(b.tool, requests[i] as Partial<ResolvedRequest>, { ...(b.version ? { version: b.version } : {}), step: labels[i] as string })),
   );
-  await Promise.all(outcomes.map((o, i) => rememberStep(ctx, labels[i] as string, (branches[i] as StepSpec).tool, o)));
   const failed = outcomes.find((o) => o.error);
   const replicates: Replicate[] = [];
   const kept: StepBundle[] = [];

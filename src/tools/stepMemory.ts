@@ -17,7 +17,9 @@ export interface StepMemory {
 }
 
 /**
- * Writes a finished step's result to the run's memory, for later steps,
+ * Writes a finished composite step's result (any `ctx.runTool` call: pipeline
+ * steps, fan-out branches, TypeScript composites) to the run's memory under
+ * `step.<label>` of the calling tool, for later steps,
  * the synthesizer and other tools of the run. Over the byte bound it is
  * stored without the bundle's replicates, then without the bundle; if even
  * that does not fit, it is left out (a warning in the run's log; a later
