@@ -133,6 +133,7 @@ export class RunMemory {
   /** Writes the value, or the first trimmed form that fits; throws when none does. */
   async #set(key: string, value: unknown, options: MemorySetOptions): Promise<void> {
     checkKey(key);
+    if (this.#ended) throw new ServiceError('invalid_request', `run memory: "${key}" not written: the run has ended and its memory is dropped`);
     const forms = [value, ...(options.trimmed ?? [])];
     let last: MemoryPut | undefined;
     for (const [i, form] of forms.entries()) {
