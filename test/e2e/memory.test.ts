@@ -133,6 +133,29 @@ describe('run memory with the memory store', () => {
     expect(held().size.runs).toBe(0);
   });
 
+  it('the synthesizer quotes the memory entries synthesize.memory names, and notes its answer there', async () => {
+    const { body } = await postJson(`${svc.url}/v1/runs`, {
+      tool: 'answer',
+      input: 'Which plan fits a team of five?',
+      replicates: 2,
+      synthesize: { memory: ['planner', 'partial', 'note.absent'] },
+    });
+    expect(body.status).toBe('succeeded');
+    const prompt = svc.sim.requests.map((r) => JSON.stringify(r.body)).find((b) => b.includes("From the run's memory:"));
+    expect(prompt).toBeDefined();
+    expect(prompt).toContain(JSON.stringify(`[planner] ${JSON.stringify(body.planner)}`).slice(1, -1));
+    expect(prompt).toContain('[partial] {');
+    expect(prompt).toContain("[note.absent] (not in the run's memory)");
+    expect(held().holds(body.id)).toBe(false);
+  });
+
+  it('refuses a synthesize.memory key outside the grammar with 400', async () => {
+    const { status, body } = await postJson(`${svc.url}/v1/runs`, { tool: 'answer', input: 'Hi', synthesize: { memory: ['secrets'] } });
+    expect(status).toBe(400);
+    expect(body.error.code).toBe('invalid_request');
+    expect(body.error.message).toContain('synthesize');
+  });
+
   it('a cancelled run drops its memory', async () => {
     // Step 1 answers, step 2 hangs until the cancel aborts it.
     svc.sim.configure({ faults: [{ type: 'ok' }, { type: 'hang' }] });
