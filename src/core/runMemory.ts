@@ -20,6 +20,16 @@ export const DEFAULT_MEMORY_LIMITS: MemoryLimits = { maxBytes: 1_048_576, maxEnt
 /** Until `begin` says when the run must end, writes expire after this (the longest MAX_TIMEOUT_MS allows). */
 const UNKNOWN_DEADLINE_TTL_MS = 3_600_000;
 
+/**
+ * The `partial` entry of a partial summary: the summary without its
+ * pairwise matrix (n² numbers, in the bundle already), and how many of the
+ * requested replicates it covers.
+ */
+export function partialEntry(summary: { pairwise_distances?: unknown }, completed: number, requested: number): unknown {
+  const { pairwise_distances: _matrix, ...rest } = summary;
+  return { summary: rest, completed, requested };
+}
+
 /** Keys only the service writes. */
 const SERVICE_KEYS = new Set(['input', 'planner']);
 
@@ -39,6 +49,8 @@ export class RunMemory {
   readonly #pending = new Set<Promise<unknown>>();
   readonly #trimmed = new Set<string>();
   readonly #refused = new Set<string>();
+  /** Observation keys already warned about: a refused partial summary is logged once, not at every summary. */
+  readonly #warned = new Set<string>();
   #expiresAt: number | undefined;
   #kept: { summary: unknown } | undefined;
   #ended = false;
@@ -138,7 +150,9 @@ export class RunMemory {
     let last: MemoryPut | undefined;
     for (const [i, form] of forms.entries()) {
       const json = toJson(form, `run memory "${key}"`);
-      last = await this.#put(key, json);
+      const put = await this.#put(key, json);
+      if (put === null) throw new ServiceError('invalid_request', `run memory: "${key}" not written: the run has ended and its memory is dropped`);
+      last = put;
       if (last.stored) {
         if (i > 0) {
           this.#trimmed.add(key);
@@ -162,15 +176,19 @@ export class RunMemory {
     }
     this.#put(key, json).then(
       (put) => {
-        if (!put.stored) this.#log.warn({ key, err: this.#refusal(key, put, json) }, 'run memory: observation not recorded');
+        // null: the run ended before this write; nothing is written after the end, by design.
+        if (put === null || put.stored) return;
+        const err = this.#refusal(key, put, json);
+        if (!this.#warned.has(key)) this.#log.warn({ key, err }, 'run memory: observation not recorded');
+        this.#warned.add(key);
       },
       (error: unknown) => this.#log.warn({ err: error, key }, 'run memory: observation not recorded'),
     );
   }
 
   /** Every write is tracked, so `end` drops only after the last one landed. */
-  #put(key: string, json: string): Promise<MemoryPut> {
-    if (this.#ended) return Promise.resolve({ stored: false, limit: 'bytes', bytes: 0, entries: 0 });
+  #put(key: string, json: string): Promise<MemoryPut | null> {
+    if (this.#ended) return Promise.resolve(null);
     const write = this.#store.put(this.#runId, key, json, { maxBytes: this.#limits.maxBytes, maxEntries: this.#limits.maxEntries, ttlMs: this.#ttlMs() });
     this.#pending.add(write);
     const forget = () => this.#pending.delete(write);
