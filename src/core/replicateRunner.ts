@@ -21,6 +21,7 @@ import { isoMicros, preciseNow } from './clock.ts';
 import { replicateSeed } from './resolveRequest.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
 import type { Span } from '@opentelemetry/api';
+import { partialEntry } from './runMemory.ts';
 import { Semaphore } from './semaphore.ts';
 import { synthesize } from './synthesizer.ts';
 import type { SchemaValidator } from './validator.ts';
@@ -61,6 +62,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, texts, request, env.validator);
     latest = { summary, covers };
     env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(finished, n), budget_used: env.account.report().used });
+    env.memory?.record(env.memory.ownKeys.partial, partialEntry(summary, covers, n));
   };
 
   const onFinished = (replicate: Replicate, announce = true) => {
