@@ -5,6 +5,7 @@ import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
+import { DEFAULT_HANDOFFS_MAX_TURNS, HandoffFields, handoffPlanOf, handoffsDisabled, type HandoffOptions } from './handoffTool.ts';
 
 const Name = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lowercase letters, digits, _ . - (starting with a letter)');
 const Semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[\w.]+)?(?:\+[\w.]+)?$/, 'a semver version such as 1.0.0');
@@ -48,6 +49,7 @@ export const DeclarativeToolSchema = z.discriminatedUnion('kind', [
     model: z.string().min(1).optional(),
     output_schema: z.record(z.string(), z.unknown()).optional(),
     temperature: z.number().min(0).max(2).optional(),
+    ...HandoffFields,
   }),
   z.strictObject({ ...Common, kind: z.literal('pipeline'), steps: z.array(Step).min(1), output_schema: z.record(z.string(), z.unknown()).optional() }),
   z.strictObject({
@@ -83,6 +85,8 @@ export const DEFAULT_MAX_PROMPT_BYTES = 1_048_576;
 export interface DeclarativeOptions {
   /** UTF-8 bytes of a prompt a step template builds; past it the step fails (MAX_PROMPT_BYTES). */
   maxPromptBytes?: number;
+  /** Whether tools with `handoffs: true` may run (HANDOFFS), and their turn bound (HANDOFFS_MAX_TURNS). Default: off. */
+  handoffs?: HandoffOptions;
 }
 
 /** Turns a parsed declarative file into a registered tool. */
@@ -97,7 +101,12 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
     source,
   };
   if (spec.kind === 'agent') {
+    const handoffs = options.handoffs ?? { enabled: false, maxTurns: DEFAULT_HANDOFFS_MAX_TURNS };
+    const plan = handoffPlanOf(spec, source, handoffs);
+    // No fallback: with HANDOFFS off a handoff tool is refused before a run exists, and never runs without its agents.
+    const gate = plan && !handoffs.enabled ? { admit: () => { throw handoffsDisabled(spec.name); } } : {};
     return {
+      ...gate,
       ...base,
       output_schema: spec.output_schema ?? { type: 'string' },
       defaults: {
@@ -109,7 +118,11 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
           ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
         },
       },
-      execute: (ctx) => ctx.replicate(),
+      execute: (ctx) => {
+        if (!plan) return ctx.replicate();
+        if (!handoffs.enabled) throw handoffsDisabled(spec.name);
+        return ctx.replicate({ handoffs: plan });
+      },
     };
   }
   const dependencies = Object.fromEntries((spec.kind === 'pipeline' ? spec.steps : spec.tools).map((s) => [s.tool, s.version ?? '*']));
