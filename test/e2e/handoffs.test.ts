@@ -194,9 +194,21 @@ defaults:
 });
 
 describe('handoffs with HANDOFFS off (the default)', () => {
+  // A pipeline whose second step is the handoff tool: nothing runs it without its handoffs either.
+  const PIPELINE = `
+name: desk_pipeline
+version: 1.0.0
+description: Sentiment first, then the support desk.
+kind: pipeline
+steps:
+  - tool: sentiment
+    replicates: 1
+  - tool: support_desk
+    input: "{{input}}"
+`;
   let svc: TestService;
   beforeAll(async () => {
-    svc = await startWith({}, { 'docs/handoffs.md': DOC_TOOL });
+    svc = await startWith({}, { 'docs/handoffs.md': DOC_TOOL, 'test/desk_pipeline.yaml': PIPELINE });
   });
   afterAll(async () => svc.close());
 
@@ -215,6 +227,16 @@ describe('handoffs with HANDOFFS off (the default)', () => {
     expect(svc.sim.stats().received).toBe(0);
     const list = await fetch(`${svc.url}/v1/runs?tool=support_desk`).then((r) => r.json());
     expect(list.data).toEqual([]);
+  });
+
+  it('a composite with a handoff step fails at that step with handoffs_disabled, and its agents make no call', async () => {
+    svc.sim.reset();
+    const { status, body } = await postJson(`${svc.url}/v1/runs`, { tool: 'desk_pipeline', input: 'I was charged twice.' });
+    expect(status).toBe(200);
+    expect(body.status).toBe('failed');
+    expect(body.error).toMatchObject({ code: 'handoffs_disabled' });
+    // Only the sentiment step's one replicate reached the provider.
+    expect(svc.sim.stats().received).toBe(1);
   });
 
   it('other tools still run', async () => {
