@@ -35,7 +35,7 @@ const eventBodies = {
   run_completed: { result: RunResultSchema },
   /** Another replica took the run over after its executor died: `after` is the last seq it found, `kept` the replicates it keeps. */
   /** With handoffs on (HANDOFFS=on and a tool's `handoffs: true`): the agent `from` handed the task to `to` after `turn` model calls; `source` is the replicate. */
-  handoff: { source: z.string(), from: z.string(), to: z.string(), turn: z.number().int().min(1) },
+  handoff: { from: z.string(), to: z.string(), turn: z.number().int().min(1) },
   run_resumed: { after: z.number().int().min(0), kept: z.number().int().min(0), attempt: z.number().int().min(1) },
 } as const;
 
