@@ -121,7 +121,9 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
       execute: (ctx) => {
         if (!plan) return ctx.replicate();
         if (!handoffs.enabled) throw handoffsDisabled(spec.name);
-        return ctx.replicate({ handoffs: plan });
+        // The request's agent.instructions replace the entry agent's, as they replace any agent tool's.
+        const instructions = ctx.request.agent.instructions ?? spec.instructions;
+        return ctx.replicate({ handoffs: { ...plan, agents: plan.agents.map((a) => (a.name === plan.entry ? { ...a, instructions } : a)) } });
       },
     };
   }

@@ -23,12 +23,11 @@ const DOC_TOOL = yamlExamples.get('tool') as string;
 const DOC_REQUEST = JSON.parse(jsonExamples.get('request') as string) as Record<string, unknown>;
 const BILLING_INSTRUCTIONS = (parseYaml(DOC_TOOL) as { agents: Array<{ name: string; instructions: string }> }).agents.find((a) => a.name === 'billing')!.instructions;
 
+/** The doc's simulator script: turn 0 (the front desk) hands over to billing; turn 1 (billing, whose conversation holds the transfer's result) answers. */
+const DOC_SIMULATOR = JSON.parse(jsonExamples.get('simulator') as string) as Partial<SimulatorBehavior>;
 const ANSWER = { team: 'billing', answer: 'We refunded the second charge.' };
-/** Turn 0 (the front desk) hands over to billing; turn 1 (billing, whose conversation holds the transfer's result) answers. */
-const HAND_TO_BILLING: Partial<SimulatorBehavior> = {
-  answers: { kind: 'script', when: 'always', turns: [{ tool_call: { name: 'transfer_to_billing' } }, { value: ANSWER }] },
-  usage: { inputTokens: 20, outputTokens: 10 },
-};
+/** Fixed usage per model call, so every turn's tokens can be counted. */
+const HAND_TO_BILLING: Partial<SimulatorBehavior> = { ...DOC_SIMULATOR, usage: { inputTokens: 20, outputTokens: 10 } };
 
 /** The service's tools plus declarative `extra` tools (YAML), built on the configuration `env` gives. */
 async function registryWith(env: Record<string, string>, extra: Record<string, string>): Promise<ToolRegistry> {
@@ -65,7 +64,7 @@ describe('handoffs with HANDOFFS=on (docs/handoffs.md example)', () => {
 
   it('the doc has the examples this test runs', () => {
     expect([...yamlExamples.keys()]).toEqual(['tool']);
-    expect([...jsonExamples.keys()]).toEqual(['request']);
+    expect([...jsonExamples.keys()].sort()).toEqual(['request', 'simulator']);
   });
 
   it('the front desk hands the task to billing: the simulator sees billing’s request, the stream a handoff event per replicate', async () => {
@@ -142,6 +141,26 @@ describe('handoffs with HANDOFFS=on (docs/handoffs.md example)', () => {
     expect(svc.sim.stats().received).toBe(1);
     expect(body.usage.total_tokens).toBe(40);
     expect(body.bundle.replicates[0].usage.total_tokens).toBe(40);
+  });
+});
+
+describe('handoffs on the Responses API (OPENAI_API=responses)', () => {
+  let svc: TestService;
+  beforeAll(async () => {
+    svc = await startWith({ HANDOFFS: 'on', OPENAI_API: 'responses' }, { 'docs/handoffs.md': DOC_TOOL });
+  });
+  afterAll(async () => svc.close());
+
+  it('hands the task to billing too: billing’s request carries the transfer’s result', async () => {
+    svc.sim.configure(HAND_TO_BILLING);
+    const { frames } = await postStream(svc.url, { ...DOC_REQUEST, replicates: 1 });
+    expect(frames.filter((f) => f.event === 'handoff').map((f) => [f.data.from, f.data.to])).toEqual([['support_desk', 'billing']]);
+    const requests = svc.sim.requests.filter((r) => r.path.endsWith('/responses'));
+    expect(requests).toHaveLength(2);
+    const billing = requests[1]!.body as any;
+    expect(billing.instructions).toBe(BILLING_INSTRUCTIONS);
+    expect(billing.input.some((item: any) => item.type === 'function_call_output')).toBe(true);
+    expect(frames.at(-1)!.data.result).toMatchObject({ status: 'succeeded', output: ANSWER });
   });
 });
 

@@ -87,7 +87,9 @@ describe('the HANDOFFS flag', () => {
     const tool = build(desk({ max_turns: 4 }), ON);
     expect(tool.admit).toBeUndefined();
     let overrides: unknown;
-    await tool.execute({ replicate: async (o: unknown) => ((overrides = o), { output: null, bundle: null }) } as unknown as ToolContext);
+    const context = (agent: Record<string, unknown>) =>
+      ({ request: { agent }, replicate: async (o: unknown) => ((overrides = o), { output: null, bundle: null }) }) as unknown as ToolContext;
+    await tool.execute(context({ model: 'm', instructions: 'Hand it on.' }));
     expect(overrides).toEqual({
       handoffs: {
         entry: 'desk',
@@ -99,6 +101,14 @@ describe('the HANDOFFS flag', () => {
         ],
       },
     });
+    // A request's agent.instructions replace the entry agent's, and only its.
+    await tool.execute(context({ model: 'm', instructions: 'Route carefully.' }));
+    const agents = (overrides as { handoffs: { agents: Array<{ name: string; instructions: string }> } }).handoffs.agents;
+    expect(agents.map((a) => [a.name, a.instructions])).toEqual([
+      ['desk', 'Route carefully.'],
+      ['billing', 'Answer billing questions.'],
+      ['tech', 'Answer technical questions.'],
+    ]);
   });
 
   it('a tool without handoffs is unaffected by the flag', () => {
