@@ -133,6 +133,24 @@ describe('handoffs with HANDOFFS=on (docs/handoffs.md example)', () => {
     expect(parentOf(calls.find((c) => c.attributes['gen_ai.agent.name'] === 'billing')!)).toBe(spanId(handoff));
   });
 
+  it('cancelling during the second agent’s turn aborts its request, and the run ends cancelled', async () => {
+    svc.sim.configure({ ...HAND_TO_BILLING, latencyMs: { sequence: [0, 60_000] } });
+    const started = await postJson(`${svc.url}/v1/runs`, { ...DOC_REQUEST, stream: false, background: true, replicates: 1 });
+    expect(started.status).toBe(202);
+    await waitFor(() => svc.sim.stats().received === 2 && svc.sim.stats().inFlight === 1, { what: 'billing’s request in flight' });
+    expect(systemText(svc.sim.requests[1]!.body)).toContain(BILLING_INSTRUCTIONS);
+    const cancel = await postJson(`${svc.url}/v1/runs/${started.body.id}/cancel`, {});
+    expect(cancel.status).toBe(200);
+    await waitFor(() => svc.sim.stats().aborted === 1, { what: 'billing’s request aborted' });
+    const run = await waitFor(async () => {
+      const r = await fetch(`${svc.url}/v1/runs/${started.body.id}`).then((res) => res.json());
+      return r.status !== 'running' && r.status !== 'queued' && r;
+    }, { what: 'the run ending' });
+    expect(run.status).toBe('cancelled');
+    // The front desk's answered turn is still counted.
+    expect(run.usage.total_tokens).toBe(30);
+  });
+
   it('a turn the budget cannot cover is never sent: the run ends budget_exceeded with the first turn charged', async () => {
     svc.sim.configure({ ...HAND_TO_BILLING, usage: { inputTokens: 30, outputTokens: 10 } });
     const { status, body } = await postJson(`${svc.url}/v1/runs`, { ...DOC_REQUEST, stream: false, replicates: 1, budget: { max_tokens: 60 } });
