@@ -123,11 +123,18 @@ export class HandoffRunError extends Error {
 export async function runWithHandoffs(deps: HandoffRunDeps, call: HandoffCall): Promise<HandoffOutcome> {
   const { plan } = call.handoffs;
   const tracing = deps.tracing.enabled && call.span ? deps.tracing : undefined;
-  const state = { agent: plan.entry, turn: 0, attempts: 0, usage: emptyUsage(), cost: 0, parent: call.span, handoffSpan: undefined as Span | undefined };
+  const state = { agent: plan.entry, turn: 0, attempts: 0, usage: emptyUsage(), cost: 0, parent: call.span, handoffSpan: undefined as Span | undefined, spanUsage: emptyUsage() };
+  /** Ends the open handoff span with what the turns under it spent. */
+  const endHandoffSpan = (error?: { code: string; message: string }) => {
+    if (!state.handoffSpan) return;
+    endSpan(state.handoffSpan, { attributes: usageAttributes(state.spanUsage), ...(error ? { error } : {}) });
+    state.handoffSpan = undefined;
+  };
 
   const transfer = (from: string, to: string) => {
     if (tracing && call.span) {
-      if (state.handoffSpan) endSpan(state.handoffSpan);
+      endHandoffSpan();
+      state.spanUsage = emptyUsage();
       state.handoffSpan = tracing.startChild('handoff', call.span, { 'handoff.from': from, 'handoff.to': to, 'handoff.turn': state.turn, 'gen_ai.agent.name': to });
       state.parent = state.handoffSpan;
     }
@@ -153,6 +160,7 @@ export async function runWithHandoffs(deps: HandoffRunDeps, call: HandoffCall): 
         const usage: Usage = { input_tokens: response.usage.inputTokens, output_tokens: response.usage.outputTokens, total_tokens: response.usage.inputTokens + response.usage.outputTokens };
         const cost = deps.cost(call.model, usage);
         state.usage = addUsage(state.usage, usage);
+        state.spanUsage = addUsage(state.spanUsage, usage);
         state.cost += cost;
         call.handoffs.onTurn?.({ agent, turn, model: call.model, usage, cost_usd: cost });
         return response;
@@ -180,7 +188,7 @@ export async function runWithHandoffs(deps: HandoffRunDeps, call: HandoffCall): 
 
   try {
     const result = await deps.runner.run(entry, call.input, { signal: call.signal, maxTurns: plan.maxTurns });
-    if (state.handoffSpan) endSpan(state.handoffSpan, { attributes: usageAttributes(state.usage) });
+    endHandoffSpan();
     return { finalOutput: result.finalOutput, lastAgent: result.lastAgent?.name ?? state.agent, usage: state.usage, cost_usd: state.cost, attempts: state.attempts, turns: state.turn };
   } catch (error) {
     const cause =
@@ -192,7 +200,7 @@ export async function runWithHandoffs(deps: HandoffRunDeps, call: HandoffCall): 
             details: { reason: 'max_turns', max_turns: plan.maxTurns },
           })
         : error;
-    if (state.handoffSpan) endSpan(state.handoffSpan, { error: cause instanceof ServiceError ? cause : { code: 'provider_error', message: String(cause) } });
+    endHandoffSpan(cause instanceof ServiceError ? cause : { code: 'provider_error', message: String(cause) });
     throw new HandoffRunError(cause, state.attempts, state.usage, state.cost);
   }
 }

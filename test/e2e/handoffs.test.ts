@@ -120,7 +120,15 @@ describe('handoffs with HANDOFFS=on (docs/handoffs.md example)', () => {
     expect(handoffs).toHaveLength(1);
     const handoff = handoffs[0]!;
     expect(parentOf(handoff)).toBe(spanId(replicate!));
-    expect(handoff.attributes).toMatchObject({ 'handoff.from': 'support_desk', 'handoff.to': 'billing', 'handoff.turn': 1, 'gen_ai.agent.name': 'billing' });
+    // Its usage is billing's one turn (the fixed 20 + 10 tokens of the simulator).
+    expect(handoff.attributes).toMatchObject({
+      'handoff.from': 'support_desk',
+      'handoff.to': 'billing',
+      'handoff.turn': 1,
+      'gen_ai.agent.name': 'billing',
+      'gen_ai.usage.input_tokens': 20,
+      'gen_ai.usage.output_tokens': 10,
+    });
     expect(handoff.status.code).toBe(1); // OK
     const calls = spans.filter((s) => s.name === 'provider_call');
     expect(calls.map((c) => [c.attributes['gen_ai.agent.name'], c.attributes['handoff.turn']])).toEqual(
