@@ -90,11 +90,9 @@ export interface HandoffCall {
 /** The conversation's answer and what it spent in all. */
 export interface HandoffOutcome {
   finalOutput: unknown;
-  lastAgent: string;
   usage: Usage;
   cost_usd: number;
   attempts: number;
-  turns: number;
 }
 
 /** A conversation that failed: the cause, and what its answered turns had spent. */
@@ -189,7 +187,7 @@ export async function runWithHandoffs(deps: HandoffRunDeps, call: HandoffCall): 
   try {
     const result = await deps.runner.run(entry, call.input, { signal: call.signal, maxTurns: plan.maxTurns });
     endHandoffSpan();
-    return { finalOutput: result.finalOutput, lastAgent: result.lastAgent?.name ?? state.agent, usage: state.usage, cost_usd: state.cost, attempts: state.attempts, turns: state.turn };
+    return { finalOutput: result.finalOutput, usage: state.usage, cost_usd: state.cost, attempts: state.attempts };
   } catch (error) {
     const cause =
       error instanceof MaxTurnsExceededError
