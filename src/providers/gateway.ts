@@ -163,7 +163,7 @@ export function gatewayFromConfig(
 }
 
 /** Wraps a JSON Schema whose root is not an object, since structured outputs need an object root. */
-export const WRAP_KEY = 'value';
+const WRAP_KEY = 'value';
 /** Keywords holding data, not schemas: a `$ref` inside them is not a reference. */
 const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples']);
 
