@@ -17,7 +17,7 @@ const SubAgent = z.strictObject({
   description: z.string().min(1).optional(),
   instructions: z.string().min(1),
   /** Agents it may hand the task to: other sub-agents, or the tool's own name (the entry agent). */
-  handoffs: z.array(AgentName).max(MAX_HANDOFF_AGENTS).default([]),
+  handoffs: z.array(z.string().min(1).max(64)).max(MAX_HANDOFF_AGENTS).default([]),
 });
 
 /** The fields an `agent` tool adds to declare sub-agents (docs/handoffs.md). */

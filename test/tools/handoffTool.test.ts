@@ -40,6 +40,11 @@ describe('declaring a handoff tool', () => {
     expect(() => build(data)).toThrow(message);
   });
 
+  it('a sub-agent may hand the task back to an entry agent whose tool name has - or .', () => {
+    const tool = build({ ...desk(), name: 'front-desk', agents: [{ name: 'billing', instructions: 'x', handoffs: ['front-desk'] }] });
+    expect(tool.name).toBe('front-desk');
+  });
+
   it('an unknown field of an agent is a load error too', () => {
     expect(() => build(desk({ agents: [{ name: 'billing', instructions: 'x', model: 'gpt-4o' }] }))).toThrow(/agents\.0: unknown field\(s\) model/);
   });
