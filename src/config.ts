@@ -261,6 +261,11 @@ export const ConfigSchema = z.object({
   /** Put prompts and outputs on spans (redacted by REDACT_PATTERNS). */
   OTEL_CAPTURE_CONTENT: z.stringbool().default(false),
 
+  // Handoffs (docs/handoffs.md): tools whose agents hand the task to one another run only with HANDOFFS=on.
+  HANDOFFS: z.stringbool().default(false),
+  /** Model calls one replicate of a handoff tool may make across its agents; a tool's `max_turns` may not exceed it. */
+  HANDOFFS_MAX_TURNS: int(6, 2, 64),
+
   TOOLS_DIR: z.string().default('tools'),
   /** Planner rules file (YAML); unset, config/planner.yaml is used when present, else runs without a `tool` use `bundle`. */
   PLANNER_RULES: optionalString,

@@ -692,7 +692,7 @@ export class Orchestrator {
       try {
         release = await active.account.reserve(estimate, callSignal);
         const result = await operation(callSignal);
-        active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
+        if (!('chargedByTurn' in result && result.chargedByTurn)) active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
         return result;
       } catch (error) {
         if (error instanceof ModelCallError) throw error;

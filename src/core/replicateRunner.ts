@@ -20,6 +20,7 @@ import { endSpan, usageAttributes } from '../observability/tracing.ts';
 import { isoMicros, preciseNow } from './clock.ts';
 import { replicateSeed } from './resolveRequest.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
+import { handoffCall } from './handoffCall.ts';
 import type { Span } from '@opentelemetry/api';
 import { partialEntry } from './runMemory.ts';
 import { Semaphore } from './semaphore.ts';
@@ -216,6 +217,7 @@ async function callModel(
       maxOutputTokens: request.agent.max_output_tokens,
       signal,
       span,
+      ...handoffCall(env, request, index),
     });
     const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
     return {
@@ -248,8 +250,8 @@ async function callModel(
       model: request.agent.model,
       seed,
       attempts: failure.attempts,
-      usage: emptyUsage(),
-      cost_usd: 0,
+      usage: failure.spent?.usage ?? emptyUsage(),
+      cost_usd: failure.spent?.cost_usd ?? 0,
       latency_ms: round(failure.latency_ms),
       started_at: isoMicros(startedAt),
       ended_at: isoMicros(preciseNow()),

@@ -6,6 +6,7 @@ import type { Bundle } from '../schemas/bundle.ts';
 import type { EmittedEvent } from '../schemas/events.ts';
 import type { AgentSpec, BudgetLimits, EarlyStopConfig, LaunchConfig, RunInput, SynthesizeConfig } from '../schemas/request.ts';
 import type { EmbeddingRequest, EmbeddingResult, ModelCallRequest, ModelCallResult } from '../providers/gateway.ts';
+import type { HandoffPlan } from '../providers/handoffRun.ts';
 
 /** A JSON Schema document. */
 export type JsonSchema = Record<string, unknown>;
@@ -43,6 +44,8 @@ export interface ResolvedRequest {
   metric: DistanceMetricName;
   merge: string;
   options: Record<string, unknown>;
+  /** Set only by a tool with `handoffs: true` (never from a request): each replicate is a conversation of these agents. */
+  handoffs?: HandoffPlan | undefined;
 }
 
 /** What a tool hands back: its output and, for bundle-style tools, the Evidence Bundle. */
@@ -149,6 +152,8 @@ export interface ToolDefinition {
   dependencies?: Record<string, string>;
   /** Where the tool came from (a file path for declarative tools). */
   source?: string;
+  /** Throws a ServiceError when this deployment cannot run the tool (e.g. handoffs while HANDOFFS is off); checked before a run is created. */
+  admit?(): void;
   execute(ctx: ToolContext): Promise<ToolOutcome>;
 }
 

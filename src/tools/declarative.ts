@@ -5,6 +5,7 @@ import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
+import { DEFAULT_HANDOFFS_MAX_TURNS, HandoffFields, handoffPlanOf, handoffsDisabled, type HandoffOptions } from './handoffTool.ts';
 import { checkKeepRefs, keepSummary } from './stepMemory.ts';
 import { asText, checkMemoryRefs, fillTemplate, readMemoryRefs, templateMemoryRefs } from './stepTemplate.ts';
 
@@ -52,6 +53,7 @@ export const DeclarativeToolSchema = z.discriminatedUnion('kind', [
     model: z.string().min(1).optional(),
     output_schema: z.record(z.string(), z.unknown()).optional(),
     temperature: z.number().min(0).max(2).optional(),
+    ...HandoffFields,
   }),
   z.strictObject({
     ...Common,
@@ -113,6 +115,8 @@ export const DEFAULT_MAX_PROMPT_BYTES = 1_048_576;
 export interface DeclarativeOptions {
   /** UTF-8 bytes of a prompt a step template builds; past it the step fails (MAX_PROMPT_BYTES). */
   maxPromptBytes?: number;
+  /** Whether tools with `handoffs: true` may run (HANDOFFS), and their turn bound (HANDOFFS_MAX_TURNS). Default: off. */
+  handoffs?: HandoffOptions;
 }
 
 /** Turns a parsed declarative file into a registered tool. */
@@ -127,7 +131,12 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
     source,
   };
   if (spec.kind === 'agent') {
+    const handoffs = options.handoffs ?? { enabled: false, maxTurns: DEFAULT_HANDOFFS_MAX_TURNS };
+    const plan = handoffPlanOf(spec, source, handoffs);
+    // No fallback: with HANDOFFS off a handoff tool is refused before a run exists, and never runs without its agents.
+    const gate = plan && !handoffs.enabled ? { admit: () => { throw handoffsDisabled(spec.name); } } : {};
     return {
+      ...gate,
       ...base,
       output_schema: spec.output_schema ?? { type: 'string' },
       defaults: {
@@ -139,7 +148,13 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
           ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
         },
       },
-      execute: (ctx) => ctx.replicate(),
+      execute: (ctx) => {
+        if (!plan) return ctx.replicate();
+        if (!handoffs.enabled) throw handoffsDisabled(spec.name);
+        // The request's agent.instructions replace the entry agent's, as they replace any agent tool's.
+        const instructions = ctx.request.agent.instructions ?? spec.instructions;
+        return ctx.replicate({ handoffs: { ...plan, agents: plan.agents.map((a) => (a.name === plan.entry ? { ...a, instructions } : a)) } });
+      },
     };
   }
   const dependencies = Object.fromEntries((spec.kind === 'pipeline' ? spec.steps : spec.tools).map((s) => [s.tool, s.version ?? '*']));
