@@ -12,6 +12,7 @@ import type { RetryPolicy } from '../reliability/retry.ts';
 import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
+import { HandoffRunError, runWithHandoffs, type HandoffRequest, type HandoffRunDeps } from './handoffRun.ts';
 import { BoundedModelProvider } from './modelProvider.ts';
 import { PricingTable } from './pricing.ts';
 import { createTransport, RESPONSE_ENVELOPE_BYTES, type Transport } from './transport.ts';
@@ -33,6 +34,8 @@ export interface ModelCallRequest {
   tenant?: string | undefined;
   /** The span this call belongs to (a replicate, the synthesis): each attempt is a `provider_call` under it. */
   span?: Span | undefined;
+  /** Run the call as a conversation of agents that hand the task to one another (docs/handoffs.md); only tools with `handoffs: true` set it. */
+  handoffs?: HandoffRequest | undefined;
 }
 
 /** What every successful provider operation reports for accounting. */
@@ -48,6 +51,8 @@ export interface CallAccounting {
 /** What a successful call returns: the answer plus its accounting. */
 export interface ModelCallResult extends CallAccounting {
   output: unknown;
+  /** True when each turn was already reported through `handoffs.onTurn` (whose caller charged it): the totals are for the record only. */
+  chargedByTurn?: boolean;
 }
 
 /** Texts to embed (for the semantic distance metric). */
@@ -74,13 +79,16 @@ export class ModelCallError extends Error {
   readonly error: ServiceError;
   readonly attempts: number;
   readonly latency_ms: number;
+  /** What the call spent before it failed (turns of a handoff run that were answered), when anything. */
+  readonly spent: { usage: Usage; cost_usd: number } | undefined;
 
-  constructor(error: ServiceError, attempts: number, latencyMs: number) {
+  constructor(error: ServiceError, attempts: number, latencyMs: number, spent?: { usage: Usage; cost_usd: number }) {
     super(error.message, { cause: error });
     this.name = new.target.name;
     this.error = error;
     this.attempts = attempts;
     this.latency_ms = latencyMs;
+    this.spent = spent;
   }
 }
 
@@ -249,6 +257,7 @@ export class OpenAIGateway implements ModelGateway {
   }
 
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
+    if (request.handoffs) return this.#callWithHandoffs(request, request.handoffs);
     const started = performance.now();
     const { signal } = request;
     const schema = request.outputSchema;
@@ -393,6 +402,48 @@ export class OpenAIGateway implements ModelGateway {
   #failure(error: unknown, signal: AbortSignal, attempts: number, started: number): ModelCallError {
     const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error);
     return new ModelCallError(mapped, attempts, performance.now() - started);
+  }
+
+  /** A call whose agents hand the task to one another: each turn its own attempt (src/providers/handoffRun.ts). */
+  async #callWithHandoffs(request: ModelCallRequest, handoffs: HandoffRequest): Promise<ModelCallResult> {
+    const started = performance.now();
+    const schema = request.outputSchema;
+    const wrapped = schema !== undefined && schema.type !== 'object';
+    const agentOptions = {
+      ...(schema !== undefined ? { outputType: { type: 'json_schema' as const, name: 'output', strict: false, schema: (wrapped ? wrapSchema(schema) : schema) as never } } : {}),
+      modelSettings: {
+        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+        ...(request.maxOutputTokens !== undefined ? { maxTokens: request.maxOutputTokens } : {}),
+        ...(request.seed !== undefined && this.#options.api === 'chat_completions' ? { providerData: { seed: request.seed } } : {}),
+      },
+    };
+    const deps: HandoffRunDeps = {
+      runner: this.#runner,
+      model: (name) => this.#modelProvider.getModel(name),
+      invoke: (model, call, operation, spans) => this.#invoke(model, call, operation, spans),
+      cost: (model, usage) => this.#options.pricing.cost(model, usage),
+      provider: this.provider,
+      tracing: this.#tracing,
+    };
+    try {
+      const outcome = await runWithHandoffs(deps, { ...request, input: toAgentInput(request.input), handoffs, agentOptions });
+      let output = outcome.finalOutput;
+      if (wrapped && output !== null && typeof output === 'object') output = (output as Record<string, unknown>)[WRAP_KEY];
+      return {
+        output,
+        usage: outcome.usage,
+        cost_usd: outcome.cost_usd,
+        provider: this.provider,
+        model: request.model,
+        attempts: outcome.attempts,
+        latency_ms: performance.now() - started,
+        chargedByTurn: handoffs.onTurn !== undefined,
+      };
+    } catch (error) {
+      const failed = error instanceof HandoffRunError ? error : new HandoffRunError(error, 0, emptyUsage(), 0);
+      const mapped = this.#failure(failed.cause, request.signal, failed.attempts, started);
+      throw new ModelCallError(mapped.error, failed.attempts, mapped.latency_ms, { usage: failed.usage, cost_usd: failed.cost_usd });
+    }
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { computeStatistics, summarize, type BundleSummary, type PairwiseMatrix, 
 import type { Replicate, Summary } from '../schemas/bundle.ts';
 import type { ResolvedRequest } from '../toolkit/api.ts';
 import type { SchemaValidator } from '../lib/validator.ts';
+import { partialEntry } from '../toolkit/runMemory.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
 
 /** Up to this many replicates, every arrival (or burst of arrivals) publishes a partial summary; past it, about this many in all. */
@@ -64,6 +65,7 @@ export class PartialSummaries {
     const summary = this.#summaryOf(this.#finished);
     this.#latest = { summary, covers: this.#finished.length };
     this.#env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(this.#finished, this.#request.replicates), budget_used: this.#env.account.report().used });
+    this.#env.memory?.record(this.#env.memory.ownKeys.partial, partialEntry(summary, this.#finished.length, this.#request.replicates));
   }
 
   #summaryOf(replicates: readonly Replicate[]): Summary {

@@ -6,6 +6,7 @@ import { emptyUsage, type Replicate } from '../schemas/bundle.ts';
 import type { ResolvedRequest } from '../toolkit/api.ts';
 import { isoMicros, preciseNow } from '../lib/clock.ts';
 import { replicateSeed } from '../requests/resolveRequest.ts';
+import { handoffCall } from './handoffCall.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
 
 /**
@@ -70,6 +71,7 @@ async function callModel(env: ReplicateEnv, request: ResolvedRequest, index: num
       maxOutputTokens: request.agent.max_output_tokens,
       signal,
       span,
+      ...handoffCall(env, request, index),
     });
     const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
     return replicateRecord(request, index, result.provider, {
@@ -93,6 +95,7 @@ async function callModel(env: ReplicateEnv, request: ResolvedRequest, index: num
     return replicateRecord(request, index, env.models.provider, {
       status: signal.aborted ? 'cancelled' : 'failed',
       attempts: failure.attempts,
+      ...(failure.spent ? { usage: failure.spent.usage, cost_usd: failure.spent.cost_usd } : {}),
       latency_ms: round(failure.latency_ms),
       started_at: isoMicros(startedAt),
       ended_at: isoMicros(preciseNow()),

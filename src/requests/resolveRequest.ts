@@ -25,6 +25,7 @@ export function resolveRequest(
   limits: RequestLimits,
   randomSeed: () => number,
 ): ResolvedRequest {
+  tool.admit?.();
   const d = tool.defaults ?? {};
   const replicates = checkReplicates(body.replicates ?? d.replicates ?? DEFAULT_REPLICATES, limits);
   const timeout = body.timeout_ms ?? d.timeout_ms;

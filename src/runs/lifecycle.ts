@@ -7,6 +7,7 @@ import type { Bundle } from '../schemas/bundle.ts';
 import type { RunResult, RunStatus } from '../schemas/result.ts';
 import { tenantOfRun } from '../store/types.ts';
 import type { ResolvedRequest, ToolDefinition, ToolOutcome } from '../toolkit/api.ts';
+import { RunMemory } from '../toolkit/runMemory.ts';
 import type { Semaphore } from '../lib/semaphore.ts';
 import type { TraceContext } from '../lib/trace.ts';
 import type { RunWaiters } from './runWaiters.ts';
@@ -81,6 +82,7 @@ export class RunLifecycle {
       span: this.#tracing.enabled
         ? this.#tracing.startRun(trace, { 'run.id': record.id, 'tool.name': tool.name, 'tool.version': tool.version, 'run.replicates': request.replicates })
         : this.#tracing.startRun(trace),
+      memory: new RunMemory(this.#deps.store.runMemory, record.id, this.#deps.memory, log, this.#now),
     };
     this.active.set(record.id, active);
     this.#deps.metrics.activeRuns.inc();
@@ -125,6 +127,7 @@ export class RunLifecycle {
       // Run slots go round-robin across tenants: one tenant's queued backlog does not hold back another's run.
       if (opts.slot) await this.#slots.acquire(controller.signal, active.tenant);
       try {
+        active.memory.begin(deadlines.timeoutAt, active.request.input, active.record.planner);
         if (opts.resumed) {
           active.record = { ...active.record, status: 'running', started_at: active.record.started_at ?? new Date(this.#now()).toISOString() };
           this.#events.emit(active, { type: 'run_resumed', ...opts.resumed });
@@ -171,6 +174,7 @@ export class RunLifecycle {
       ...spendOf(active),
       error: error?.toJSON() ?? null,
     };
+    final = await active.memory.end(final);
     if (this.#deps.redactResults) final = this.#deps.redact(final, 'result') as RunResult;
     active.record = final;
     active.partial = { replicates: [], summary: null, statistics: null };

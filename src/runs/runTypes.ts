@@ -14,6 +14,7 @@ import type { PlannerDecision, RunResult } from '../schemas/result.ts';
 import type { Store } from '../store/types.ts';
 import type { ResolvedRequest, ToolDefinition } from '../toolkit/api.ts';
 import type { ToolRegistry } from '../toolkit/registry.ts';
+import type { MemoryLimits, RunMemory } from '../toolkit/runMemory.ts';
 import type { Planner } from '../planning/planner.ts';
 import type { Redactor } from '../lib/redaction.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -44,6 +45,8 @@ export interface OrchestratorDeps {
   dispatch?: RunDispatch;
   /** Spans of runs (`run` → `tool` → `replicate` → `provider_call`); default: none recorded. */
   tracing?: Tracing;
+  /** Bounds of run memory (`ctx.memory`, docs/memory.md); default: the config's defaults. */
+  memory?: MemoryLimits;
 }
 
 /** A queued run: everything a worker on any replica needs besides the run record. */
@@ -126,6 +129,8 @@ export interface ActiveRun {
   relinquished: boolean;
   /** The run's span, from launch (or pick-up) to its end here. */
   span: Span;
+  /** What the run has seen (`ctx.memory`), dropped when it ends. */
+  memory: RunMemory;
 }
 
 /** Events only the orchestrator emits, before stamping. */

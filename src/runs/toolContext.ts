@@ -9,6 +9,7 @@ import type { Usage } from '../schemas/bundle.ts';
 import type { EmittedEvent } from '../schemas/events.ts';
 import type { RunInput } from '../schemas/request.ts';
 import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../toolkit/api.ts';
+import { rememberStep } from '../toolkit/stepMemory.ts';
 import { cancelledError, type ActiveRun, type OrchestratorDeps } from './runTypes.ts';
 
 /**
@@ -80,6 +81,7 @@ export class ToolRunner {
       // The run's logger already names its tool; only inner tools need their own.
       log: tool === active.tool ? active.log : active.log.child({ tool: tool.name }),
       models,
+      memory: active.memory.view(step),
       // An inner tool's replicates say which step of the composite made them.
       emit: (event) =>
         this.#emit(active, { tool: tool.name, ...(step !== undefined && event.type === 'replicate_done' ? { ...event, replicate: { ...event.replicate, step } } : event) }),
@@ -100,6 +102,7 @@ export class ToolRunner {
             span,
             spanContent: tracing.captureContent ? (value) => spanText(deps.redact(value, 'log')) : undefined,
             kept,
+            memory: ctx.memory,
           },
           { ...request, ...overrides },
         );
@@ -110,6 +113,7 @@ export class ToolRunner {
         const innerStep = options.step ?? innerTool.name;
         ctx.emit({ type: 'tool_started', tool: innerTool.name, step: innerStep });
         const result = await this.execute(active, innerTool, innerRequest, signal, span, innerStep);
+        await rememberStep(ctx, innerStep, innerTool.name, result);
         ctx.emit({ type: 'tool_completed', tool: innerTool.name, step: innerStep, status: result.error ? 'failed' : 'succeeded' });
         return result;
       },
@@ -127,7 +131,7 @@ async function charged<T extends CallAccounting>(active: ActiveRun, estimate: Ca
   try {
     release = await active.account.reserve(estimate, callSignal);
     const result = await operation(callSignal);
-    active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
+    if (!('chargedByTurn' in result && result.chargedByTurn)) active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
     return result;
   } catch (error) {
     if (error instanceof ModelCallError) throw error;

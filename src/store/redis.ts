@@ -8,6 +8,7 @@ import { connectBoth, quit, redisConnections } from './redisConnection.ts';
 import { APPEND_EVENT, CLAIM, COMPLETE, redisKeys, SAVE_RUN, type RedisKeys } from './redisKeys.ts';
 import { createdMs, type RunListQuery, type RunPage } from './runList.ts';
 import { listRedisRuns } from './redisRunList.ts';
+import { RedisRunMemory } from './runMemoryRedis.ts';
 import type { IdempotencyClaim, IdempotencyRecord, RunHead, Store, StoreLimits, Unsubscribe } from './types.ts';
 
 /**
@@ -66,6 +67,7 @@ export class RedisStore implements Store {
   readonly #client: Redis;
   readonly #sub: Redis;
   readonly #keys: RedisKeys;
+  readonly runMemory: RedisRunMemory;
   readonly #limits: StoreLimits;
   readonly #idempotencyTtlMs: number;
   readonly #logger: Logger;
@@ -78,6 +80,7 @@ export class RedisStore implements Store {
     this.#client = client;
     this.#sub = sub;
     this.#keys = redisKeys(opts.prefix);
+    this.runMemory = new RedisRunMemory(client, opts.prefix);
     this.#limits = opts.limits;
     this.#idempotencyTtlMs = opts.idempotencyTtlMs;
     this.#logger = opts.logger;
