@@ -114,6 +114,8 @@ export interface ModelGateway {
   hasPrice?(model: string): boolean;
   /** Breaker state per provider:model. */
   breakerStates(): Record<string, 'closed' | 'open' | 'half_open'>;
+  /** Which provider serves a model reference, and the model's name there. Absent: every model is `provider`'s. */
+  resolve?(ref: string): { provider: string; model: string };
   /** The configured providers and their models, without keys (`GET /v1/models`). Absent: only `provider`. */
   catalogue?(): ProviderListing[];
   close(): Promise<void>;
