@@ -12,7 +12,7 @@ export interface PanelPlan {
   readonly fallbacks: readonly string[] | undefined;
   /** The merge of these replicates: the request's, or a weighted vote when `merge.weights` weighs models. */
   merge(replicates: readonly Replicate[]): MergeStrategy | string;
-  /** `by_model` of the bundle, for a panel (or a run whose fallbacks mixed models); else nothing. */
+  /** `by_model` of the bundle, for a panel, or a run whose replicates fell back or mixed models; else nothing. */
   byModel(replicates: readonly Replicate[], summary: Summary, metric: ResolvedRequest['metric']): { by_model?: Record<string, ModelFigures> };
 }
 
@@ -49,7 +49,8 @@ export function panelPlan(request: ResolvedRequest, models: RunModels): PanelPla
     },
     byModel(replicates, summary, metric) {
       const entries = replicates.map((r) => ({ index: r.index, model: replicateModelKey(r), valid: r.valid, output: r.output, usage: r.usage, cost_usd: r.cost_usd }));
-      if (!assigned && new Set(entries.map((e) => e.model)).size < 2) return {};
+      const moved = replicates.some((r) => (r.fallbacks?.length ?? 0) > 0);
+      if (!assigned && !moved && new Set(entries.map((e) => e.model)).size < 2) return {};
       return { by_model: byModel(entries, summary.pairwise_distances, summary.consensus, metric === 'semantic' ? 'auto' : metric) };
     },
   };

@@ -105,7 +105,7 @@ export const ModelFiguresSchema = z.object({
 /** The Evidence Bundle: every replicate plus what they say together. */
 export const BundleSchema = z.object({
   ...bundleShape,
-  /** Cross-model runs (`agent.models`, or fallbacks that moved replicates): figures per `provider/model`. */
+  /** Cross-model runs (`agent.models`, replicates that fell back, or mixed models): figures per `provider/model`. */
   by_model: z.record(z.string(), ModelFiguresSchema).optional(),
   /** Composite tools (pipelines, fan-outs): every step's own bundle, in step order. */
   steps: z.array(StepBundleSchema).optional(),

@@ -78,6 +78,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const gateway = gatewayFromConfig(config, {
     tracing,
     providers,
+    // With a providers file the file's providers are all there is (`${SIM}` puts the simulator among them).
+    withTarget: providers === undefined,
     provider: 'simulator',
     apiKey: options.apiKey ?? 'sk-test-secret-key-0123456789',
     baseURL: sim.url,
