@@ -236,3 +236,56 @@ describe('per-call idempotency keys', () => {
     for (const k of keys) expect(String(k)).not.toContain('caller-key-123');
   });
 });
+
+describe('early stop, budgets and the synthesizer across models', () => {
+  const priced = (model: string, input: number, output: number) => `    pricing:\n      ${model}: { input: ${input}, output: ${output} }`;
+
+  it('stops early on agreement across models', async () => {
+    const { svc, sim1, sim2 } = await twoProviders();
+    sim1.configure({ answers: { kind: 'fixed', value: 'A' } });
+    sim2.configure({ answers: { kind: 'fixed', value: 'A' } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, {
+      input: 'agree',
+      replicates: 8,
+      agent: { models: ['p1/m1', 'p2/m2'] },
+      early_stop: { quorum: 2 },
+      launch: { policy: 'waves', wave_size: 2 },
+    });
+    expect(body.status).toBe('succeeded');
+    expect(body.bundle.early_stop.triggered).toBe(true);
+    // The first wave held one replicate of each model, and settled it.
+    expect(modelRequests(sim1)).toHaveLength(1);
+    expect(modelRequests(sim2)).toHaveLength(1);
+    expect(body.bundle.by_model['p1/m1'].replicates).toEqual([0, 2, 4, 6]);
+    expect(body.bundle.by_model['p1/m1'].valid).toBe(1);
+  });
+
+  it('prices each provider with its own table, and the cost lines add up', async () => {
+    const { svc } = await twoProviders(priced('m1', 1, 2), priced('m2', 10, 20));
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'priced', replicates: 2, agent: { models: ['p1/m1', 'p2/m2'] } });
+    const [r0, r1] = body.bundle.replicates;
+    expect(r0.cost_usd).toBeGreaterThan(0);
+    expect(r1.cost_usd).toBeGreaterThan(r0.cost_usd);
+    const sum = body.cost_breakdown.reduce((s: number, l: { cost_usd: number }) => s + l.cost_usd, 0);
+    expect(sum).toBeCloseTo(body.cost_usd, 9);
+    expect(body.bundle.by_model['p2/m2'].cost_usd).toBe(r1.cost_usd);
+  });
+
+  it('refuses a cost budget when a panel or fallback model has no price', async () => {
+    const { svc } = await twoProviders(priced('m1', 1, 2));
+    const { status, body } = await postJson(`${svc.url}/v1/runs`, { input: 'x', replicates: 2, budget: { max_cost_usd: 1 }, agent: { model: 'p1/m1', fallback_models: ['p2/m2'] } });
+    expect(status).toBe(400);
+    expect(body.error.message).toContain('p2/m2');
+  });
+
+  it('runs the synthesizer on another provider', async () => {
+    const { svc, sim1, sim2 } = await twoProviders();
+    sim2.configure({ answers: { kind: 'fixed', value: 'synthesized' } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'synth', replicates: 2, agent: { model: 'p1/m1' }, synthesize: { model: 'p2/m2' } });
+    expect(body.status).toBe('succeeded');
+    expect(body.output).toBe('synthesized');
+    expect(modelRequests(sim1)).toHaveLength(2);
+    expect(modelRequests(sim2)).toHaveLength(1);
+    expect(body.cost_breakdown.map((l: { provider: string }) => l.provider).sort()).toEqual(['p1', 'p2']);
+  });
+});
