@@ -135,6 +135,10 @@ describe('fallbacks', () => {
     expect(r.fallbacks).toEqual([{ provider: 'p1', model: 'm1', reason: 'provider_error' }]);
     expect(sim1.stats().received).toBe(2);
     expect(modelRequests(sim2)).toHaveLength(1);
+    // The retry kept its key; the fallback is another call, with a key of its own.
+    const [first, retry] = modelRequests(sim1).map((q) => q.headers['idempotency-key']);
+    expect(retry).toBe(first);
+    expect(modelRequests(sim2)[0]!.headers['idempotency-key']).not.toBe(first);
   });
 
   it('does not move on for an error of the request itself (a 400 would fail anywhere)', async () => {
