@@ -8,7 +8,7 @@ const base: ModelCallRequest = {
   instructions: 'Be brief.',
   input: 'q',
   signal: new AbortController().signal,
-  trace: { trace_id: '0'.repeat(32), span_id: '0'.repeat(16), request_id: 'r' } as ModelCallRequest['trace'],
+  trace: { trace_id: '0'.repeat(32), span_id: '0'.repeat(16), request_id: 'r' } as unknown as ModelCallRequest['trace'],
 };
 const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] };
 
