@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
+import { defineTool } from '../../src/tools/api.ts';
+import { loadTools } from '../../src/tools/loader.ts';
 import { getJson, postJson, startTestService, type TestService, type TestServiceOptions } from '../helpers/service.ts';
 
 /**
@@ -139,6 +141,26 @@ describe('fallbacks', () => {
     const [first, retry] = modelRequests(sim1).map((q) => q.headers['idempotency-key']);
     expect(retry).toBe(first);
     expect(modelRequests(sim2)[0]!.headers['idempotency-key']).not.toBe(first);
+  });
+
+  it("takes a tool's own fallback_models when the request names none", async () => {
+    const registry = await loadTools('tools');
+    registry.register(
+      defineTool({
+        name: 'resilient',
+        version: '1.0.0',
+        description: 'Replicates on p1/m1, falling back to p2/m2 (test only).',
+        input_schema: { type: 'object' },
+        output_schema: {},
+        tags: [],
+        defaults: { agent: { model: 'p1/m1', fallback_models: ['p2/m2'] } },
+        execute: (ctx) => ctx.replicate(),
+      }),
+    );
+    const { svc, sim1 } = await twoProviders('    retry: { max_attempts: 1 }', '', { registry });
+    sim1.configure({ faultRate: { probability: 1, status: 500 } });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { tool: 'resilient', input: 'x', replicates: 1 });
+    expect(body.bundle.replicates[0]).toMatchObject({ status: 'succeeded', provider: 'p2', model: 'm2', fallbacks: [{ provider: 'p1', model: 'm1', reason: 'provider_error' }] });
   });
 
   it('does not move on for an error of the request itself (a 400 would fail anywhere)', async () => {
