@@ -674,7 +674,7 @@ export class Orchestrator {
         charged(
           estimateCall(call.model ?? DEFAULT_EMBEDDING_MODEL, call.input.reduce((n, text) => n + text.length, 0), 0, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf() }),
         ),
     };
     /**

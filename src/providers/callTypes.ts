@@ -67,6 +67,8 @@ export interface EmbeddingRequest {
   tenant?: string | undefined;
   /** The span this call belongs to: each attempt is a `provider_call` under it. */
   span?: Span | undefined;
+  /** Sent as the `Idempotency-Key` header of every attempt of this call. */
+  idempotencyKey?: string | undefined;
 }
 
 /** Vectors in input order, plus accounting. */

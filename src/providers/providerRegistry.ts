@@ -47,11 +47,6 @@ export class ProviderRegistry implements ModelGateway {
     return parseModelRef(ref, this.#names, this.provider);
   }
 
-  /** Whether `ref` names a configured provider explicitly, or is a bare model (always routable). */
-  knows(ref: string): boolean {
-    return this.#names.has(this.resolve(ref).provider);
-  }
-
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
     const chain = [request.model, ...(request.fallbackModels ?? [])];
     const moved: FallbackStep[] = [];

@@ -64,7 +64,7 @@ export interface ToolOutcome {
  */
 export interface RunModels {
   call(request: Omit<ModelCallRequest, 'signal' | 'trace' | 'idempotencyKey'> & { signal?: AbortSignal; slot?: Pick<CallSlot, 'replicate'> }): Promise<ModelCallResult>;
-  embed(request: Omit<EmbeddingRequest, 'signal' | 'trace'> & { signal?: AbortSignal }): Promise<EmbeddingResult>;
+  embed(request: Omit<EmbeddingRequest, 'signal' | 'trace' | 'idempotencyKey'> & { signal?: AbortSignal }): Promise<EmbeddingResult>;
   readonly provider: string;
   /** Which provider serves a model reference (`provider/model` or bare), and the model's name there. */
   resolve(ref: string): { provider: string; model: string };
