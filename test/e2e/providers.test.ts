@@ -105,6 +105,27 @@ describe('a cross-model panel over two providers', () => {
   });
 });
 
+describe('per-provider limits', () => {
+  it("holds a provider to its max_concurrency while another provider's calls go on", async () => {
+    const { svc, sim1, sim2 } = await twoProviders('', '    max_concurrency: 1');
+    // Slow enough answers that unbounded calls overlap.
+    sim1.configure({ latencyMs: 100 });
+    sim2.configure({ latencyMs: 30 });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'limits', replicates: 6, agent: { models: ['p1/m1', 'p2/m2'] } });
+    expect(body.status).toBe('succeeded');
+    expect(sim2.stats()).toMatchObject({ received: 3, maxInFlight: 1 });
+    expect(sim1.stats().maxInFlight).toBeGreaterThan(1);
+  });
+
+  it("ends an attempt at the provider's timeout_ms with a timeout", async () => {
+    const { svc, sim2 } = await twoProviders('', '    timeout_ms: 200\n    retry: { max_attempts: 1 }');
+    sim2.configure({ faults: [{ type: 'hang' }] });
+    const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'slow', replicates: 1, agent: { model: 'p2/m2' } });
+    expect(body.bundle.replicates[0]).toMatchObject({ status: 'failed', provider: 'p2', model: 'm2', attempts: 1 });
+    expect(body.bundle.replicates[0].error.code).toBe('timeout');
+  });
+});
+
 describe('fallbacks', () => {
   const hardFailing = '    retry: { max_attempts: 1 }\n    breaker: { consecutive_failures: 1, reset_ms: 600000 }';
 
