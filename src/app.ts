@@ -145,6 +145,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
+    memory: { maxBytes: config.MEMORY_MAX_BYTES, maxEntries: config.MEMORY_MAX_ENTRIES, graceMs: config.MEMORY_TTL_GRACE_MS },
   });
 
   const keys = new KeyRing([...config.API_KEYS, ...config.API_KEYS_FILE]);

@@ -11,7 +11,7 @@ import { gatewayFromConfig } from './providers/gateway.ts';
 import { loadProvidersFile, ProvidersFileError } from './providers/providersFile.ts';
 import { startSimulator, type Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
-import { loadTools } from './tools/loader.ts';
+import { declarativeOptions, loadTools } from './tools/loader.ts';
 
 /** Where planner rules are looked for when PLANNER_RULES is unset. */
 export const DEFAULT_PLANNER_RULES = 'config/planner.yaml';
@@ -66,7 +66,7 @@ export async function startService(
     withTarget: fromEnv || providers === undefined,
   });
   const store = await createStore(config, logger);
-  const registry = await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES });
+  const registry = await loadTools(config.TOOLS_DIR, declarativeOptions(config));
   const planner = loadPlanner(config.PLANNER_RULES ?? DEFAULT_PLANNER_RULES, registry, { explicit: config.PLANNER_RULES !== undefined });
   // With Redis, runs are BullMQ jobs: every replica's worker executes them, and takes over a dead replica's.
   // BullMQ (and what it brings: luxon, cron-parser, msgpackr) is loaded only when a configuration uses it.

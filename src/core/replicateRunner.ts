@@ -20,8 +20,10 @@ import { endSpan, usageAttributes } from '../observability/tracing.ts';
 import { isoMicros, preciseNow } from './clock.ts';
 import { replicateSeed } from './resolveRequest.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
+import { handoffCall } from './handoffCall.ts';
 import type { Span } from '@opentelemetry/api';
 import { panelPlan, type PanelPlan } from './panelPlan.ts';
+import { partialEntry } from './runMemory.ts';
 import { Semaphore } from './semaphore.ts';
 import { synthesize } from './synthesizer.ts';
 import type { SchemaValidator } from './validator.ts';
@@ -63,6 +65,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, texts, request, env.validator, panel);
     latest = { summary, covers };
     env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(finished, n), budget_used: env.account.report().used });
+    env.memory?.record(env.memory.ownKeys.partial, partialEntry(summary, covers, n));
   };
 
   const onFinished = (replicate: Replicate, announce = true) => {
@@ -220,6 +223,7 @@ async function callModel(
       maxOutputTokens: request.agent.max_output_tokens,
       signal,
       span,
+      ...handoffCall(env, request, index),
     });
     const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
     return {
@@ -254,8 +258,8 @@ async function callModel(
       ...tried,
       seed,
       attempts: failure.attempts,
-      usage: emptyUsage(),
-      cost_usd: 0,
+      usage: failure.spent?.usage ?? emptyUsage(),
+      cost_usd: failure.spent?.cost_usd ?? 0,
       latency_ms: round(failure.latency_ms),
       started_at: isoMicros(startedAt),
       ended_at: isoMicros(preciseNow()),

@@ -25,6 +25,7 @@ export function resolveRequest(
   limits: RequestLimits,
   randomSeed: () => number,
 ): ResolvedRequest {
+  tool.admit?.();
   const d = tool.defaults ?? {};
   const replicates = body.replicates ?? d.replicates ?? DEFAULT_REPLICATES;
   if (replicates > limits.maxReplicates) {

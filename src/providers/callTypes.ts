@@ -9,6 +9,7 @@ import type { ServiceError } from '../errors.ts';
 import type { TraceContext } from '../core/trace.ts';
 import type { Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
+import type { HandoffRequest } from './handoffRun.ts';
 
 /** One call to a model, as a tool asks for it. */
 export interface ModelCallRequest {
@@ -30,6 +31,8 @@ export interface ModelCallRequest {
   fallbackModels?: readonly string[] | undefined;
   /** Sent as the `Idempotency-Key` header of every attempt of this call (see reliability/callKeys.ts). */
   idempotencyKey?: string | undefined;
+  /** Run the call as a conversation of agents that hand the task to one another (docs/handoffs.md); only tools with `handoffs: true` set it. */
+  handoffs?: HandoffRequest | undefined;
 }
 
 /** A model a call moved away from, and why (the error code that made it move). */
@@ -56,6 +59,8 @@ export interface ModelCallResult extends CallAccounting {
   warnings?: string[] | undefined;
   /** Models tried before the one that answered, in order; absent or empty when the first answered. */
   fallbacks?: FallbackStep[] | undefined;
+  /** True when each turn was already reported through `handoffs.onTurn` (whose caller charged it): the totals are for the record only. */
+  chargedByTurn?: boolean;
 }
 
 /** Texts to embed (for the semantic distance metric). */
@@ -89,8 +94,15 @@ export class ModelCallError extends Error {
   readonly model: string | undefined;
   /** Models given up on before the last one, in order. */
   readonly fallbacks: FallbackStep[];
+  /** What the call spent before it failed (turns of a handoff run that were answered), when anything. */
+  readonly spent: { usage: Usage; cost_usd: number } | undefined;
 
-  constructor(error: ServiceError, attempts: number, latencyMs: number, where: { provider?: string; model?: string; fallbacks?: FallbackStep[] } = {}) {
+  constructor(
+    error: ServiceError,
+    attempts: number,
+    latencyMs: number,
+    where: { provider?: string; model?: string; fallbacks?: FallbackStep[]; spent?: { usage: Usage; cost_usd: number } | undefined } = {},
+  ) {
     super(error.message, { cause: error });
     this.name = new.target.name;
     this.error = error;
@@ -99,6 +111,7 @@ export class ModelCallError extends Error {
     this.provider = where.provider;
     this.model = where.model;
     this.fallbacks = where.fallbacks ?? [];
+    this.spent = where.spent;
   }
 }
 

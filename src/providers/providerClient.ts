@@ -9,11 +9,12 @@ import { breakerOutcome, type BreakerOptions } from '../reliability/breakers.ts'
 import { endSpan, NOOP_TRACING, traceparentOf, usageAttributes, type Tracing } from '../observability/tracing.ts';
 import { CallPolicy } from '../reliability/callPolicy.ts';
 import type { RetryPolicy } from '../reliability/retry.ts';
-import type { Usage } from '../schemas/bundle.ts';
+import { emptyUsage, type Usage } from '../schemas/bundle.ts';
 import { agentRequest, sumUsage, toAgentInput, type CallAgent } from './agentRequest.ts';
 import { DEFAULT_EMBEDDING_MODEL, ModelCallError, type EmbeddingRequest, type EmbeddingResult, type ModelCallRequest, type ModelCallResult, type ModelGateway } from './callTypes.ts';
 import { capabilitiesFor, planCall, type CallPlan, type Capabilities } from './capabilities.ts';
 import { mapProviderError } from './errorMap.ts';
+import { HandoffRunError, runWithHandoffs, type HandoffRequest, type HandoffRunDeps } from './handoffRun.ts';
 import { BoundedModelProvider } from './modelProvider.ts';
 import type { PricingTable } from './pricing.ts';
 import { createTransport, RESPONSE_ENVELOPE_BYTES, type Transport } from './transport.ts';
@@ -114,6 +115,7 @@ export class OpenAIGateway implements ModelGateway {
   }
 
   async call(request: ModelCallRequest): Promise<ModelCallResult> {
+    if (request.handoffs) return this.#callWithHandoffs(request, request.handoffs);
     const started = performance.now();
     const { signal } = request;
     const { api } = this.#options;
@@ -240,6 +242,51 @@ export class OpenAIGateway implements ModelGateway {
   #failure(error: unknown, signal: AbortSignal, attempts: number, started: number, model: string): ModelCallError {
     const mapped = signal.aborted && signal.reason instanceof ServiceError ? signal.reason : mapProviderError(error);
     return new ModelCallError(mapped, attempts, performance.now() - started, { provider: this.provider, model });
+  }
+
+  /** A call whose agents hand the task to one another: each turn its own attempt (src/providers/handoffRun.ts). */
+  async #callWithHandoffs(request: ModelCallRequest, handoffs: HandoffRequest): Promise<ModelCallResult> {
+    const started = performance.now();
+    const { api } = this.#options;
+    // Fitted to the model like a one-turn call; the handoff run builds its own agents from these options.
+    const plan = planCall(
+      { seed: request.seed, temperature: request.temperature, structured: request.outputSchema !== undefined, api },
+      capabilitiesFor(request.model, this.#options.capabilities),
+    );
+    const { agent, read } = agentRequest(request, plan, api);
+    const agentOptions = {
+      ...(agent.outputType !== 'text' ? { outputType: agent.outputType as never } : {}),
+      modelSettings: agent.modelSettings,
+    };
+    let turn = 0;
+    const deps: HandoffRunDeps = {
+      runner: this.#runner,
+      model: (name) => this.#modelProvider.getModel(name),
+      // Each turn is its own provider call: its own Idempotency-Key, kept across that turn's retries.
+      invoke: (model, call, operation, spans) =>
+        this.#invoke(model, { ...call, idempotencyKey: request.idempotencyKey === undefined ? undefined : `${request.idempotencyKey}.t${turn++}` }, operation, spans),
+      cost: (model, usage) => this.#options.pricing.cost(model, usage),
+      provider: this.provider,
+      tracing: this.#tracing,
+    };
+    try {
+      const outcome = await runWithHandoffs(deps, { ...request, input: toAgentInput(request.input), handoffs, agentOptions });
+      return {
+        output: read(outcome.finalOutput),
+        usage: outcome.usage,
+        cost_usd: outcome.cost_usd,
+        provider: this.provider,
+        model: request.model,
+        attempts: outcome.attempts,
+        latency_ms: performance.now() - started,
+        chargedByTurn: handoffs.onTurn !== undefined,
+        warnings: plan.warnings,
+      };
+    } catch (error) {
+      const failed = error instanceof HandoffRunError ? error : new HandoffRunError(error, 0, emptyUsage(), 0);
+      const mapped = this.#failure(failed.cause, request.signal, failed.attempts, started, request.model);
+      throw new ModelCallError(mapped.error, failed.attempts, mapped.latency_ms, { provider: this.provider, model: request.model, spent: { usage: failed.usage, cost_usd: failed.cost_usd } });
+    }
   }
 
   async close(): Promise<void> {

@@ -69,7 +69,7 @@ export class ProviderRegistry implements ModelGateway {
         latency += failure.latency_ms;
         const last = position === chain.length - 1;
         if (last || request.signal.aborted || !movesOn(failure.error)) {
-          throw new ModelCallError(failure.error, attempts, latency, { provider, model, fallbacks: moved });
+          throw new ModelCallError(failure.error, attempts, latency, { provider, model, fallbacks: moved, spent: failure.spent });
         }
         moved.push({ provider, model, reason: failure.error.code });
       }

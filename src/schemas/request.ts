@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MEMORY_KEY } from './memory.ts';
 import type { Config } from '../config.ts';
 
 /**
@@ -145,10 +146,18 @@ export const LaunchSchema = z.strictObject({
   wave_size: z.number().int().min(1).optional(),
 });
 
+/** Memory entries one synthesizer pass may quote. */
+export const MAX_SYNTHESIS_MEMORY_KEYS = 16;
+
 function synthesizeSchema(b: RequestBounds) {
   return z.union([
     z.boolean(),
-    z.strictObject({ model: modelName(b.maxModelNameChars).optional(), instructions: boundedText(b.maxInstructionsBytes, 'MAX_INSTRUCTIONS_BYTES').optional() }),
+    z.strictObject({
+      model: modelName(b.maxModelNameChars).optional(),
+      instructions: boundedText(b.maxInstructionsBytes, 'MAX_INSTRUCTIONS_BYTES').optional(),
+      /** Entries of the run's memory quoted to the synthesizer (docs/memory.md), e.g. `step.1:sentiment`, `note.context`. */
+      memory: z.array(z.string().regex(MEMORY_KEY, 'a run memory key (docs/memory.md)')).max(MAX_SYNTHESIS_MEMORY_KEYS).optional(),
+    }),
   ]);
 }
 

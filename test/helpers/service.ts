@@ -15,7 +15,7 @@ import { startSimulator, type Simulator, type SimulatorBehavior } from '../../sr
 import { MemoryStore } from '../../src/store/memory.ts';
 import { storeLimits } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/types.ts';
-import { loadTools } from '../../src/tools/loader.ts';
+import { declarativeOptions, loadTools } from '../../src/tools/loader.ts';
 import type { ToolRegistry } from '../../src/tools/registry.ts';
 
 /** A real service on port 0 against a real simulator, plus its captured log lines. */
@@ -87,7 +87,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     ...(options.random ? { random: options.random } : {}),
   });
   const store = options.store ?? new MemoryStore(storeLimits(config), options.now);
-  const registry = options.registry ?? (await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES }));
+  const registry = options.registry ?? (await loadTools(config.TOOLS_DIR, declarativeOptions(config)));
   const { app, orchestrator } = await buildApp(config, {
     store,
     gateway,
