@@ -5,6 +5,7 @@ import { computeStatistics, summarize } from '../bundle/index.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { endSpan, NOOP_TRACING, usageAttributes, type Tracing } from '../observability/tracing.ts';
+import { callKeyring } from './callKeyring.ts';
 import { DEFAULT_EMBEDDING_MODEL, ModelCallError, type CallAccounting, type ModelGateway } from '../providers/gateway.ts';
 import type { Bundle, Replicate, Usage } from '../schemas/bundle.ts';
 import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
@@ -668,19 +669,21 @@ export class Orchestrator {
     const tracing = this.#tracing;
     const costOf = (model: string, usage: Usage) => deps.gateway.costOf(model, usage);
     const outputAllowance = deps.limits.outputTokensReserved ?? 1024;
+    const keyOf = callKeyring({ id: active.id, idempotencyKey: active.idempotencyKey }, step);
     const models: RunModels = {
       provider: deps.gateway.provider,
-      call: (call) =>
+      resolve: (ref) => deps.gateway.resolve?.(ref) ?? { provider: deps.gateway.provider, model: ref },
+      call: ({ slot, ...call }) =>
         charged(
           estimateCall(call.model, promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf(slot) }),
         ),
       embed: (call) =>
         charged(
           estimateCall(call.model ?? DEFAULT_EMBEDDING_MODEL, call.input.reduce((n, text) => n + text.length, 0), 0, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf() }),
         ),
     };
     /**
