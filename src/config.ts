@@ -24,6 +24,8 @@ export const ConfigSchema = z.object({
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,
   OPENAI_API: z.enum(['chat_completions', 'responses']).default('chat_completions'),
+  /** YAML file of named providers (docs/providers.md); read and checked at startup by server.ts, which names file and field on error. */
+  PROVIDERS_FILE: optionalString,
   DEFAULT_MODEL: z.string().min(1).default('gpt-4o-mini'),
   /** Overrides/extends the pricing table: JSON `{ "model": { "input": usdPer1M, "output": usdPer1M } }`, parsed here. */
   PRICING_JSON: pricingJson,

@@ -3,6 +3,7 @@ import type { Replicate, Summary } from '../schemas/bundle.ts';
 import type { ResolvedRequest } from '../toolkit/api.ts';
 import type { SchemaValidator } from '../lib/validator.ts';
 import { partialEntry } from '../toolkit/runMemory.ts';
+import type { PanelPlan } from './panelPlan.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
 
 /** Up to this many replicates, every arrival (or burst of arrivals) publishes a partial summary; past it, about this many in all. */
@@ -20,17 +21,19 @@ export class PartialSummaries {
   readonly #matrix: PairwiseMatrix;
   readonly #texts: TextComparer;
   readonly #finished: readonly Replicate[];
+  readonly #panel: PanelPlan;
   readonly #every: number;
   /** The latest summary and how many replicates it covered. */
   #latest: { summary: Summary; covers: number } | null = null;
   #pending: NodeJS.Immediate | null = null;
 
-  constructor(env: ReplicateEnv, request: ResolvedRequest, matrix: PairwiseMatrix, texts: TextComparer, finished: readonly Replicate[]) {
+  constructor(env: ReplicateEnv, request: ResolvedRequest, matrix: PairwiseMatrix, texts: TextComparer, finished: readonly Replicate[], panel: PanelPlan) {
     this.#env = env;
     this.#request = request;
     this.#matrix = matrix;
     this.#texts = texts;
     this.#finished = finished;
+    this.#panel = panel;
     const n = request.replicates;
     this.#every = n <= PARTIAL_SUMMARY_TARGET ? 1 : Math.ceil(n / PARTIAL_SUMMARY_TARGET);
   }
@@ -70,13 +73,13 @@ export class PartialSummaries {
 
   #summaryOf(replicates: readonly Replicate[]): Summary {
     const latest = this.#latest;
-    return latest?.covers === replicates.length ? latest.summary : summarizeFinished(replicates, this.#matrix, this.#texts, this.#request, this.#env.validator);
+    return latest?.covers === replicates.length ? latest.summary : summarizeFinished(replicates, this.#matrix, this.#texts, this.#request, this.#env.validator, this.#panel);
   }
 }
 
 /** The summary over what has finished; the merged consensus is checked against the output schema too. */
-function summarizeFinished(replicates: readonly Replicate[], matrix: PairwiseMatrix, texts: TextComparer, request: ResolvedRequest, validator: SchemaValidator): Summary {
-  const summary: BundleSummary = summarize(replicates, { matrix, merge: request.merge, mergeOptions: { texts } });
+function summarizeFinished(replicates: readonly Replicate[], matrix: PairwiseMatrix, texts: TextComparer, request: ResolvedRequest, validator: SchemaValidator, panel: PanelPlan): Summary {
+  const summary: BundleSummary = summarize(replicates, { matrix, merge: panel.merge(replicates), mergeOptions: { texts } });
   const schema = request.agent.output_schema;
   if (!schema || summary.consensus === null || summary.consensus === undefined) return summary;
   return { ...summary, consensus_valid: validator.validate(schema, summary.consensus).valid };

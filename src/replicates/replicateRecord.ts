@@ -7,6 +7,7 @@ import type { ResolvedRequest } from '../toolkit/api.ts';
 import { isoMicros, preciseNow } from '../lib/clock.ts';
 import { replicateSeed } from '../requests/resolveRequest.ts';
 import { handoffCall } from './handoffCall.ts';
+import type { PanelPlan } from './panelPlan.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
 
 /**
@@ -14,13 +15,18 @@ import type { ReplicateEnv } from './replicateEnv.ts';
  * what happened to it; anything not said is nothing (no output, no usage,
  * no time). The one place a {@link Replicate} is put together.
  */
-export function replicateRecord(request: ResolvedRequest, index: number, provider: string, outcome: Partial<Omit<Replicate, 'index' | 'seed'>> & Pick<Replicate, 'status'>): Replicate {
+export function replicateRecord(
+  request: ResolvedRequest,
+  index: number,
+  where: { provider: string; model: string },
+  outcome: Partial<Omit<Replicate, 'index' | 'seed'>> & Pick<Replicate, 'status'>,
+): Replicate {
   return {
     index,
     output: null,
     valid: false,
-    provider,
-    model: request.agent.model,
+    provider: where.provider,
+    model: where.model,
     seed: replicateSeed(request.seed, index),
     attempts: 0,
     usage: emptyUsage(),
@@ -34,13 +40,13 @@ export function replicateRecord(request: ResolvedRequest, index: number, provide
 }
 
 /** One replicate under its `replicate` span: the call and its outcome. Never throws. */
-export async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal): Promise<Replicate> {
+export async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal, panel: PanelPlan): Promise<Replicate> {
   const { tracing } = env;
-  if (!tracing.enabled) return callModel(env, request, index, signal, undefined);
+  if (!tracing.enabled) return callModel(env, request, index, signal, undefined, panel);
   const seed = replicateSeed(request.seed, index);
-  const span = tracing.startChild('replicate', env.span, { 'replicate.index': index, 'replicate.seed': seed, 'gen_ai.request.model': request.agent.model });
+  const span = tracing.startChild('replicate', env.span, { 'replicate.index': index, 'replicate.seed': seed, 'gen_ai.request.model': panel.modelOf(index) });
   if (env.spanContent) span.setAttribute('gen_ai.input.messages', env.spanContent(request.input));
-  const replicate = await callModel(env, request, index, signal, span);
+  const replicate = await callModel(env, request, index, signal, span, panel);
   if (env.spanContent && replicate.output !== null) span.setAttribute('gen_ai.output.messages', env.spanContent(replicate.output));
   endSpan(span, {
     error: replicate.error,
@@ -57,12 +63,15 @@ export async function callOne(env: ReplicateEnv, request: ResolvedRequest, index
 }
 
 /** One replicate: one model call, then schema validation. Never throws. */
-async function callModel(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal, span: Span | undefined): Promise<Replicate> {
+async function callModel(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal, span: Span | undefined, panel: PanelPlan): Promise<Replicate> {
   const schema = request.agent.output_schema;
   const startedAt = preciseNow();
+  const model = panel.modelOf(index);
   try {
     const result = await env.models.call({
-      model: request.agent.model,
+      model,
+      fallbackModels: panel.fallbacks,
+      slot: { replicate: index },
       instructions: request.agent.instructions,
       input: request.input,
       outputSchema: schema,
@@ -74,11 +83,10 @@ async function callModel(env: ReplicateEnv, request: ResolvedRequest, index: num
       ...handoffCall(env, request, index),
     });
     const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
-    return replicateRecord(request, index, result.provider, {
+    return replicateRecord(request, index, { provider: result.provider, model: result.model }, {
       status: check.valid ? 'succeeded' : 'failed',
       output: check.discard ? null : result.output,
       valid: check.valid,
-      model: result.model,
       attempts: result.attempts,
       usage: result.usage,
       cost_usd: result.cost_usd,
@@ -88,11 +96,14 @@ async function callModel(env: ReplicateEnv, request: ResolvedRequest, index: num
       error: check.valid
         ? null
         : new ServiceError('schema_validation', `output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`, { details: { errors: check.errors.slice(0, 20) } }).toJSON(),
+      ...(result.warnings?.length ? { warnings: result.warnings } : {}),
+      ...(result.fallbacks?.length ? { fallbacks: result.fallbacks } : {}),
     });
   } catch (error) {
     const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);
     if (!signal.aborted) env.log.warn({ replicate: index, code: failure.error.code, attempts: failure.attempts, err: failure.error }, 'replicate failed');
-    return replicateRecord(request, index, env.models.provider, {
+    const tried = failure.provider !== undefined && failure.model !== undefined ? { provider: failure.provider, model: failure.model } : env.models.resolve(model);
+    return replicateRecord(request, index, tried, {
       status: signal.aborted ? 'cancelled' : 'failed',
       attempts: failure.attempts,
       ...(failure.spent ? { usage: failure.spent.usage, cost_usd: failure.spent.cost_usd } : {}),
@@ -100,14 +111,15 @@ async function callModel(env: ReplicateEnv, request: ResolvedRequest, index: num
       started_at: isoMicros(startedAt),
       ended_at: isoMicros(preciseNow()),
       error: failure.error.toJSON(),
+      ...(failure.fallbacks.length > 0 ? { fallbacks: failure.fallbacks } : {}),
     });
   }
 }
 
 /** A replicate that was never launched (the run stopped first). */
-export function notLaunched(index: number, request: ResolvedRequest, provider: string, signal: AbortSignal): Replicate {
+export function notLaunched(index: number, request: ResolvedRequest, where: { provider: string; model: string }, signal: AbortSignal): Replicate {
   const reason = signal.reason instanceof ServiceError ? signal.reason : new ServiceError('cancelled', 'not launched');
-  return replicateRecord(request, index, provider, { status: 'cancelled', error: reason.toJSON() });
+  return replicateRecord(request, index, where, { status: 'cancelled', error: reason.toJSON() });
 }
 
 function round(ms: number): number {

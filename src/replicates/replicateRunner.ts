@@ -6,6 +6,7 @@ import { Semaphore } from '../lib/semaphore.ts';
 import { EarlyStopWatch } from './earlyStopWatch.ts';
 import { launchAll } from './launchPolicy.ts';
 import { PartialSummaries } from './partialSummaries.ts';
+import { panelPlan } from './panelPlan.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
 import { callOne, notLaunched } from './replicateRecord.ts';
 import { SemanticSpace } from './semanticSpace.ts';
@@ -23,12 +24,13 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const n = request.replicates;
   const stopper = new AbortController();
   const signal = AbortSignal.any([env.signal, stopper.signal]);
+  const panel = panelPlan(request, env.models);
   const semantic = request.metric === 'semantic' ? new SemanticSpace() : null;
   // One memo of text profiles and distances for the matrix and every merge of this run.
   const texts = new TextComparer();
   const matrix = new PairwiseMatrix({ metric: semantic ? semantic.distance : (request.metric as DistanceMetric), texts });
   const finished: Replicate[] = [];
-  const summaries = new PartialSummaries(env, request, matrix, texts, finished);
+  const summaries = new PartialSummaries(env, request, matrix, texts, finished, panel);
   const earlyStop = new EarlyStopWatch(request.early_stop, n);
 
   const onFinished = (replicate: Replicate, announce: boolean) => {
@@ -64,7 +66,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     }
     launched.add(index);
     try {
-      const replicate = await callOne(env, request, index, signal);
+      const replicate = await callOne(env, request, index, signal, panel);
       if (semantic && replicate.valid) await semantic.embed(env, replicate.output, signal);
       onFinished(replicate, true);
     } finally {
@@ -75,13 +77,13 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   summaries.flush();
   for (let index = 0; index < n; index++) {
     if (!launched.has(index)) {
-      finished.push(notLaunched(index, request, env.models.provider, signal));
+      finished.push(notLaunched(index, request, env.models.resolve(panel.modelOf(index)), signal));
       matrix.add(index, null);
     }
   }
   const replicates = [...finished].sort((a, b) => a.index - b.index);
   const summary = summaries.final(replicates);
-  const bundle: Bundle = { replicates, summary, statistics: computeStatistics(replicates, n), early_stop: earlyStop.result };
+  const bundle: Bundle = { replicates, summary, statistics: computeStatistics(replicates, n), early_stop: earlyStop.result, ...panel.byModel(replicates, summary, request.metric) };
   env.emit({ type: 'bundle_ready', bundle });
 
   const succeeded = replicates.filter((r) => r.valid);

@@ -95,6 +95,9 @@ async function synthesizeCall(env: ReplicateEnv, request: ResolvedRequest, bundl
       seed: request.seed,
       signal: env.signal,
       span,
+      slot: { replicate: 'synthesizer' },
+      // Across a panel the synthesizer may be any model; it falls back like the replicates do.
+      fallbackModels: request.agent.fallback_models,
     });
     const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
     const error = check.valid ? null : new ServiceError('schema_validation', `synthesized output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`);
@@ -113,7 +116,8 @@ async function synthesizeCall(env: ReplicateEnv, request: ResolvedRequest, bundl
     return { output: check.valid ? result.output : bundle.summary.consensus, usage: result.usage, cost_usd: result.cost_usd, error };
   } catch (error) {
     const failure = error instanceof ModelCallError ? error.error : new ServiceError('internal', String(error));
-    env.emit({ type: 'synthesis_done', source: 'synthesizer', provider: env.models.provider, model, output: null, usage: emptyUsage(), cost_usd: 0, error: failure.toJSON() });
+    const where = error instanceof ModelCallError && error.provider !== undefined && error.model !== undefined ? { provider: error.provider, model: error.model } : env.models.resolve(model);
+    env.emit({ type: 'synthesis_done', source: 'synthesizer', ...where, output: null, usage: emptyUsage(), cost_usd: 0, error: failure.toJSON() });
     env.memory?.record(env.memory.ownKeys.synthesis, { model, output: null, error: failure.toJSON() });
     // A failed synthesizer call leaves the consensus standing; the failure is on synthesis_done.
     return { output: bundle.summary.consensus, usage: emptyUsage(), cost_usd: 0, error: failure };

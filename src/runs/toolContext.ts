@@ -10,6 +10,7 @@ import type { EmittedEvent } from '../schemas/events.ts';
 import type { RunInput } from '../schemas/request.ts';
 import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../toolkit/api.ts';
 import { rememberStep } from '../toolkit/stepMemory.ts';
+import { callKeyring } from './callKeyring.ts';
 import { cancelledError, type ActiveRun, type OrchestratorDeps } from './runTypes.ts';
 
 /**
@@ -44,25 +45,27 @@ export class ToolRunner {
   }
 
   /** The run's models for one tool: every call reserved on, then charged to, the run's account. */
-  #models(active: ActiveRun, signal: AbortSignal, span: Span): RunModels {
+  #models(active: ActiveRun, signal: AbortSignal, span: Span, step: string | undefined): RunModels {
     const deps = this.#deps;
+    const keyOf = callKeyring({ id: active.id, idempotencyKey: active.idempotencyKey }, step);
     const costOf = (model: string, usage: Usage) => deps.gateway.costOf(model, usage);
     const outputAllowance = deps.limits.outputTokensReserved ?? 1024;
     return {
       provider: deps.gateway.provider,
-      call: (call) =>
+      resolve: (ref) => deps.gateway.resolve?.(ref) ?? { provider: deps.gateway.provider, model: ref },
+      call: ({ slot, ...call }) =>
         charged(
           active,
           estimateCall(call.model, promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf(slot) }),
         ),
       embed: (call) =>
         charged(
           active,
           estimateCall(call.model ?? DEFAULT_EMBEDDING_MODEL, call.input.reduce((n, text) => n + text.length, 0), 0, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf() }),
         ),
     };
   }
@@ -70,7 +73,7 @@ export class ToolRunner {
   #context(active: ActiveRun, tool: ToolDefinition, request: ResolvedRequest, signal: AbortSignal, span: Span, step?: string): ToolContext {
     const deps = this.#deps;
     const tracing = this.#tracing;
-    const models = this.#models(active, signal, span);
+    const models = this.#models(active, signal, span, step);
     const ctx: ToolContext = {
       runId: active.id,
       toolName: tool.name,

@@ -43,6 +43,8 @@ export interface ResolvedRequest {
   synthesize: SynthesizeConfig | undefined;
   metric: DistanceMetricName;
   merge: string;
+  /** `merge.weights` of the request: per model (`provider/model` or bare), the weight of its replicates' votes. */
+  model_weights?: Record<string, number> | undefined;
   options: Record<string, unknown>;
   /** Set only by a tool with `handoffs: true` (never from a request): each replicate is a conversation of these agents. */
   handoffs?: HandoffPlan | undefined;
@@ -64,9 +66,22 @@ export interface ToolOutcome {
  * signal is used.
  */
 export interface RunModels {
-  call(request: Omit<ModelCallRequest, 'signal' | 'trace'> & { signal?: AbortSignal }): Promise<ModelCallResult>;
-  embed(request: Omit<EmbeddingRequest, 'signal' | 'trace'> & { signal?: AbortSignal }): Promise<EmbeddingResult>;
+  call(request: Omit<ModelCallRequest, 'signal' | 'trace' | 'idempotencyKey'> & { signal?: AbortSignal; slot?: Pick<CallSlot, 'replicate'> }): Promise<ModelCallResult>;
+  embed(request: Omit<EmbeddingRequest, 'signal' | 'trace' | 'idempotencyKey'> & { signal?: AbortSignal }): Promise<EmbeddingResult>;
   readonly provider: string;
+  /** Which provider serves a model reference (`provider/model` or bare), and the model's name there. */
+  resolve(ref: string): { provider: string; model: string };
+}
+
+/**
+ * Which call of the run this is, for its provider `Idempotency-Key`: the
+ * replicate (or the synthesizer) and the call within it (the orchestrator
+ * numbers calls per replicate). Calls without one are numbered in the order
+ * the run makes them.
+ */
+export interface CallSlot {
+  replicate: number | 'synthesizer';
+  call: number;
 }
 
 /** Options of {@link ToolMemory.set}. */

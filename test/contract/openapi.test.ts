@@ -967,3 +967,33 @@ describe('HTTP edge answers match openapi.yaml', () => {
     expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 });
+
+describe('cross-model responses match openapi.yaml', () => {
+  it('a panel run with a fallback, degraded capabilities and merge.weights, and GET /v1/models with its providers', async () => {
+    const svc = await startTestService({
+      providersYaml: 'providers:\n  - name: p1\n    base_url: ${SIM}\n    retry: { max_attempts: 1 }\n    capabilities:\n      m1: { seed: false, json_schema: false }\n  - name: p2\n    base_url: ${SIM}\n',
+    });
+    try {
+      svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'Paris' } }, faults: [{ type: 'status', status: 500 }] });
+      const res = await postJson(`${svc.url}/v1/runs`, {
+        input: 'Capital of France?',
+        replicates: 3,
+        seed: 1,
+        launch: { policy: 'waves', wave_size: 1 },
+        agent: { models: ['p1/m1', 'p2/m2'], fallback_models: ['p2/m2'], output_schema: answerSchema },
+        merge: { weights: { 'p2/m2': 2 } },
+      });
+      expect(res.status).toBe(200);
+      expectDocumented('/v1/runs', 'post', res);
+      const [moved, , degraded] = res.body.bundle.replicates;
+      expect(moved.fallbacks).toEqual([{ provider: 'p1', model: 'm1', reason: 'provider_error' }]);
+      expect(degraded.warnings.length).toBeGreaterThan(0);
+      expect(Object.keys(res.body.bundle.by_model).sort()).toEqual(['p1/m1', 'p2/m2']);
+      const models = await getJson(`${svc.url}/v1/models`);
+      expectDocumented('/v1/models', 'get', models);
+      expect(models.body.providers.map((p: any) => p.name)).toEqual(['p1', 'p2']);
+    } finally {
+      await svc.close();
+    }
+  });
+});

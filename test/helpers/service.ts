@@ -11,6 +11,7 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import { createTracing, type Tracing } from '../../src/observability/tracing.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { gatewayFromConfig } from '../../src/providers/gateway.ts';
+import { parseProvidersFile } from '../../src/providers/providersFile.ts';
 import { startSimulator, type Simulator, type SimulatorBehavior } from '../../src/providers/simulator/index.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { storeLimits } from '../../src/store/index.ts';
@@ -49,6 +50,13 @@ export interface TestServiceOptions {
   clock?: Clock;
   /** Exports the service's spans (e.g. an InMemorySpanExporter); without it, no tracing. */
   spanExporter?: SpanExporter;
+  /**
+   * Named providers, as PROVIDERS_FILE gives them: YAML text, in which `${SIM}` stands for the
+   * service's own simulator URL (other simulators are the test's to start and substitute).
+   */
+  providersYaml?: string;
+  /** Environment the providers file reads its `api_key_env` keys from. */
+  providerEnv?: Record<string, string>;
 }
 
 /**
@@ -68,8 +76,13 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const redact = patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS));
   const logger = createLogger({ level: config.LOG_LEVEL, redact, destination });
   const tracing = await createTracing({ exporter: options.spanExporter, serviceName: config.OTEL_SERVICE_NAME, captureContent: config.OTEL_CAPTURE_CONTENT });
+  const providers =
+    options.providersYaml !== undefined ? parseProvidersFile(options.providersYaml.replaceAll('${SIM}', sim.url), 'providers.yaml', options.providerEnv ?? {}) : undefined;
   const gateway = gatewayFromConfig(config, {
     tracing,
+    providers,
+    // With a providers file the file's providers are all there is (`${SIM}` puts the simulator among them).
+    withTarget: providers === undefined,
     provider: 'simulator',
     apiKey: options.apiKey ?? 'sk-test-secret-key-0123456789',
     baseURL: sim.url,
