@@ -10,6 +10,12 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LEASE_MS = 2000;
 /** Lease, plus the pickup and the rest of the run, on a shared machine. */
 const TAKEOVER_BOUND_MS = LEASE_MS + 12_000;
+/**
+ * Each test starts two service processes (several seconds each on a loaded
+ * 2-core machine, CI's) and kills one: the default 20 s covers that with
+ * nothing to spare. What these tests time is the take-over ({@link TAKEOVER_BOUND_MS}).
+ */
+const TEST_TIMEOUT_MS = 90_000;
 
 const prefixes: string[] = [];
 let replicas: Replica[] = [];
@@ -66,7 +72,7 @@ async function executorOf(pair: [Replica, Replica], runId: string): Promise<{ ex
   return { executor, survivor: executor === pair[0] ? pair[1] : pair[0] };
 }
 
-describe('a replica killed mid-run (STORE=redis, two processes)', () => {
+describe('a replica killed mid-run (STORE=redis, two processes)', { timeout: TEST_TIMEOUT_MS }, () => {
   it('another replica continues the run: finished replicates kept, the rest re-run with the same seeds, the follower gets run_resumed then run_completed', async () => {
     // Two replicates at a time: the first two answer quickly, the next two hang long enough to kill their replica.
     sim.configure({ latencyMs: { sequence: [100, 100, 30_000, 30_000, 100, 100, 100, 100] } });
@@ -146,16 +152,19 @@ describe('a replica killed mid-run (STORE=redis, two processes)', () => {
     // Which worker takes a job is up to Redis; 24 tries make "always the accepting one" vanishingly unlikely.
     for (let attempt = 0; attempt < 24; attempt++) {
       sim.reset();
-      sim.configure({ latencyMs: { sequence: [30_000, 100] } });
+      // The first model call hangs until its caller goes away (the executor killed, or the run cancelled); the re-run answers.
+      sim.configure({ faults: [{ type: 'hang' }] });
       const accepting = pair[attempt % 2] as Replica;
       const requestId = `sync-${randomBytes(4).toString('hex')}`;
       const pending = postJson(`${accepting.url}/v1/runs`, { tool: 'bundle', input: `sync ${attempt}`, replicates: 1 }, { 'x-request-id': requestId });
       const started = (l: Record<string, unknown>) => l.msg === 'run started' && l.request_id === requestId;
-      const executor = await Promise.race(pair.map((r) => r.waitForLog(started).then(() => r)));
+      const { executor, line } = await Promise.race(pair.map((r) => r.waitForLog(started).then((l) => ({ executor: r, line: l }))));
       if (executor === accepting) {
-        sim.configure({ latencyMs: 0 });
-        await sim.waitForIdle();
+        // Not the case under test: end this run (its model call may already be hanging) and try again.
+        const cancelled = await postJson(`${accepting.url}/v1/runs/${String(line.run_id)}/cancel`, {});
+        expect(cancelled.body.status).toBe('cancelled');
         await pending;
+        await sim.waitForIdle();
         continue;
       }
       await waitUntil(() => sim.stats().inFlight >= 1);
