@@ -3,19 +3,13 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { getJson, postJson } from '../helpers/service.ts';
-import { crash, openStream, startReplica, type Replica } from '../helpers/replicaProcess.ts';
+import { crash, openStream, PROCESS_TEST_TIMEOUT_MS, startReplica, type Replica } from '../helpers/replicaProcess.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Small, so a take-over happens within seconds. */
 const LEASE_MS = 2000;
 /** Lease, plus the pickup and the rest of the run, on a shared machine. */
 const TAKEOVER_BOUND_MS = LEASE_MS + 12_000;
-/**
- * Each test starts two service processes (several seconds each on a loaded
- * 2-core machine, CI's) and kills one: the default 20 s covers that with
- * nothing to spare. What these tests time is the take-over ({@link TAKEOVER_BOUND_MS}).
- */
-const TEST_TIMEOUT_MS = 90_000;
 
 const prefixes: string[] = [];
 let replicas: Replica[] = [];
@@ -72,7 +66,7 @@ async function executorOf(pair: [Replica, Replica], runId: string): Promise<{ ex
   return { executor, survivor: executor === pair[0] ? pair[1] : pair[0] };
 }
 
-describe('a replica killed mid-run (STORE=redis, two processes)', { timeout: TEST_TIMEOUT_MS }, () => {
+describe('a replica killed mid-run (STORE=redis, two processes)', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('another replica continues the run: finished replicates kept, the rest re-run with the same seeds, the follower gets run_resumed then run_completed', async () => {
     // Two replicates at a time: the first two answer quickly, the next two hang long enough to kill their replica.
     sim.configure({ latencyMs: { sequence: [100, 100, 30_000, 30_000, 100, 100, 100, 100] } });

@@ -14,7 +14,14 @@ export interface Replica {
 }
 
 /** Longest wait for a starting process's "service listening" line: generous, the stall of a busy machine is not the defect. */
-const STARTUP_TIMEOUT_MS = 60_000;
+export const STARTUP_TIMEOUT_MS = 60_000;
+
+/**
+ * Timeout of a test (or hook) that boots service processes: booting one takes
+ * seconds on a loaded 2-core machine (CI's), up to {@link STARTUP_TIMEOUT_MS},
+ * more than the default 20 s leaves beside the test's own work.
+ */
+export const PROCESS_TEST_TIMEOUT_MS = 90_000;
 
 /** Starts `node src/server.ts` with `env` on a free port and waits for its "service listening" line. */
 export async function startReplica(env: Record<string, string>): Promise<Replica> {
