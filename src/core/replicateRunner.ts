@@ -233,6 +233,7 @@ async function callModel(
       error: check.valid
         ? null
         : new ServiceError('schema_validation', `output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`, { details: { errors: check.errors.slice(0, 20) } }).toJSON(),
+      ...(result.runtime ? { runtime: result.runtime } : {}),
     };
   } catch (error) {
     const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { Agent, Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents';
+import { Agent, Runner, setTracingDisabled, type AgentInputItem, type Tool } from '@openai/agents';
 import { SpanKind, type Attributes, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
@@ -14,6 +14,7 @@ import type { RunInput } from '../schemas/request.ts';
 import { mapProviderError } from './errorMap.ts';
 import { BoundedModelProvider } from './modelProvider.ts';
 import { PricingTable } from './pricing.ts';
+import { sdkPathOf, singleTurn, type SdkPath } from './singleTurn.ts';
 import { createTransport, RESPONSE_ENVELOPE_BYTES, type Transport } from './transport.ts';
 import type { Config } from '../config.ts';
 
@@ -33,6 +34,8 @@ export interface ModelCallRequest {
   tenant?: string | undefined;
   /** The span this call belongs to (a replicate, the synthesis): each attempt is a `provider_call` under it. */
   span?: Span | undefined;
+  /** Tools the sub-agent may call: such an agent runs on the Agents SDK's Runner (see `singleTurn.ts`). */
+  tools?: Tool[] | undefined;
 }
 
 /** What every successful provider operation reports for accounting. */
@@ -48,6 +51,10 @@ export interface CallAccounting {
 /** What a successful call returns: the answer plus its accounting. */
 export interface ModelCallResult extends CallAccounting {
   output: unknown;
+  /** The agent runtime that answered (`openai_agents`: the OpenAI Agents SDK). */
+  runtime?: 'openai_agents';
+  /** Which layer of it: its model layer for a single turn, its Runner otherwise (`singleTurn.ts`). */
+  sdk_path?: SdkPath;
 }
 
 /** Texts to embed (for the semantic distance metric). */
@@ -261,6 +268,7 @@ export class OpenAIGateway implements ModelGateway {
       name: 'replicate',
       instructions: request.instructions ?? '',
       model: request.model,
+      ...(request.tools?.length ? { tools: request.tools } : {}),
       ...(schema !== undefined
         ? {
             outputType: {
@@ -280,7 +288,9 @@ export class OpenAIGateway implements ModelGateway {
     });
     const input = toAgentInput(request.input);
     const spans = this.#tracing.enabled && request.span ? this.#callSpans(request) : undefined;
-    const attempt = this.#invoke(request.model, request, () => this.#runner.run(agent, input, { signal, maxTurns: 1 }), spans);
+    const path = sdkPathOf(agent);
+    const operation = path === 'model' ? () => singleTurn(this.#modelProvider.getModel(request.model), agent, input, signal) : () => this.#runner.run(agent, input, { signal, maxTurns: 1 });
+    const attempt = this.#invoke(request.model, request, operation, spans);
     const { attempts } = attempt;
     try {
       const result = await attempt.value;
@@ -295,6 +305,8 @@ export class OpenAIGateway implements ModelGateway {
         model: request.model,
         attempts: attempts(),
         latency_ms: performance.now() - started,
+        runtime: 'openai_agents',
+        sdk_path: path,
       };
     } catch (error) {
       throw this.#failure(error, signal, attempts(), started);

@@ -35,6 +35,8 @@ export const ReplicateSchema = z.object({
   error: ErrorBodySchema.nullable(),
   /** In a composite tool's bundle: the branch or step that made this replicate (`1:sentiment`). */
   step: z.string().optional(),
+  /** The agent runtime that answered: `openai_agents` (the OpenAI Agents SDK, its model layer for a single turn, its Runner for tools or handoffs). */
+  runtime: z.literal('openai_agents').optional(),
 });
 
 /** Where replicates differ, by JSON Pointer. */
