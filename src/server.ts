@@ -8,7 +8,7 @@ import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { createTracing } from './observability/tracing.ts';
 import { gatewayFromConfig } from './providers/gateway.ts';
-import { startSimulator, type Simulator } from './providers/simulator/index.ts';
+import type { Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
 import { loadTools } from './tools/loader.ts';
 
@@ -32,6 +32,8 @@ export async function startService(config: Config, logger: Logger, redact: Redac
   let baseURL = config.OPENAI_BASE_URL;
   let provider = providerName(config.OPENAI_BASE_URL);
   if (config.OPENAI_API_KEY === undefined && config.OPENAI_BASE_URL === undefined) {
+    // Loaded only when it is used: a configured provider never loads the simulator.
+    const { startSimulator } = await import('./providers/simulator/index.ts');
     simulator = await startSimulator({ behavior: { latencyMs: config.SIMULATOR_LATENCY_MS }, control: config.SIMULATOR_CONTROL });
     baseURL = simulator.url;
     provider = 'simulator';
