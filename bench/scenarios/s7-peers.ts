@@ -11,7 +11,7 @@ import { cannon } from '../lib/autocannon.ts';
 import { bytes, ms, num, signedMs } from '../lib/format.ts';
 import { closeIdleConnections } from '../lib/load.ts';
 import { table } from '../lib/markdown.ts';
-import { freePort, processCpuMs, spawnNode, startProxyChild, startServiceChild, startSimulatorChild, waitHttpOk, type NodeChild } from '../lib/procs.ts';
+import { freePort, processCpuMs, SERVICE_NODE_FLAGS, spawnNode, startProxyChild, startServiceChild, startSimulatorChild, waitHttpOk, type NodeChild } from '../lib/procs.ts';
 import type { Scenario, TargetCheck } from '../lib/scenario.ts';
 import { median, round, sleep, summarize } from '../lib/stats.ts';
 import { ANSWER, API_KEY, chatBody, runBody } from '../lib/workload.ts';
@@ -229,7 +229,9 @@ export const peersScenario: Scenario<PeersResult> = {
       const loadS = ctx.quick ? 3 : 10;
       const slowSim = await startSimulatorChild(upstreamMs);
       started.push(slowSim);
-      const svc2 = await startServiceChild(slowSim.url);
+      // 200 runs of one tenant in flight at once: above the default MAX_RUNS_PER_TENANT (100), which would answer half of
+      // the connections 429 at once and have them spin, measuring refusals instead of 200 concurrent runs.
+      const svc2 = await startServiceChild(slowSim.url, { MAX_RUNS_PER_TENANT: '1000' });
       started.push(svc2);
       const serviceRuns = 200;
       const svcLoad = await withPeakRss(svc2.pid, () =>
@@ -269,7 +271,7 @@ export const peersScenario: Scenario<PeersResult> = {
   render(r) {
     const ratio = (v: number, ref: number) => (Number.isFinite(v) && Number.isFinite(ref) && ref !== 0 ? `${(v / ref).toFixed(2)}×` : 'n/a');
     return [
-      `One simulator process (0 ms, fixed answer) behind every path; each peer in its own process on loopback (Portkey started from its npm package with \`--headless\`, pinned to 127.0.0.1 by \`bench/workers/loopbackOnly.ts\`, forwarding with \`x-portkey-provider: openai\` and \`x-portkey-custom-host\`). Latency: ${r.rounds} rounds × ${r.perRound} sequential requests per path, the four paths interleaved request by request (openai SDK client on every path); p50/p99 = median over rounds. CPU: the peer process's user+system time from /proc over ${num(r.cpuRequests)} requests at 10 connections, per 2xx answer, median over ${r.rounds} interleaved rounds. Saturation: autocannon, ${r.saturation.connections} connections, ${r.saturation.durationS} s per round, median of ${r.rounds} interleaved rounds. RSS at start: after start-up, before any traffic; peak: highest reading (every 100 ms) during the saturation rounds.`,
+      `One simulator process (0 ms, fixed answer) behind every path; each peer in its own process on loopback (the service as \`npm start\` runs it, \`node ${SERVICE_NODE_FLAGS.join(' ')} src/server.ts\`; Portkey started from its npm package with \`--headless\`, pinned to 127.0.0.1 by \`bench/workers/loopbackOnly.ts\`, forwarding with \`x-portkey-provider: openai\` and \`x-portkey-custom-host\`). Latency: ${r.rounds} rounds × ${r.perRound} sequential requests per path, the four paths interleaved request by request (openai SDK client on every path); p50/p99 = median over rounds. CPU: the peer process's user+system time from /proc over ${num(r.cpuRequests)} requests at 10 connections, per 2xx answer, median over ${r.rounds} interleaved rounds. Saturation: autocannon, ${r.saturation.connections} connections, ${r.saturation.durationS} s per round, median of ${r.rounds} interleaved rounds. RSS at start: after start-up, before any traffic; peak: highest reading (every 100 ms) during the saturation rounds.`,
       '',
       table(
         ['', LABEL.proxy, LABEL.portkey, LABEL.service, 'service ÷ Portkey'],
@@ -287,7 +289,7 @@ export const peersScenario: Scenario<PeersResult> = {
       '',
       `Direct call: p50 ${ms(r.latency.direct.p50, 3)}, p99 ${ms(r.latency.direct.p99, 3)}.`,
       '',
-      `Under load at ${r.loaded.upstreamMs} ms upstream latency (fresh processes, ${r.loaded.durationS} s of autocannon): the service with ${r.loaded.service.runs} concurrent 5-replicate runs peaked at ${bytes(r.loaded.service.peakRss)} RSS (${num(r.loaded.service.rps)} runs/s, ${r.loaded.service.errors} errors); Portkey with ${num(r.loaded.portkey.requests)} concurrent requests at ${bytes(r.loaded.portkey.peakRss)} (${num(r.loaded.portkey.rps)} requests/s, ${r.loaded.portkey.errors} errors).`,
+      `Under load at ${r.loaded.upstreamMs} ms upstream latency (fresh processes, ${r.loaded.durationS} s of autocannon): the service (MAX_RUNS_PER_TENANT=1000, so that all of them are in flight) with ${r.loaded.service.runs} concurrent 5-replicate runs peaked at ${bytes(r.loaded.service.peakRss)} RSS (${num(r.loaded.service.rps)} runs/s, ${r.loaded.service.errors} errors); Portkey with ${num(r.loaded.portkey.requests)} concurrent requests at ${bytes(r.loaded.portkey.peakRss)} (${num(r.loaded.portkey.rps)} requests/s, ${r.loaded.portkey.errors} errors).`,
     ].join('\n');
   },
   targets(r): TargetCheck[] {
