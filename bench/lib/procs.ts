@@ -214,6 +214,9 @@ export function serviceEnv(simulatorUrl: string, extra: Record<string, string> =
     MAX_REPLICATES: '100',
     // Load generators send thousands of requests from one address; the limiter is not what is measured.
     RATE_LIMIT_MAX: '0',
+    // …and thousands of runs of one tenant at once (1,000 concurrent runs, 1,000 SSE clients): the default cap of
+    // 100 active runs per tenant would answer the rest 429 and measure refusals, not runs.
+    MAX_RUNS_PER_TENANT: '1000000',
     ...extra,
   };
 }

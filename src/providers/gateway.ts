@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
-import { Agent, Runner, setTracingDisabled, type AgentInputItem, type Tool } from '@openai/agents';
+// The SDK's packages, not `@openai/agents`: its index also loads the realtime client and `ws` (~3 MiB), which no call uses.
+import { Agent, Runner, setTracingDisabled, type AgentInputItem, type Tool } from '@openai/agents-core';
 import { SpanKind, type Attributes, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';

@@ -8,7 +8,7 @@ import {
   type AgentOutputType,
   type Model,
   type ModelResponse,
-} from '@openai/agents';
+} from '@openai/agents-core';
 
 /**
  * Which layer of the OpenAI Agents SDK answers a call: `model` is the SDK's
