@@ -34,7 +34,7 @@ import { noImportCycle } from './eslint/noImportCycle.js';
  */
 const CORE_SERVICES = [
   'orchestrator', 'replicateRunner', 'replicateEnv', 'synthesizer', 'resolveRequest', 'rulePlanner', 'planner',
-  'budgetCheck', 'runAccount', 'eventFeed', 'runQueue', 'takeover',
+  'budgetCheck', 'runAccount', 'eventFeed', 'runQueue', 'takeover', 'runMemory', 'handoffCall', 'panelPlan', 'callKeyring',
 ].map((name) => `./src/core/${name}.ts`);
 
 const TOP_LEVEL = ['./routes', './tools', './src/app.ts', './src/server.ts'];

@@ -6,8 +6,11 @@
  * checked against an independent reference model.
  *
  *   npm run bench:quality [-- --reps 3 --questions 200 --concurrency 16 --replay 10000 --no-write]
+ *   npm run bench:quality -- --panel-only [--panel-questions 200 --panel-sets 3]
  *
- * Writes bench/results/quality.json and the quality section of BENCHMARKS.md.
+ * Writes bench/results/quality.json and the quality section of BENCHMARKS.md,
+ * then runs the cross-model panel scenario (bench/quality/panelRun.ts) and
+ * writes its section (`--no-panel` skips it, `--panel-only` runs only it).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +21,7 @@ import { checkRun, type Checked, type RunBody } from './quality/check.ts';
 import { launchLabel, STRATEGIES, type StrategyConfig } from './quality/configs.ts';
 import { DEFAULT_SPEC, EASY_SPEC, makeQuestions, ruleFor, type Question, type QuestionSpec } from './quality/questions.ts';
 import { majority, predictAnswer, referenceSequential } from './quality/reference.ts';
+import { PANEL_END, PANEL_START, renderPanelSection, runPanelScenario } from './quality/panelRun.ts';
 import { machine, renderSection, TARGET_LOSS_PP, TARGET_SAVED, updateBenchmarksMd, type StrategyResult } from './quality/report.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,8 +36,24 @@ const { values: args } = parseArgs({
     replay: { type: 'string', default: '10000' },
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    'no-panel': { type: 'boolean', default: false },
+    'panel-only': { type: 'boolean', default: false },
+    'panel-questions': { type: 'string', default: '200' },
+    'panel-sets': { type: 'string', default: '3' },
   },
 });
+
+/** The cross-model scenario: its own service, its own section of BENCHMARKS.md. */
+async function panelScenario(): Promise<void> {
+  const outcome = await runPanelScenario({ count: Number(args['panel-questions']), sets: Number(args['panel-sets']), replicates: 9, concurrency: Number(args.concurrency) });
+  const section = renderPanelSection(outcome, { command: commandLine(), date: new Date().toISOString().slice(0, 10), node: process.version });
+  console.log(section);
+  if (!args['no-write']) updateBenchmarksMd(join(ROOT, 'BENCHMARKS.md'), section, PANEL_START, PANEL_END);
+}
+if (args['panel-only']) {
+  await panelScenario();
+  process.exit(0);
+}
 const reps = Number(args.reps);
 const perRep = Number(args.questions);
 const concurrency = Number(args.concurrency);
@@ -263,3 +283,4 @@ if (issueLog.length) {
   for (const x of issueLog.slice(0, 10)) console.error(`  ${x.strategy} r${x.rep} q${x.question}: ${x.issues.join(' | ')}`);
   process.exitCode = 1;
 }
+if (!args['no-panel']) await panelScenario();

@@ -10,6 +10,7 @@ import type { Message, RunRequest } from '../src/schemas/request.ts';
 import type { RunResult } from '../src/schemas/result.ts';
 import type { Store } from '../src/store/types.ts';
 import type { ToolRegistry } from '../src/tools/registry.ts';
+import type { ProviderListing } from '../src/providers/gateway.ts';
 
 /** What the OpenAI-compatible routes need. */
 export interface OpenaiCompatRoutesOptions {
@@ -20,6 +21,8 @@ export interface OpenaiCompatRoutesOptions {
   heartbeatMs: number;
   defaultModel: string;
   maxReplicates: number;
+  /** The configured providers (never their keys), listed beside the models as `providers`. */
+  providers?: () => ProviderListing[];
 }
 
 /** A model name: `TOOL[/MODEL][@REPLICATES]` (docs/openai-compatible.md). */
@@ -94,7 +97,7 @@ function chunksOf(text: string, size = 64): string[] {
 }
 
 /** `POST /v1/chat/completions`, `GET /v1/models`, `GET /v1/models/{id}`: the service behind any OpenAI client. */
-export const openaiCompatRoutes: FastifyPluginAsync<OpenaiCompatRoutesOptions> = async (app, { orchestrator, registry, store, heartbeatMs, defaultModel, maxReplicates }) => {
+export const openaiCompatRoutes: FastifyPluginAsync<OpenaiCompatRoutesOptions> = async (app, { orchestrator, registry, store, heartbeatMs, defaultModel, maxReplicates, providers }) => {
   const created = Math.floor(Date.now() / 1000);
 
   /** A model object in OpenAI's shape, with what it selects as extension fields. */
@@ -125,7 +128,8 @@ export const openaiCompatRoutes: FastifyPluginAsync<OpenaiCompatRoutesOptions> =
       ids.push(tool.name);
       ids.push(`${tool.name}/${tool.defaults?.agent?.model ?? defaultModel}`);
     }
-    return { object: 'list', data: ids.map((id) => modelObject(id, false)) };
+    // `providers` is an extension field: OpenAI clients read `data` and ignore it.
+    return { object: 'list', data: ids.map((id) => modelObject(id, false)), ...(providers ? { providers: providers() } : {}) };
   });
 
   // Model ids hold a `/`: clients encode it (`bundle%2Fgpt-4o-mini`), which keeps it one path segment.

@@ -145,6 +145,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
+    memory: { maxBytes: config.MEMORY_MAX_BYTES, maxEntries: config.MEMORY_MAX_ENTRIES, graceMs: config.MEMORY_TTL_GRACE_MS },
   });
 
   const keys = new KeyRing([...config.API_KEYS, ...config.API_KEYS_FILE]);
@@ -223,7 +224,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     await v1.register(toolsRoutes, { registry: deps.registry, provider: deps.gateway.provider, defaultModel: config.DEFAULT_MODEL });
     const protocols = { orchestrator, registry: deps.registry, store: deps.store, heartbeatMs: config.SSE_HEARTBEAT_MS };
     await v1.register(mcpRoutes, { ...protocols, bodyLimitBytes: config.BODY_LIMIT_BYTES });
-    await v1.register(openaiCompatRoutes, { ...protocols, defaultModel: config.DEFAULT_MODEL, maxReplicates: config.MAX_REPLICATES });
+    const gateway = deps.gateway;
+    await v1.register(openaiCompatRoutes, {
+      ...protocols,
+      defaultModel: config.DEFAULT_MODEL,
+      maxReplicates: config.MAX_REPLICATES,
+      providers: () => gateway.catalogue?.() ?? [{ name: gateway.provider, default: true, base_url: '', api: config.OPENAI_API, models: [config.DEFAULT_MODEL] }],
+    });
   });
   // Outside the protected scope: the API description, the console, health and metrics (open, not rate limited).
   await app.register(apiDocsRoutes);

@@ -44,6 +44,8 @@ export const ConfigSchema = z.object({
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,
   OPENAI_API: z.enum(['chat_completions', 'responses']).default('chat_completions'),
+  /** YAML file of named providers (docs/providers.md); read and checked at startup by server.ts, which names file and field on error. */
+  PROVIDERS_FILE: optionalString,
   DEFAULT_MODEL: z.string().min(1).default('gpt-4o-mini'),
   /** Overrides/extends the pricing table: JSON `{ "model": { "input": usdPer1M, "output": usdPer1M } }`, parsed here. */
   PRICING_JSON: pricingJson,
@@ -220,6 +222,14 @@ export const ConfigSchema = z.object({
   MAX_MODEL_NAME_CHARS: int(200, 1, 10_000),
   /** UTF-8 bytes of a prompt a pipeline step's template builds; past it the step fails. */
   MAX_PROMPT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+
+  // Run-scoped memory (`ctx.memory`, docs/memory.md): per run, in the store, dropped when the run ends.
+  /** Bytes (keys + values, UTF-8) one run's memory may hold; a write past it is refused (tools get 400 `invalid_request`) or stored trimmed. */
+  MEMORY_MAX_BYTES: int(1_048_576, 1024, 256 * 1_048_576),
+  /** Entries one run's memory may hold; a new key past it is refused. */
+  MEMORY_MAX_ENTRIES: int(256, 4, 100_000),
+  /** A run's memory expires this long after its deadline (created_at + timeout_ms), should its end never be seen (a replica died). */
+  MEMORY_TTL_GRACE_MS: int(60_000, 1000, 86_400_000),
   /** Serve the embedded simulator's `/_simulator/*` control and recording endpoints (tests, demos only). */
   SIMULATOR_CONTROL: z.stringbool().default(false),
 
@@ -252,6 +262,11 @@ export const ConfigSchema = z.object({
   OTEL_SERVICE_NAME: z.string().trim().min(1).default('llm-orchestrator'),
   /** Put prompts and outputs on spans (redacted by REDACT_PATTERNS). */
   OTEL_CAPTURE_CONTENT: z.stringbool().default(false),
+
+  // Handoffs (docs/handoffs.md): tools whose agents hand the task to one another run only with HANDOFFS=on.
+  HANDOFFS: z.stringbool().default(false),
+  /** Model calls one replicate of a handoff tool may make across its agents; a tool's `max_turns` may not exceed it. */
+  HANDOFFS_MAX_TURNS: int(6, 2, 64),
 
   TOOLS_DIR: z.string().default('tools'),
   /** Planner rules file (YAML); unset, config/planner.yaml is used when present, else runs without a `tool` use `bundle`. */

@@ -26,6 +26,8 @@ export const ERROR_TABLE = {
   not_found: { status: 404, retryable: false, fault: 'caller' },
   request_timeout: { status: 408, retryable: true, fault: 'caller' },
   tool_not_found: { status: 404, retryable: false, fault: 'caller' },
+  // A tool whose agents hand the task to one another, while this deployment runs with HANDOFFS off.
+  handoffs_disabled: { status: 400, retryable: false, fault: 'caller' },
   idempotency_in_progress: { status: 409, retryable: true, fault: 'caller' },
   payload_too_large: { status: 413, retryable: false, fault: 'caller' },
   uri_too_long: { status: 414, retryable: false, fault: 'caller' },

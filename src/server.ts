@@ -8,9 +8,10 @@ import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { createTracing } from './observability/tracing.ts';
 import { gatewayFromConfig } from './providers/gateway.ts';
+import { loadProvidersFile, ProvidersFileError } from './providers/providersFile.ts';
 import type { Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
-import { loadTools } from './tools/loader.ts';
+import { declarativeOptions, loadTools } from './tools/loader.ts';
 
 /** Where planner rules are looked for when PLANNER_RULES is unset. */
 export const DEFAULT_PLANNER_RULES = 'config/planner.yaml';
@@ -27,11 +28,19 @@ export interface RunningService {
  * Starts the whole service from a config: the simulator when no provider is
  * configured, the store, the tools, the app; then listens.
  */
-export async function startService(config: Config, logger: Logger, redact: Redactor = patternRedactor(config.REDACT_PATTERNS)): Promise<RunningService> {
+export async function startService(
+  config: Config,
+  logger: Logger,
+  redact: Redactor = patternRedactor(config.REDACT_PATTERNS),
+  env: Record<string, string | undefined> = process.env,
+): Promise<RunningService> {
   let simulator: Simulator | null = null;
   let baseURL = config.OPENAI_BASE_URL;
   let provider = providerName(config.OPENAI_BASE_URL);
-  if (config.OPENAI_API_KEY === undefined && config.OPENAI_BASE_URL === undefined) {
+  // Read once, here: a bad file stops startup with its name and every bad field (ProvidersFileError).
+  const providers = config.PROVIDERS_FILE !== undefined ? loadProvidersFile(config.PROVIDERS_FILE, env) : undefined;
+  const fromEnv = config.OPENAI_API_KEY !== undefined || config.OPENAI_BASE_URL !== undefined;
+  if (!fromEnv && providers === undefined) {
     // Loaded only when it is used: a configured provider never loads the simulator.
     const { startSimulator } = await import('./providers/simulator/index.ts');
     simulator = await startSimulator({ behavior: { latencyMs: config.SIMULATOR_LATENCY_MS }, control: config.SIMULATOR_CONTROL });
@@ -54,9 +63,12 @@ export async function startService(config: Config, logger: Logger, redact: Redac
     apiKey: config.OPENAI_API_KEY ?? 'sk-no-key',
     baseURL,
     logger,
+    providers,
+    // With a providers file and no OPENAI_* variables, the file's providers are all there is.
+    withTarget: fromEnv || providers === undefined,
   });
   const store = await createStore(config, logger);
-  const registry = await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES });
+  const registry = await loadTools(config.TOOLS_DIR, declarativeOptions(config));
   const planner = loadPlanner(config.PLANNER_RULES ?? DEFAULT_PLANNER_RULES, registry, { explicit: config.PLANNER_RULES !== undefined });
   // With Redis, runs are BullMQ jobs: every replica's worker executes them, and takes over a dead replica's.
   // BullMQ (and what it brings: luxon, cron-parser, msgpackr) is loaded only when a configuration uses it.
@@ -71,7 +83,7 @@ export async function startService(config: Config, logger: Logger, redact: Redac
     lockLost: (id) => orchestrator.relinquish(id),
   });
   const url = await app.listen({ port: config.PORT, host: config.HOST });
-  logger.info({ url, provider, store: store.kind, tools: registry.names() }, 'service listening');
+  logger.info({ url, provider: gateway.provider, providers: gateway.catalogue().map((p) => p.name), store: store.kind, tools: registry.names() }, 'service listening');
   return {
     url,
     config,
@@ -129,6 +141,10 @@ if (import.meta.main) {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   } catch (error) {
+    if (error instanceof ProvidersFileError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
     logger.fatal({ err: error }, 'could not start');
     process.exit(1);
   }

@@ -172,10 +172,10 @@ function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]
  * `path`, appending the block at the end when absent. Read-modify-write at
  * the last moment, so concurrent edits elsewhere in the file survive.
  */
-export function updateBenchmarksMd(path: string, section: string): void {
+export function updateBenchmarksMd(path: string, section: string, start = START_MARKER, end = END_MARKER): void {
   const doc = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const i = doc.indexOf(START_MARKER);
-  const j = doc.indexOf(END_MARKER, i + 1);
-  const next = i >= 0 && j > i ? doc.slice(0, i) + section + doc.slice(j + END_MARKER.length) : `${doc.trimEnd()}${doc.trim() ? '\n\n' : ''}${section}\n`;
+  const i = doc.indexOf(start);
+  const j = doc.indexOf(end, i + 1);
+  const next = i >= 0 && j > i ? doc.slice(0, i) + section + doc.slice(j + end.length) : `${doc.trimEnd()}${doc.trim() ? '\n\n' : ''}${section}\n`;
   writeFileSync(path, next);
 }

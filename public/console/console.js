@@ -187,6 +187,7 @@ function follow(id, token, requested) {
   on('tool_completed', () => {});
   on('synthesis_done', () => {});
   on('run_resumed', () => {});
+  on('handoff', () => {});
   on('run_completed', (e) => {
     run.done = true;
     source.close();

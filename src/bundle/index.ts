@@ -28,6 +28,8 @@ export {
 export { appendPointer } from './jsonPointer.ts';
 export { mergeOutputs } from './merge.ts';
 export { builtInMergeStrategies, firstValidMerge, resolveMergeStrategy, votingMerge } from './mergeStrategy.ts';
+export { weightedVoteMerge } from './weightedVote.ts';
+export { byModel, type ModelEntry } from './byModel.ts';
 export type {
   Disagreement,
   DisagreementValue,

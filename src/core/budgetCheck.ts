@@ -36,11 +36,12 @@ export function checkBudgetFits(request: ResolvedRequest, costOf: (model: string
       { details: { field: 'budget.max_tokens', minimum_tokens: tokens } },
     );
   }
-  const cost = minimum * costOf(request.agent.model, one);
+  const cheapest = cheapestModel(request, one, costOf);
+  const cost = minimum * costOf(cheapest, one);
   if (max_cost_usd !== undefined && cost > max_cost_usd) {
     throw new ServiceError(
       'invalid_request',
-      `budget.max_cost_usd (${max_cost_usd}) cannot cover the minimum of ${minimum} replicate(s) on ${request.agent.model}: at least $${cost.toPrecision(3)}`,
+      `budget.max_cost_usd (${max_cost_usd}) cannot cover the minimum of ${minimum} replicate(s) on ${cheapest.slice(0, 100)}: at least $${cost.toPrecision(3)}`,
       { details: { field: 'budget.max_cost_usd', minimum_cost_usd: cost } },
     );
   }
@@ -56,10 +57,20 @@ export interface CostLimits {
   maxCostUsdPerRun?: number | undefined;
 }
 
-/** The models a run's calls go to: its agent's, and the synthesizer's when it names another. */
+/** The models a replicate may be asked of first: the panel's (`agent.models`), else the agent's. */
+function replicateModels(request: ResolvedRequest): string[] {
+  return request.agent.models?.map((m) => (typeof m === 'string' ? m : m.model)) ?? [request.agent.model];
+}
+
+/** The replicate model whose call costs least: what a run certainly spends is priced on it. */
+function cheapestModel(request: ResolvedRequest, usage: Usage, costOf: (model: string, usage: Usage) => number): string {
+  return replicateModels(request).reduce((best, m) => (costOf(m, usage) < costOf(best, usage) ? m : best));
+}
+
+/** The models a run's calls may go to: the panel's or the agent's, their fallbacks, and the synthesizer's. */
 function modelsOf(request: ResolvedRequest): string[] {
   const synth = typeof request.synthesize === 'object' ? request.synthesize.model : undefined;
-  return synth !== undefined && synth !== request.agent.model ? [request.agent.model, synth] : [request.agent.model];
+  return [...new Set([...replicateModels(request), request.agent.model, ...(request.agent.fallback_models ?? []), ...(synth !== undefined ? [synth] : [])])];
 }
 
 /**
@@ -108,7 +119,7 @@ export function applyCostCeilings(
     }
   }
   if (maxCost !== undefined) {
-    const cost = request.replicates * costOf(request.agent.model, one);
+    const cost = request.replicates * costOf(cheapestModel(request, one, costOf), one);
     if (cost > maxCost) {
       throw new ServiceError('invalid_request', `this run costs at least $${cost.toPrecision(3)}, above this server's ceiling MAX_COST_USD_PER_RUN ($${maxCost})`, {
         details: { field: 'input', limit: 'MAX_COST_USD_PER_RUN', max: maxCost, minimum_cost_usd: cost },

@@ -5,6 +5,7 @@ import { computeStatistics, summarize } from '../bundle/index.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { endSpan, NOOP_TRACING, usageAttributes, type Tracing } from '../observability/tracing.ts';
+import { callKeyring } from './callKeyring.ts';
 import { DEFAULT_EMBEDDING_MODEL, ModelCallError, type CallAccounting, type ModelGateway } from '../providers/gateway.ts';
 import type { Bundle, Replicate, Usage } from '../schemas/bundle.ts';
 import type { EmittedEvent, EventStamp, RunEvent } from '../schemas/events.ts';
@@ -13,12 +14,14 @@ import { isTerminal, type PlannerDecision, type RunResult, type RunStatus } from
 import { tenantOfRun, type Store } from '../store/types.ts';
 import type { ResolvedRequest, RunModels, ToolContext, ToolDefinition, ToolOutcome } from '../tools/api.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
+import { rememberStep } from '../tools/stepMemory.ts';
 import type { Planner } from './planner.ts';
 import type { Redactor } from './redaction.ts';
 import { applyCostCeilings, checkBudgetFits, estimateCall, type CallEstimate, type CostLimits } from './budgetCheck.ts';
 import { isoMicros, preciseNow } from './clock.ts';
 import { RunWaiters } from './eventFeed.ts';
 import { runReplicates } from './replicateRunner.ts';
+import { RunMemory, type MemoryLimits } from './runMemory.ts';
 import { resolveRequest, type RequestLimits } from './resolveRequest.ts';
 import { emptyBudgetReport, emptyUsage, RunAccount } from './runAccount.ts';
 import { Semaphore } from './semaphore.ts';
@@ -49,6 +52,8 @@ export interface OrchestratorDeps {
   dispatch?: RunDispatch;
   /** Spans of runs (`run` → `tool` → `replicate` → `provider_call`); default: none recorded. */
   tracing?: Tracing;
+  /** Bounds of run memory (`ctx.memory`, docs/memory.md); default: the config's defaults. */
+  memory?: MemoryLimits;
 }
 
 /** A queued run: everything a worker on any replica needs besides the run record. */
@@ -130,6 +135,8 @@ interface ActiveRun {
   relinquished: boolean;
   /** The run's span, from launch (or pick-up) to its end here. */
   span: Span;
+  /** What the run has seen (`ctx.memory`), dropped when it ends. */
+  memory: RunMemory;
 }
 
 /**
@@ -398,6 +405,7 @@ export class Orchestrator {
       span: this.#tracing.enabled
         ? this.#tracing.startRun(trace, { 'run.id': record.id, 'tool.name': tool.name, 'tool.version': tool.version, 'run.replicates': request.replicates })
         : this.#tracing.startRun(trace),
+      memory: new RunMemory(this.#deps.store.runMemory, record.id, this.#deps.memory, log, this.#now),
     };
     this.#active.set(record.id, active);
     this.#deps.metrics.activeRuns.inc();
@@ -514,6 +522,7 @@ export class Orchestrator {
       // Run slots go round-robin across tenants: one tenant's queued backlog does not hold back another's run.
       if (opts.slot) await this.#slots.acquire(controller.signal, active.tenant);
       try {
+        active.memory.begin(deadlines.timeoutAt, active.request.input, active.record.planner);
         if (opts.resumed) {
           active.record = { ...active.record, status: 'running', started_at: active.record.started_at ?? new Date(this.#now()).toISOString() };
           this.#emit(active, { type: 'run_resumed', ...opts.resumed });
@@ -565,6 +574,7 @@ export class Orchestrator {
       budget: active.account.report(),
       error: error?.toJSON() ?? null,
     };
+    final = await active.memory.end(final);
     if (this.#deps.redactResults) final = this.#deps.redact(final, 'result') as RunResult;
     active.record = final;
     active.partial = { replicates: [], summary: null, statistics: null };
@@ -659,19 +669,21 @@ export class Orchestrator {
     const tracing = this.#tracing;
     const costOf = (model: string, usage: Usage) => deps.gateway.costOf(model, usage);
     const outputAllowance = deps.limits.outputTokensReserved ?? 1024;
+    const keyOf = callKeyring({ id: active.id, idempotencyKey: active.idempotencyKey }, step);
     const models: RunModels = {
       provider: deps.gateway.provider,
-      call: (call) =>
+      resolve: (ref) => deps.gateway.resolve?.(ref) ?? { provider: deps.gateway.provider, model: ref },
+      call: ({ slot, ...call }) =>
         charged(
           estimateCall(call.model, promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf(slot) }),
         ),
       embed: (call) =>
         charged(
           estimateCall(call.model ?? DEFAULT_EMBEDDING_MODEL, call.input.reduce((n, text) => n + text.length, 0), 0, costOf),
           call.signal ?? signal,
-          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant }),
+          (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf() }),
         ),
     };
     /**
@@ -683,7 +695,7 @@ export class Orchestrator {
       try {
         release = await active.account.reserve(estimate, callSignal);
         const result = await operation(callSignal);
-        active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
+        if (!('chargedByTurn' in result && result.chargedByTurn)) active.account.charge(result.provider, result.model, result.usage, result.cost_usd);
         return result;
       } catch (error) {
         if (error instanceof ModelCallError) throw error;
@@ -703,6 +715,7 @@ export class Orchestrator {
       // The run's logger already names its tool; only inner tools need their own.
       log: tool === active.tool ? active.log : active.log.child({ tool: tool.name }),
       models,
+      memory: active.memory.view(step),
       // An inner tool's replicates say which step of the composite made them.
       emit: (event) =>
         this.#emit(active, { tool: tool.name, ...(step !== undefined && event.type === 'replicate_done' ? { ...event, replicate: { ...event.replicate, step } } : event) }),
@@ -723,6 +736,7 @@ export class Orchestrator {
             span,
             spanContent: tracing.captureContent ? (value) => spanText(deps.redact(value, 'log')) : undefined,
             kept,
+            memory: ctx.memory,
           },
           { ...request, ...overrides },
         );
@@ -745,6 +759,7 @@ export class Orchestrator {
         const step = options.step ?? innerTool.name;
         ctx.emit({ type: 'tool_started', tool: innerTool.name, step });
         const result = await this.#executeTool(active, innerTool, innerRequest, signal, span, step);
+        await rememberStep(ctx, step, innerTool.name, result);
         ctx.emit({ type: 'tool_completed', tool: innerTool.name, step, status: result.error ? 'failed' : 'succeeded' });
         return result;
       },

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Tracing } from '../observability/tracing.ts';
 import type { Replicate } from '../schemas/bundle.ts';
 import type { EmittedEvent } from '../schemas/events.ts';
-import type { RunModels } from '../tools/api.ts';
+import type { RunModels, ToolMemory } from '../tools/api.ts';
 import type { RunAccount } from './runAccount.ts';
 import type { SchemaValidator } from './validator.ts';
 
@@ -27,4 +27,6 @@ export interface ReplicateEnv {
   spanContent?: ((value: unknown) => string) | undefined;
   /** Replicates a previous executor of the run finished (a take-over): counted as done, not run or announced again. */
   kept?: readonly Replicate[];
+  /** The run's memory as the tool sees it: partial summaries and the synthesizer's note are recorded there. */
+  memory?: ToolMemory;
 }

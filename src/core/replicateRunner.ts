@@ -20,7 +20,10 @@ import { endSpan, usageAttributes } from '../observability/tracing.ts';
 import { isoMicros, preciseNow } from './clock.ts';
 import { replicateSeed } from './resolveRequest.ts';
 import type { ReplicateEnv } from './replicateEnv.ts';
+import { handoffCall } from './handoffCall.ts';
 import type { Span } from '@opentelemetry/api';
+import { panelPlan, type PanelPlan } from './panelPlan.ts';
+import { partialEntry } from './runMemory.ts';
 import { Semaphore } from './semaphore.ts';
 import { synthesize } from './synthesizer.ts';
 import type { SchemaValidator } from './validator.ts';
@@ -41,6 +44,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const stopper = new AbortController();
   const signal = AbortSignal.any([env.signal, stopper.signal]);
   const schema = request.agent.output_schema;
+  const panel = panelPlan(request, env.models);
   const semantic = request.metric === 'semantic' ? new SemanticSpace() : null;
   // One memo of text profiles and distances for the matrix and every merge of this run.
   const texts = new TextComparer();
@@ -58,9 +62,10 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const publishPartial = () => {
     pendingPublish = null;
     const covers = finished.length;
-    const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, texts, request, env.validator);
+    const summary = latest?.covers === covers ? latest.summary : summarizeFinished(finished, matrix, texts, request, env.validator, panel);
     latest = { summary, covers };
     env.emit({ type: 'partial_summary', summary, statistics: computeStatistics(finished, n), budget_used: env.account.report().used });
+    env.memory?.record(env.memory.ownKeys.partial, partialEntry(summary, covers, n));
   };
 
   const onFinished = (replicate: Replicate, announce = true) => {
@@ -82,7 +87,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
       validIndices.push(replicate.index);
     }
     const needConfidence = rules?.confidence !== undefined && !earlyStop.triggered;
-    const summary = needConfidence ? summarizeFinished(finished, matrix, texts, request, env.validator) : null;
+    const summary = needConfidence ? summarizeFinished(finished, matrix, texts, request, env.validator, panel) : null;
     if (summary) latest = { summary, covers: finished.length };
     // Replicates that land together (the common case: they were launched together)
     // share one partial summary, published once the burst has been taken in.
@@ -122,7 +127,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
     }
     launched.add(index);
     try {
-      const replicate = await callOne(env, request, index, signal, schema);
+      const replicate = await callOne(env, request, index, signal, schema, panel);
       if (semantic && replicate.valid) await semantic.embed(env, replicate.output, signal);
       onFinished(replicate);
     } finally {
@@ -147,7 +152,7 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   }
   for (const index of indices) {
     if (!launched.has(index)) {
-      const placeholder = notLaunched(index, request, env.models.provider, signal);
+      const placeholder = notLaunched(index, request, env.models.resolve(panel.modelOf(index)), signal);
       finished.push(placeholder);
       matrix.add(index, null);
     }
@@ -155,8 +160,8 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
   const replicates = [...finished].sort((a, b) => a.index - b.index);
   // (Assigned in callbacks, which TypeScript's narrowing does not see.)
   const last = latest as { summary: Summary; covers: number } | null;
-  const summary = last?.covers === replicates.length ? last.summary : summarizeFinished(replicates, matrix, texts, request, env.validator);
-  const bundle: Bundle = { replicates, summary, statistics: computeStatistics(replicates, n), early_stop: earlyStop };
+  const summary = last?.covers === replicates.length ? last.summary : summarizeFinished(replicates, matrix, texts, request, env.validator, panel);
+  const bundle: Bundle = { replicates, summary, statistics: computeStatistics(replicates, n), early_stop: earlyStop, ...panel.byModel(replicates, summary, request.metric) };
   env.emit({ type: 'bundle_ready', bundle });
 
   const succeeded = replicates.filter((r) => r.valid);
@@ -170,13 +175,13 @@ export async function runReplicates(env: ReplicateEnv, request: ResolvedRequest)
 }
 
 /** One replicate under its `replicate` span: the call and its outcome. Never throws. */
-async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal, schema: Record<string, unknown> | undefined): Promise<Replicate> {
+async function callOne(env: ReplicateEnv, request: ResolvedRequest, index: number, signal: AbortSignal, schema: Record<string, unknown> | undefined, panel: PanelPlan): Promise<Replicate> {
   const { tracing } = env;
-  if (!tracing.enabled) return callModel(env, request, index, signal, schema, undefined);
+  if (!tracing.enabled) return callModel(env, request, index, signal, schema, undefined, panel);
   const seed = replicateSeed(request.seed, index);
-  const span = tracing.startChild('replicate', env.span, { 'replicate.index': index, 'replicate.seed': seed, 'gen_ai.request.model': request.agent.model });
+  const span = tracing.startChild('replicate', env.span, { 'replicate.index': index, 'replicate.seed': seed, 'gen_ai.request.model': panel.modelOf(index) });
   if (env.spanContent) span.setAttribute('gen_ai.input.messages', env.spanContent(request.input));
-  const replicate = await callModel(env, request, index, signal, schema, span);
+  const replicate = await callModel(env, request, index, signal, schema, span, panel);
   if (env.spanContent && replicate.output !== null) span.setAttribute('gen_ai.output.messages', env.spanContent(replicate.output));
   endSpan(span, {
     error: replicate.error,
@@ -200,12 +205,16 @@ async function callModel(
   signal: AbortSignal,
   schema: Record<string, unknown> | undefined,
   span: Span | undefined,
+  panel: PanelPlan,
 ): Promise<Replicate> {
   const seed = replicateSeed(request.seed, index);
   const startedAt = preciseNow();
+  const model = panel.modelOf(index);
   try {
     const result = await env.models.call({
-      model: request.agent.model,
+      model,
+      fallbackModels: panel.fallbacks,
+      slot: { replicate: index },
       instructions: request.agent.instructions,
       input: request.input,
       outputSchema: schema,
@@ -214,6 +223,7 @@ async function callModel(
       maxOutputTokens: request.agent.max_output_tokens,
       signal,
       span,
+      ...handoffCall(env, request, index),
     });
     const check = schema ? env.validator.validate(schema, result.output) : { valid: true, errors: [] };
     return {
@@ -233,26 +243,29 @@ async function callModel(
       error: check.valid
         ? null
         : new ServiceError('schema_validation', `output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`, { details: { errors: check.errors.slice(0, 20) } }).toJSON(),
+      ...(result.warnings?.length ? { warnings: result.warnings } : {}),
+      ...(result.fallbacks?.length ? { fallbacks: result.fallbacks } : {}),
       ...(result.runtime ? { runtime: result.runtime } : {}),
     };
   } catch (error) {
     const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);
     if (!signal.aborted) env.log.warn({ replicate: index, code: failure.error.code, attempts: failure.attempts, err: failure.error }, 'replicate failed');
+    const tried = failure.provider !== undefined && failure.model !== undefined ? { provider: failure.provider, model: failure.model } : env.models.resolve(model);
     return {
       index,
       status: signal.aborted ? 'cancelled' : 'failed',
       output: null,
       valid: false,
-      provider: env.models.provider,
-      model: request.agent.model,
+      ...tried,
       seed,
       attempts: failure.attempts,
-      usage: emptyUsage(),
-      cost_usd: 0,
+      usage: failure.spent?.usage ?? emptyUsage(),
+      cost_usd: failure.spent?.cost_usd ?? 0,
       latency_ms: round(failure.latency_ms),
       started_at: isoMicros(startedAt),
       ended_at: isoMicros(preciseNow()),
       error: failure.error.toJSON(),
+      ...(failure.fallbacks.length > 0 ? { fallbacks: failure.fallbacks } : {}),
     };
   }
 }
@@ -264,22 +277,23 @@ function summarizeFinished(
   texts: TextComparer,
   request: ResolvedRequest,
   validator: SchemaValidator,
+  panel: PanelPlan,
 ): Summary {
-  const summary: BundleSummary = summarize(replicates, { matrix, merge: request.merge, mergeOptions: { texts } });
+  const summary: BundleSummary = summarize(replicates, { matrix, merge: panel.merge(replicates), mergeOptions: { texts } });
   const schema = request.agent.output_schema;
   if (!schema || summary.consensus === null || summary.consensus === undefined) return summary;
   return { ...summary, consensus_valid: validator.validate(schema, summary.consensus).valid };
 }
 
-function notLaunched(index: number, request: ResolvedRequest, provider: string, signal: AbortSignal): Replicate {
+function notLaunched(index: number, request: ResolvedRequest, where: { provider: string; model: string }, signal: AbortSignal): Replicate {
   const reason = signal.reason instanceof ServiceError ? signal.reason : new ServiceError('cancelled', 'not launched');
   return {
     index,
     status: 'cancelled',
     output: null,
     valid: false,
-    provider,
-    model: request.agent.model,
+    provider: where.provider,
+    model: where.model,
     seed: replicateSeed(request.seed, index),
     attempts: 0,
     usage: emptyUsage(),

@@ -25,6 +25,7 @@ export function resolveRequest(
   limits: RequestLimits,
   randomSeed: () => number,
 ): ResolvedRequest {
+  tool.admit?.();
   const d = tool.defaults ?? {};
   const replicates = body.replicates ?? d.replicates ?? DEFAULT_REPLICATES;
   if (replicates > limits.maxReplicates) {
@@ -53,7 +54,8 @@ export function resolveRequest(
   const agent = { ...d.agent, ...body.agent };
   return {
     input: body.input,
-    agent: { ...agent, model: agent.model ?? limits.defaultModel },
+    // A panel's first model stands for the run where one model is needed (the synthesizer's default, estimates).
+    agent: { ...agent, model: agent.model ?? firstModel(agent.models) ?? limits.defaultModel },
     replicates,
     seed: body.seed ?? randomSeed(),
     early_stop: earlyStop,
@@ -62,8 +64,14 @@ export function resolveRequest(
     synthesize: body.synthesize ?? d.synthesize,
     metric: d.metric ?? 'auto',
     merge: d.merge ?? 'vote',
+    ...(body.merge?.weights !== undefined ? { model_weights: body.merge.weights } : {}),
     options: { ...plannerOptions, ...body.options },
   };
+}
+
+function firstModel(models: ReadonlyArray<string | { model: string }> | undefined): string | undefined {
+  const first = models?.[0];
+  return typeof first === 'string' ? first : first?.model;
 }
 
 /** The seed of replicate `index`: distinct per replicate, reproducible from the run seed. */

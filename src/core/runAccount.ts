@@ -96,6 +96,22 @@ export class RunAccount {
     });
   }
 
+  /**
+   * For a call that spends in several turns (a handoff conversation): the
+   * error that stops it before its next turn, when the budget is already
+   * crossed or even that turn's minimum (`minTokens`) cannot fit what is
+   * left. Refusing ends the run over budget, like a call that cannot fit.
+   */
+  refuseTurn(minTokens: number): ServiceError | null {
+    const crossed = this.exceeded();
+    if (crossed) return crossed;
+    const { max_tokens } = this.limits;
+    if (max_tokens !== undefined && this.#usage.total_tokens + minTokens > max_tokens) {
+      return this.#refuse({ tokens: minTokens, costUsd: 0, minTokens, minCostUsd: 0 });
+    }
+    return null;
+  }
+
   /** Tokens reserved by calls in flight (for tests and reports). */
   get reservedTokens(): number {
     return this.#reservedTokens;

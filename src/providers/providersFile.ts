@@ -17,6 +17,14 @@ const ProviderBreakerSchema = z.strictObject({
   rolling_ms: z.number().int().min(100).optional(),
 });
 
+/** Retries of one provider; unset fields take the service-wide RETRY_* settings. */
+const ProviderRetrySchema = z.strictObject({
+  max_attempts: z.number().int().min(1).max(20).optional(),
+  base_ms: z.number().int().min(0).optional(),
+  max_delay_ms: z.number().int().min(0).optional(),
+  max_total_ms: z.number().int().min(0).optional(),
+});
+
 /** One OpenAI-compatible provider as the file declares it. */
 export const ProviderEntrySchema = z.strictObject({
   name: ProviderName,
@@ -34,6 +42,7 @@ export const ProviderEntrySchema = z.strictObject({
   /** Calls in flight to this provider at once (default MAX_GLOBAL_CONCURRENCY). */
   max_concurrency: z.number().int().min(1).max(100_000).optional(),
   breaker: ProviderBreakerSchema.optional(),
+  retry: ProviderRetrySchema.optional(),
 });
 
 /** `PROVIDERS_FILE`: named providers and which one serves bare model names. */
@@ -65,6 +74,8 @@ export interface ProviderSpec extends ProviderEntry {
 /** The providers of a file, and the default one's name. */
 export interface ProviderSet {
   defaultProvider: string;
+  /** Whether the file named its default (else the first provider, or OPENAI_BASE_URL's when that is set too). */
+  defaultDeclared: boolean;
   providers: ProviderSpec[];
 }
 
@@ -117,5 +128,5 @@ export function parseProvidersFile(text: string, file: string, env: Record<strin
     return { ...p, apiKey: key?.trim() || undefined };
   });
   if (missing.length > 0) throw new ProvidersFileError(file, missing);
-  return { defaultProvider: parsed.data.default ?? (providers[0] as ProviderSpec).name, providers };
+  return { defaultProvider: parsed.data.default ?? (providers[0] as ProviderSpec).name, defaultDeclared: parsed.data.default !== undefined, providers };
 }

@@ -16,6 +16,9 @@ export const ErrorBodySchema = z.object({
   details: z.unknown().optional(),
 });
 
+/** A model a replicate's call moved away from (`agent.fallback_models`), and the error code that made it move. */
+export const FallbackStepSchema = z.object({ provider: z.string(), model: z.string(), reason: z.string() });
+
 /** One replicate's outcome inside an Evidence Bundle. */
 export const ReplicateSchema = z.object({
   index: z.number().int().min(0),
@@ -35,6 +38,10 @@ export const ReplicateSchema = z.object({
   error: ErrorBodySchema.nullable(),
   /** In a composite tool's bundle: the branch or step that made this replicate (`1:sentiment`). */
   step: z.string().optional(),
+  /** What the model's capabilities made the call give up (no seed sent, JSON mode instead of a schema…); absent when nothing. */
+  warnings: z.array(z.string()).optional(),
+  /** Models tried before the one that answered (`provider`, `model`), in order, with why each was left; absent when the first answered. */
+  fallbacks: z.array(FallbackStepSchema).optional(),
   /** The agent runtime that answered: `openai_agents` (the OpenAI Agents SDK, its model layer for a single turn, its Runner for tools or handoffs). */
   runtime: z.literal('openai_agents').optional(),
 });
@@ -87,9 +94,21 @@ const bundleShape = {
 /** One step's (or branch's) own bundle inside a composite tool's bundle. */
 export const StepBundleSchema = z.object({ step: z.string(), tool: z.string(), ...bundleShape });
 
+/** One model of a cross-model panel: its replicates and how they did against the consensus and the other models. */
+export const ModelFiguresSchema = z.object({
+  replicates: z.array(z.number().int().min(0)),
+  valid: z.number().int().min(0),
+  agreement: z.number().min(0).max(1).nullable(),
+  mean_distance_to_others: z.number().min(0).max(1).nullable(),
+  usage: UsageSchema,
+  cost_usd: z.number().min(0),
+});
+
 /** The Evidence Bundle: every replicate plus what they say together. */
 export const BundleSchema = z.object({
   ...bundleShape,
+  /** Cross-model runs (`agent.models`, replicates that fell back, or mixed models): figures per `provider/model`. */
+  by_model: z.record(z.string(), ModelFiguresSchema).optional(),
   /** Composite tools (pipelines, fan-outs): every step's own bundle, in step order. */
   steps: z.array(StepBundleSchema).optional(),
 });
@@ -101,6 +120,7 @@ export type Summary = z.infer<typeof SummarySchema>;
 export type Statistics = z.infer<typeof StatisticsSchema>;
 export type EarlyStopResult = z.infer<typeof EarlyStopResultSchema>;
 export type Bundle = z.infer<typeof BundleSchema>;
+export type ModelFigures = z.infer<typeof ModelFiguresSchema>;
 export type StepBundle = z.infer<typeof StepBundleSchema>;
 
 /** Zero usage, the start of every sum. */

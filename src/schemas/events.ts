@@ -34,6 +34,8 @@ const eventBodies = {
   tool_completed: { step: z.string().optional(), status: z.string() },
   run_completed: { result: RunResultSchema },
   /** Another replica took the run over after its executor died: `after` is the last seq it found, `kept` the replicates it keeps. */
+  /** With handoffs on (HANDOFFS=on and a tool's `handoffs: true`): the agent `from` handed the task to `to` after `turn` model calls; `source` is the replicate. */
+  handoff: { from: z.string(), to: z.string(), turn: z.number().int().min(1) },
   run_resumed: { after: z.number().int().min(0), kept: z.number().int().min(0), attempt: z.number().int().min(1) },
 } as const;
 
@@ -58,6 +60,7 @@ export const RunEventSchema = z.discriminatedUnion('type', [
   eventSchema('tool_completed'),
   eventSchema('run_completed'),
   eventSchema('run_resumed'),
+  eventSchema('handoff'),
 ]);
 
 /** What a tool emits: an event without the orchestrator's stamp. */
@@ -68,6 +71,7 @@ export const EmittedEventSchema = z.discriminatedUnion('type', [
   emittedSchema('synthesis_done'),
   emittedSchema('tool_started'),
   emittedSchema('tool_completed'),
+  emittedSchema('handoff'),
 ]);
 
 export type RunEvent = z.infer<typeof RunEventSchema>;

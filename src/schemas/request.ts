@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MEMORY_KEY } from './memory.ts';
 import type { Config } from '../config.ts';
 
 /**
@@ -94,10 +95,24 @@ export const RunInputSchema = runInputSchema(DEFAULT_REQUEST_BOUNDS.maxInputByte
 /** A JSON Schema object (checked for compilability where it is used). */
 export const JsonSchemaObject = z.record(z.string(), z.unknown());
 
+/** Models one run may spread its replicates across (`agent.models`). */
+export const MAX_PANEL_MODELS = 16;
+/** Models one call may fall back to (`agent.fallback_models`). */
+export const MAX_FALLBACK_MODELS = 8;
+
 function agentSpecSchema(b: RequestBounds) {
   return z.strictObject({
     instructions: boundedText(b.maxInstructionsBytes, 'MAX_INSTRUCTIONS_BYTES').optional(),
     model: modelName(b.maxModelNameChars).optional(),
+    /** A cross-model panel: replicates spread round-robin, or in proportion to `weight`. */
+    models: z
+      .array(z.union([modelName(b.maxModelNameChars), z.strictObject({ model: modelName(b.maxModelNameChars), weight: z.number().min(0).max(1_000_000) })]))
+      .min(1, 'agent.models must name at least one model')
+      .max(MAX_PANEL_MODELS, `agent.models may name at most ${MAX_PANEL_MODELS} models`)
+      .refine((ms) => ms.some((m) => typeof m === 'string' || m.weight > 0), 'agent.models: at least one weight must be above 0')
+      .optional(),
+    /** Tried in order when a replicate's model has its circuit open or keeps failing. */
+    fallback_models: z.array(modelName(b.maxModelNameChars)).max(MAX_FALLBACK_MODELS, `agent.fallback_models may name at most ${MAX_FALLBACK_MODELS} models`).optional(),
     output_schema: JsonSchemaObject.optional(),
     temperature: z.number().min(0).max(2).optional(),
     max_output_tokens: z.number().int().positive().optional(),
@@ -131,10 +146,18 @@ export const LaunchSchema = z.strictObject({
   wave_size: z.number().int().min(1).optional(),
 });
 
+/** Memory entries one synthesizer pass may quote. */
+export const MAX_SYNTHESIS_MEMORY_KEYS = 16;
+
 function synthesizeSchema(b: RequestBounds) {
   return z.union([
     z.boolean(),
-    z.strictObject({ model: modelName(b.maxModelNameChars).optional(), instructions: boundedText(b.maxInstructionsBytes, 'MAX_INSTRUCTIONS_BYTES').optional() }),
+    z.strictObject({
+      model: modelName(b.maxModelNameChars).optional(),
+      instructions: boundedText(b.maxInstructionsBytes, 'MAX_INSTRUCTIONS_BYTES').optional(),
+      /** Entries of the run's memory quoted to the synthesizer (docs/memory.md), e.g. `step.1:sentiment`, `note.context`. */
+      memory: z.array(z.string().regex(MEMORY_KEY, 'a run memory key (docs/memory.md)')).max(MAX_SYNTHESIS_MEMORY_KEYS).optional(),
+    }),
   ]);
 }
 
@@ -158,6 +181,15 @@ export function runRequestSchema(bounds: RequestBounds = DEFAULT_REQUEST_BOUNDS)
     early_stop: EarlyStopSchema.optional(),
     launch: LaunchSchema.optional(),
     synthesize: synthesizeSchema(bounds).optional(),
+    /** How the consensus is formed: `weights` per model (`provider/model`) weigh each replicate's vote by its model. */
+    merge: z
+      .strictObject({
+        weights: z
+          .record(modelName(bounds.maxModelNameChars), z.number().min(0).max(1_000_000))
+          .refine((w) => Object.keys(w).length <= MAX_PANEL_MODELS * 2, `merge.weights may name at most ${MAX_PANEL_MODELS * 2} models`)
+          .optional(),
+      })
+      .optional(),
     options: z.record(z.string(), z.unknown()).optional(),
     stream: z.boolean().optional(),
     background: z.boolean().optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BundleSchema, ErrorBodySchema, UsageSchema } from './bundle.ts';
+import { MemoryReportSchema } from './memory.ts';
 
 /** Every status a run passes through; the last five are terminal. */
 export const RunStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'timed_out', 'budget_exceeded']);
@@ -58,6 +59,8 @@ export const RunResultSchema = z.object({
   request_id: z.string(),
   metadata: z.record(z.string(), z.string()),
   error: ErrorBodySchema.nullable(),
+  /** What the run's memory held, kept when its tool asked (`ctx.memory.keep`, docs/memory.md); the memory itself is dropped when the run ends. */
+  memory: MemoryReportSchema.optional(),
   /** Only on the answers of `POST /v1/runs`: a token for this run's `/events` (see docs/usage.md); never stored. */
   stream_token: z.string().optional(),
 });

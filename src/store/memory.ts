@@ -3,6 +3,7 @@ import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
 import { fitEvent } from './eventLog.ts';
 import { jsonLength } from './jsonBytes.ts';
+import { InProcessRunMemory } from './runMemory.ts';
 import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
 import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type RunHead, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
 
@@ -60,6 +61,7 @@ export class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly #limits: StoreLimits;
   readonly #now: () => number;
+  readonly runMemory: InProcessRunMemory;
   readonly #runs = new Map<string, RunEntry>();
   readonly #listeners = new Map<string, Set<(event: RunEvent) => void>>();
   readonly #cancelListeners = new Set<(runId: string) => void>();
@@ -74,6 +76,7 @@ export class MemoryStore implements Store {
   constructor(limits: StoreLimits, now: () => number = Date.now) {
     this.#limits = limits;
     this.#now = now;
+    this.runMemory = new InProcessRunMemory(now);
     this.#sweeper = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, limits.runTtlMs / 4)));
     this.#sweeper.unref();
   }
@@ -241,6 +244,7 @@ export class MemoryStore implements Store {
   /** Drops expired runs and idempotency records. Runs on a timer; exposed for tests. */
   sweep(): void {
     const now = this.#now();
+    this.runMemory.sweep();
     for (const [id, entry] of this.#runs) if (entry.expiresAt <= now) this.#dropRun(id, entry);
     for (const [key, entry] of this.#idempotency) if (entry.expiresAt <= now) this.#dropIdempotency(key, entry);
   }

@@ -4,6 +4,7 @@ import { ServiceError } from '../errors.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult, type RunStatus } from '../schemas/result.ts';
 import { ELIDE_MIN_BYTES, elide, isElidable } from './eventLog.ts';
+import { RedisRunMemory } from './runMemoryRedis.ts';
 import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
 import type { IdempotencyClaim, IdempotencyRecord, RunHead, Store, StoreLimits, Unsubscribe } from './types.ts';
 
@@ -230,6 +231,7 @@ export class RedisStore implements Store {
   readonly #client: Redis;
   readonly #sub: Redis;
   readonly #keys: RedisKeys;
+  readonly runMemory: RedisRunMemory;
   readonly #limits: StoreLimits;
   readonly #idempotencyTtlMs: number;
   readonly #logger: Logger;
@@ -249,6 +251,7 @@ export class RedisStore implements Store {
     this.#client = client;
     this.#sub = sub;
     this.#keys = redisKeys(opts.prefix);
+    this.runMemory = new RedisRunMemory(client, opts.prefix);
     this.#limits = opts.limits;
     this.#idempotencyTtlMs = opts.idempotencyTtlMs;
     this.#logger = opts.logger;

@@ -1,5 +1,6 @@
 import type { RunEvent } from '../schemas/events.ts';
 import type { RunResult, RunStatus } from '../schemas/result.ts';
+import type { RunMemoryStore } from './runMemory.ts';
 import type { RunListQuery, RunPage } from './runList.ts';
 
 /** Stops a subscription. */
@@ -64,6 +65,8 @@ export interface Store {
   completeIdempotency(key: string, result: RunResult): Promise<void>;
   /** Frees a key whose run could not start, so a retry may claim it. */
   releaseIdempotency(key: string): Promise<void>;
+  /** Run-scoped memory (`ctx.memory`): per run, bounded, dropped when the run ends (src/store/runMemory.ts). */
+  readonly runMemory: RunMemoryStore;
   /** Throws when the store cannot serve (readiness). */
   ping(): Promise<void>;
   /** Releases connections and timers. */

@@ -5,6 +5,11 @@ import type { Bundle, Replicate, StepBundle } from '../schemas/bundle.ts';
 import { inputText } from '../schemas/inputText.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MAX_DURATION_MS, SynthesizeSchema } from '../schemas/request.ts';
 import type { ResolvedRequest, ToolContext, ToolDefinition, ToolOutcome } from './api.ts';
+import { DEFAULT_HANDOFFS_MAX_TURNS, HandoffFields, handoffPlanOf, handoffsDisabled, type HandoffOptions } from './handoffTool.ts';
+import { checkKeepRefs, keepSummary } from './stepMemory.ts';
+import { asText, checkMemoryRefs, fillTemplate, readMemoryRefs, templateMemoryRefs } from './stepTemplate.ts';
+
+export { fillTemplate } from './stepTemplate.ts';
 
 const Name = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lowercase letters, digits, _ . - (starting with a letter)');
 const Semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[\w.]+)?(?:\+[\w.]+)?$/, 'a semver version such as 1.0.0');
@@ -33,7 +38,7 @@ const Common = {
 const Step = z.strictObject({
   tool: Name,
   version: z.string().min(1).optional(),
-  /** Template with `{{input}}` (the run's input) and `{{previous}}` (the last step's output as text). */
+  /** Template with `{{input}}` (the run's input), `{{previous}}` (the last step's output as text) and `{{memory.…}}` (the run's memory: docs/memory.md). */
   input: z.string().min(1).optional(),
   agent: AgentSpecSchema.optional(),
   replicates: z.number().int().min(1).optional(),
@@ -48,8 +53,16 @@ export const DeclarativeToolSchema = z.discriminatedUnion('kind', [
     model: z.string().min(1).optional(),
     output_schema: z.record(z.string(), z.unknown()).optional(),
     temperature: z.number().min(0).max(2).optional(),
+    ...HandoffFields,
   }),
-  z.strictObject({ ...Common, kind: z.literal('pipeline'), steps: z.array(Step).min(1), output_schema: z.record(z.string(), z.unknown()).optional() }),
+  z.strictObject({
+    ...Common,
+    kind: z.literal('pipeline'),
+    steps: z.array(Step).min(1),
+    output_schema: z.record(z.string(), z.unknown()).optional(),
+    /** Memory references (`step.1.output`, `planner.reason`…) kept in the run's result as `memory.summary` (docs/memory.md). */
+    keep_memory: z.array(z.string().min(1)).min(1).max(32).optional(),
+  }),
   z.strictObject({
     ...Common,
     kind: z.literal('fanout'),
@@ -66,12 +79,31 @@ export type DeclarativeTool = z.infer<typeof DeclarativeToolSchema>;
 export function parseDeclarativeTool(data: unknown, file: string): DeclarativeTool {
   const withKind = data !== null && typeof data === 'object' && !Array.isArray(data) && !('kind' in data) ? { ...data, kind: 'agent' } : data;
   const parsed = DeclarativeToolSchema.safeParse(withKind);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    try {
+      checkTemplates(parsed.data);
+    } catch (error) {
+      throw new Error(`${file}: invalid tool definition: ${(error as Error).message}`, { cause: error });
+    }
+    return parsed.data;
+  }
   const problems = parsed.error.issues.map((i) => {
     const field = i.path.length > 0 ? i.path.join('.') : '(root)';
     return i.code === 'unrecognized_keys' ? `${field}: unknown field(s) ${i.keys.join(', ')}` : `${field}: ${i.message}`;
   });
   throw new Error(`${file}: invalid tool definition: ${problems.join('; ')}`);
+}
+
+/** Memory references of step templates (and `keep_memory`) must name what exists when the step runs. */
+function checkTemplates(spec: DeclarativeTool): void {
+  if (spec.kind === 'agent') return;
+  const steps = spec.kind === 'pipeline' ? spec.steps : spec.tools;
+  for (const [i, step] of steps.entries()) {
+    if (!step.input) continue;
+    const where = spec.kind === 'pipeline' ? `steps.${i}.input` : `tools.${i}.input`;
+    checkMemoryRefs(templateMemoryRefs(step.input), spec.kind === 'pipeline' ? i + 1 : null, where);
+  }
+  if (spec.kind === 'pipeline' && spec.keep_memory) checkKeepRefs(spec.keep_memory, spec.steps.length);
 }
 
 const TEXT_INPUT = { type: 'object', required: ['input'], properties: { input: { type: ['string', 'array'] } } };
@@ -83,6 +115,8 @@ export const DEFAULT_MAX_PROMPT_BYTES = 1_048_576;
 export interface DeclarativeOptions {
   /** UTF-8 bytes of a prompt a step template builds; past it the step fails (MAX_PROMPT_BYTES). */
   maxPromptBytes?: number;
+  /** Whether tools with `handoffs: true` may run (HANDOFFS), and their turn bound (HANDOFFS_MAX_TURNS). Default: off. */
+  handoffs?: HandoffOptions;
 }
 
 /** Turns a parsed declarative file into a registered tool. */
@@ -97,7 +131,12 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
     source,
   };
   if (spec.kind === 'agent') {
+    const handoffs = options.handoffs ?? { enabled: false, maxTurns: DEFAULT_HANDOFFS_MAX_TURNS };
+    const plan = handoffPlanOf(spec, source, handoffs);
+    // No fallback: with HANDOFFS off a handoff tool is refused before a run exists, and never runs without its agents.
+    const gate = plan && !handoffs.enabled ? { admit: () => { throw handoffsDisabled(spec.name); } } : {};
     return {
+      ...gate,
       ...base,
       output_schema: spec.output_schema ?? { type: 'string' },
       defaults: {
@@ -109,7 +148,13 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
           ...(spec.temperature !== undefined ? { temperature: spec.temperature } : {}),
         },
       },
-      execute: (ctx) => ctx.replicate(),
+      execute: (ctx) => {
+        if (!plan) return ctx.replicate();
+        if (!handoffs.enabled) throw handoffsDisabled(spec.name);
+        // The request's agent.instructions replace the entry agent's, as they replace any agent tool's.
+        const instructions = ctx.request.agent.instructions ?? spec.instructions;
+        return ctx.replicate({ handoffs: { ...plan, agents: plan.agents.map((a) => (a.name === plan.entry ? { ...a, instructions } : a)) } });
+      },
     };
   }
   const dependencies = Object.fromEntries((spec.kind === 'pipeline' ? spec.steps : spec.tools).map((s) => [s.tool, s.version ?? '*']));
@@ -119,7 +164,11 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
       output_schema: spec.output_schema ?? { description: 'the last step’s output' },
       ...(spec.defaults ? { defaults: spec.defaults } : {}),
       dependencies,
-      execute: (ctx) => runPipeline(ctx, spec.steps, maxPromptBytes),
+      execute: async (ctx) => {
+        const outcome = await runPipeline(ctx, spec.steps, maxPromptBytes);
+        if (spec.keep_memory) await keepSummary(ctx, spec.keep_memory, (n) => ctx.memory.stepKey(stepLabel(n, spec.steps)));
+        return outcome;
+      },
     };
   }
   return {
@@ -133,36 +182,27 @@ export function toToolDefinition(spec: DeclarativeTool, source: string, options:
 
 type StepSpec = z.infer<typeof Step>;
 
-function asText(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
+/** A composite's step label (as in `bundle.steps[].step` and `replicate.step`): position and tool. */
+function stepLabel(n: number, steps: readonly StepSpec[]): string {
+  return `${n}:${(steps[n - 1] as StepSpec).tool}`;
 }
 
-/** The placeholders of a step template. */
-const PLACEHOLDER = /\{\{(input|previous)\}\}/g;
-
-/**
- * Fills a step template in one pass with a replacer function: values are
- * inserted as they are, never read as replacement patterns (`$'` and `` $` ``
- * in a value would otherwise copy the template around them) nor expanded
- * again (a value holding `{{previous}}` stays as it is). The result's size
- * is known before it is built: past `maxBytes` the step fails instead.
- *
- * @throws ServiceError `invalid_request` when the prompt would exceed `maxBytes`.
- */
-export function fillTemplate(template: string, values: { input: string; previous: string }, maxBytes: number, where: string): string {
-  let bytes = Buffer.byteLength(template);
-  for (const m of template.matchAll(PLACEHOLDER)) bytes += Buffer.byteLength(values[m[1] as 'input' | 'previous']) - Buffer.byteLength(m[0]);
-  if (bytes > maxBytes) {
-    throw new ServiceError('invalid_request', `${where}: the prompt its template builds would be ${bytes} bytes, more than ${maxBytes} (MAX_PROMPT_BYTES)`);
-  }
-  return template.replace(PLACEHOLDER, (_match, name: 'input' | 'previous') => values[name]);
-}
-
-function stepRequest(ctx: ToolContext, step: StepSpec, previous: unknown, maxPromptBytes: number, where: string): Partial<ResolvedRequest> {
+/** A step's request; `position` (1-based) and `steps` place it in its pipeline (for `{{memory.step.N}}`), null for fan-out branches. */
+async function stepRequest(
+  ctx: ToolContext,
+  step: StepSpec,
+  previous: unknown,
+  maxPromptBytes: number,
+  where: string,
+  place: { position: number; steps: readonly StepSpec[] } | null = null,
+): Promise<Partial<ResolvedRequest>> {
   const original = inputText(ctx.request.input);
   const previousText = previous === undefined ? '' : asText(previous);
+  const refs = step.input ? templateMemoryRefs(step.input) : [];
+  const remembered = refs.length === 0 ? undefined : await readMemoryRefs(refs, ctx.memory, (n) => ctx.memory.stepKey(stepLabel(n, place?.steps ?? [])), place?.position ?? 0, where);
+  const memory = remembered ? new Map([...remembered].map(([ref, value]) => [ref, asText(value)])) : undefined;
   const input = step.input
-    ? fillTemplate(step.input, { input: original, previous: previousText }, maxPromptBytes, where)
+    ? fillTemplate(step.input, { input: original, previous: previousText, ...(memory ? { memory } : {}) }, maxPromptBytes, where)
     : previous === undefined
       ? ctx.request.input
       : previousText;
@@ -194,7 +234,7 @@ async function runPipeline(ctx: ToolContext, steps: StepSpec[], maxPromptBytes: 
     const label = `${i + 1}:${step.tool}`;
     let request: Partial<ResolvedRequest>;
     try {
-      request = stepRequest(ctx, step, previous, maxPromptBytes, `pipeline step ${i + 1} (${step.tool})`);
+      request = await stepRequest(ctx, step, previous, maxPromptBytes, `pipeline step ${i + 1} (${step.tool})`, { position: i + 1, steps });
     } catch (error) {
       return { output: null, bundle: last.bundle, error: error as ServiceError };
     }
@@ -216,7 +256,7 @@ async function runFanout(ctx: ToolContext, branches: StepSpec[], combine: 'objec
   const labels = branches.map((b, i) => `${i + 1}:${b.tool}`);
   let requests: Partial<ResolvedRequest>[];
   try {
-    requests = branches.map((b, i) => stepRequest(ctx, b, undefined, maxPromptBytes, `fanout branch ${i + 1} (${b.tool})`));
+    requests = await Promise.all(branches.map((b, i) => stepRequest(ctx, b, undefined, maxPromptBytes, `fanout branch ${i + 1} (${b.tool})`)));
   } catch (error) {
     return { output: null, bundle: null, error: error as ServiceError };
   }

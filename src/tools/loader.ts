@@ -2,9 +2,15 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import type { Config } from '../config.ts';
 import type { ToolDefinition } from './api.ts';
 import { parseDeclarativeTool, toToolDefinition, type DeclarativeOptions } from './declarative.ts';
 import { ToolRegistry, ToolRegistryError } from './registry.ts';
+
+/** How declarative tools are built on this configuration (prompt bound, handoffs flag and turn bound). */
+export function declarativeOptions(config: Pick<Config, 'MAX_PROMPT_BYTES' | 'HANDOFFS' | 'HANDOFFS_MAX_TURNS'>): DeclarativeOptions {
+  return { maxPromptBytes: config.MAX_PROMPT_BYTES, handoffs: { enabled: config.HANDOFFS, maxTurns: config.HANDOFFS_MAX_TURNS } };
+}
 
 /**
  * Loads every tool in `dir`: TypeScript modules exporting `tool` (or

@@ -20,6 +20,7 @@ import { RunEventSchema } from '../../src/schemas/events.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MessageSchema, RunRequestSchema } from '../../src/schemas/request.ts';
 import { BudgetReportSchema, CostLineSchema, PlannerDecisionSchema, RunResultSchema } from '../../src/schemas/result.ts';
 import { defineTool } from '../../src/tools/api.ts';
+import { parseDeclarativeTool, toToolDefinition } from '../../src/tools/declarative.ts';
 import { loadTools } from '../../src/tools/loader.ts';
 import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
 import { openSse, type SseCapture } from '../helpers/sse.ts';
@@ -345,6 +346,16 @@ const compositeTool = defineTool({
   execute: (ctx) => ctx.runTool('bundle', { replicates: 2, synthesize: true }, { step: 'consensus' }),
 });
 
+/** Two agents, the first handing the task to the second (docs/handoffs.md), built as with HANDOFFS=on. */
+const handoffTool = toToolDefinition(
+  parseDeclarativeTool(
+    { name: 'contract_handoff', version: '1.0.0', description: 'Hands the task to a second agent (contract test only).', handoffs: true, instructions: 'Hand it on.', agents: [{ name: 'second', instructions: 'Answer.' }] },
+    'contract',
+  ),
+  'contract',
+  { handoffs: { enabled: true, maxTurns: 4 } },
+);
+
 describe('openapi.yaml, the document itself', () => {
   it('is OpenAPI 3.1 with valid JSON Schema components, and ajv compiles them without warnings', () => {
     expect(String(doc.openapi)).toMatch(/^3\.1\./);
@@ -528,6 +539,7 @@ describe('real responses match openapi.yaml', () => {
   beforeAll(async () => {
     const registry = await loadTools(path.join(ROOT, 'tools'));
     registry.register(compositeTool);
+    registry.register(handoffTool);
     registry.checkDependencies();
     svc = await startTestService({ registry, env: { SSE_HEARTBEAT_MS: '20' } });
   });
@@ -686,6 +698,13 @@ describe('real responses match openapi.yaml', () => {
     expectDocumentedStream('/v1/runs', 'post', capture, seenEvents);
     const types = new Set(capture.frames.map((f) => f.event));
     for (const t of ['tool_started', 'tool_completed', 'synthesis_done']) expect(types.has(t), t).toBe(true);
+  });
+
+  it('events of a handoff tool (handoff)', async () => {
+    svc.sim.configure({ answers: { kind: 'script', when: 'always', turns: [{ tool_call: { name: 'transfer_to_second' } }, { text: 'Answered.' }] } });
+    const capture = await postStream({ tool: 'contract_handoff', input: 'Hand me on', replicates: 1, stream: true });
+    expectDocumentedStream('/v1/runs', 'post', capture, seenEvents);
+    expect(capture.frames.map((f) => f.event)).toContain('handoff');
   });
 
   it('events of a run taken over from a dead replica (run_resumed)', async () => {
@@ -946,5 +965,35 @@ describe('HTTP edge answers match openapi.yaml', () => {
     expect(limited.status).toBe(429);
     expectDocumented('/v1/tools', 'get', limited);
     expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+});
+
+describe('cross-model responses match openapi.yaml', () => {
+  it('a panel run with a fallback, degraded capabilities and merge.weights, and GET /v1/models with its providers', async () => {
+    const svc = await startTestService({
+      providersYaml: 'providers:\n  - name: p1\n    base_url: ${SIM}\n    retry: { max_attempts: 1 }\n    capabilities:\n      m1: { seed: false, json_schema: false }\n  - name: p2\n    base_url: ${SIM}\n',
+    });
+    try {
+      svc.sim.configure({ answers: { kind: 'fixed', value: { answer: 'Paris' } }, faults: [{ type: 'status', status: 500 }] });
+      const res = await postJson(`${svc.url}/v1/runs`, {
+        input: 'Capital of France?',
+        replicates: 3,
+        seed: 1,
+        launch: { policy: 'waves', wave_size: 1 },
+        agent: { models: ['p1/m1', 'p2/m2'], fallback_models: ['p2/m2'], output_schema: answerSchema },
+        merge: { weights: { 'p2/m2': 2 } },
+      });
+      expect(res.status).toBe(200);
+      expectDocumented('/v1/runs', 'post', res);
+      const [moved, , degraded] = res.body.bundle.replicates;
+      expect(moved.fallbacks).toEqual([{ provider: 'p1', model: 'm1', reason: 'provider_error' }]);
+      expect(degraded.warnings.length).toBeGreaterThan(0);
+      expect(Object.keys(res.body.bundle.by_model).sort()).toEqual(['p1/m1', 'p2/m2']);
+      const models = await getJson(`${svc.url}/v1/models`);
+      expectDocumented('/v1/models', 'get', models);
+      expect(models.body.providers.map((p: any) => p.name)).toEqual(['p1', 'p2']);
+    } finally {
+      await svc.close();
+    }
   });
 });

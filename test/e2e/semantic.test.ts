@@ -47,6 +47,10 @@ describe('semantic distance metric (embeddings)', () => {
     expect(d[0][1]).toBeGreaterThan(0);
     const embeddingCalls = svc.sim.requests.filter((r) => r.path === '/v1/embeddings');
     expect(embeddingCalls).toHaveLength(3);
+    // Embedding calls carry their own provider Idempotency-Key, one per call, like model calls.
+    const keys = [...embeddingCalls, ...svc.sim.requests.filter((r) => r.path === '/v1/chat/completions')].map((r) => r.headers['idempotency-key']);
+    expect(keys.every((k) => typeof k === 'string')).toBe(true);
+    expect(new Set(keys).size).toBe(6);
     const line = body.cost_breakdown.find((l: any) => l.model === 'text-embedding-3-small');
     expect(line.input_tokens).toBeGreaterThan(0);
     expect(body.cost_breakdown.reduce((a: number, l: any) => a + l.cost_usd, 0)).toBeCloseTo(body.cost_usd, 9);

@@ -5,14 +5,14 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * The runnable examples of a doc: its ```` ```ts example=NAME ```` blocks,
- * by name. A doc's examples are modules; tests import them and check what
+ * The runnable examples of a doc: its ```` ```ts example=NAME ```` blocks
+ * and ```` ```yaml example=NAME ```` tool files (or only one `lang`'s, e.g. `'json'`), by name. A doc's examples are modules; tests import them and check what
  * they export, so the docs cannot drift from what the service does.
  */
-export function docExamples(doc: string): Map<string, string> {
+export function docExamples(doc: string, lang = '(?:ts|yaml)'): Map<string, string> {
   const text = readFileSync(path.join(ROOT, doc), 'utf8');
   const out = new Map<string, string>();
-  for (const m of text.matchAll(/```ts example=([\w-]+)\n([\s\S]*?)```/g)) out.set(m[1] as string, m[2] as string);
+  for (const m of text.matchAll(new RegExp('```' + lang + ' example=([\\w-]+)\\n([\\s\\S]*?)```', 'g'))) out.set(m[1] as string, m[2] as string);
   return out;
 }
 

@@ -10,11 +10,12 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import { createTracing, type Tracing } from '../../src/observability/tracing.ts';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { gatewayFromConfig } from '../../src/providers/gateway.ts';
+import { parseProvidersFile } from '../../src/providers/providersFile.ts';
 import { startSimulator, type Simulator, type SimulatorBehavior } from '../../src/providers/simulator/index.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { storeLimits } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/types.ts';
-import { loadTools } from '../../src/tools/loader.ts';
+import { declarativeOptions, loadTools } from '../../src/tools/loader.ts';
 import type { ToolRegistry } from '../../src/tools/registry.ts';
 
 /** A real service on port 0 against a real simulator, plus its captured log lines. */
@@ -46,6 +47,13 @@ export interface TestServiceOptions {
   now?: () => number;
   /** Exports the service's spans (e.g. an InMemorySpanExporter); without it, no tracing. */
   spanExporter?: SpanExporter;
+  /**
+   * Named providers, as PROVIDERS_FILE gives them: YAML text, in which `${SIM}` stands for the
+   * service's own simulator URL (other simulators are the test's to start and substitute).
+   */
+  providersYaml?: string;
+  /** Environment the providers file reads its `api_key_env` keys from. */
+  providerEnv?: Record<string, string>;
 }
 
 /**
@@ -65,8 +73,13 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const redact = patternRedactor(parseRedactPatterns(config.REDACT_PATTERNS));
   const logger = createLogger({ level: config.LOG_LEVEL, redact, destination });
   const tracing = await createTracing({ exporter: options.spanExporter, serviceName: config.OTEL_SERVICE_NAME, captureContent: config.OTEL_CAPTURE_CONTENT });
+  const providers =
+    options.providersYaml !== undefined ? parseProvidersFile(options.providersYaml.replaceAll('${SIM}', sim.url), 'providers.yaml', options.providerEnv ?? {}) : undefined;
   const gateway = gatewayFromConfig(config, {
     tracing,
+    providers,
+    // With a providers file the file's providers are all there is (`${SIM}` puts the simulator among them).
+    withTarget: providers === undefined,
     provider: 'simulator',
     apiKey: options.apiKey ?? 'sk-test-secret-key-0123456789',
     baseURL: sim.url,
@@ -74,7 +87,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     ...(options.random ? { random: options.random } : {}),
   });
   const store = options.store ?? new MemoryStore(storeLimits(config), options.now);
-  const registry = options.registry ?? (await loadTools(config.TOOLS_DIR, { maxPromptBytes: config.MAX_PROMPT_BYTES }));
+  const registry = options.registry ?? (await loadTools(config.TOOLS_DIR, declarativeOptions(config)));
   const { app, orchestrator } = await buildApp(config, {
     store,
     gateway,

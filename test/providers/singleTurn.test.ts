@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config.ts';
 import { ServiceError } from '../../src/errors.ts';
-import { gatewayFromConfig, ModelCallError, type ModelCallRequest, type OpenAIGateway } from '../../src/providers/gateway.ts';
+import { gatewayFromConfig, ModelCallError, type ModelCallRequest, type ModelGateway } from '../../src/providers/gateway.ts';
 import { sdkPathOf } from '../../src/providers/singleTurn.ts';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { postJson, withService } from '../helpers/service.ts';
@@ -23,12 +23,12 @@ afterEach(() => sim.reset());
 const trace = { trace_id: '0af7651916cd43dd8448eb211cae19d1', parent_span_id: null, flags: '01', request_id: 'req-1' };
 const lookup = tool({ name: 'lookup', description: 'Looks a word up.', parameters: z.object({ word: z.string() }), execute: async ({ word }) => word });
 
-function gatewayFor(api: 'chat_completions' | 'responses'): OpenAIGateway {
+function gatewayFor(api: 'chat_completions' | 'responses'): ModelGateway {
   const config = loadConfig({ OPENAI_API: api, RETRY_MAX_ATTEMPTS: '1' });
   return gatewayFromConfig(config, { provider: 'simulator', baseURL: sim.url, apiKey: 'sk-test', logger: pino({ level: 'silent' }) });
 }
 
-const call = (gateway: OpenAIGateway, extra: Partial<ModelCallRequest> = {}) =>
+const call = (gateway: ModelGateway, extra: Partial<ModelCallRequest> = {}) =>
   gateway.call({ model: 'gpt-4o-mini', input: 'Is the sky blue?', seed: 7, signal: new AbortController().signal, trace, ...extra });
 
 async function failure(promise: Promise<unknown>): Promise<ServiceError> {

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/schemas/events.ts';
 import type { Store, StoreLimits } from '../../src/store/types.ts';
+import { runMemoryContract } from './runMemoryContract.ts';
 import { idemRecord, makeRun, partialSummary, replicateDone, runCompleted, sleep, testLimits, toolStarted, until } from './fixtures.ts';
 
 /** Builds a fresh, empty store with the given limits. */
@@ -271,6 +272,8 @@ export function describeStoreContract(name: string, make: MakeStore, cleanup?: (
       await sleep(300);
       expect(await store.claimIdempotency(shortKey, idemRecord('run_five'), 60_000)).toEqual({ claimed: true });
     });
+
+    runMemoryContract(() => fresh());
 
     it('answers ping', async () => {
       const store = await fresh();
