@@ -66,6 +66,8 @@ export const apiDocsRoutes: FastifyPluginAsync = async (app) => {
       throw error;
     });
     const answer = await (await inner).inject({ method: request.method as 'GET', url: request.url, headers: request.headers });
+    // The docs app has nothing but files and pages to serve: whatever it refuses is not found, in the service's envelope.
+    if (answer.statusCode >= 400) return reply.callNotFound();
     for (const [name, value] of Object.entries(answer.headers)) if (!HOP_HEADERS.has(name) && value !== undefined) reply.header(name, value);
     return reply.code(answer.statusCode).send(answer.rawPayload);
   };
