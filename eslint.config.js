@@ -2,40 +2,33 @@
 // type information, so the whole repo lints in seconds) plus the layering of
 // ../shared/STYLE.md as import boundaries:
 //
-//   routes/ ─┐                      tools/ ── only src/tools/api.ts and zod
+//   routes/ ─┐ (HTTP only, routes/http.ts)   tools/ ── only src/toolkit/api.ts and zod
 //            ▼
 //   src/app.ts, src/server.ts (wiring; the only src files that see routes/)
 //            ▼
-//   services: the run logic of src/core (CORE_SERVICES), src/tools/**
+//   services: src/runs/** (the top: nothing else in src imports it),
+//             src/replicates/**, src/planning/**, src/requests/**, src/toolkit/**
 //            ▼
 //   adapters: src/providers/**, src/reliability/** (never the services)
 //            ▼
-//   lib: src/errors.ts, src/config.ts, src/schemas/**, src/store/**,
-//        src/observability/**, the other (library) modules of src/core
+//   lib: src/lib/**, src/errors.ts, src/config.ts, src/schemas/**, src/store/**,
+//        src/observability/**
 //            ▼
 //   src/bundle/** (pure: only itself and src/schemas, no packages)
 //
 // None of these layers imports fastify (HTTP plumbing lives in routes/,
-// src/app.ts, src/http.ts and other top-level src files), and there is no
-// import cycle anywhere (type-only imports included).
+// src/app.ts and other top-level src files), and there is no import cycle
+// anywhere (type-only imports included).
 import js from '@eslint/js';
 import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 import { noImportCycle } from './eslint/noImportCycle.js';
 
-/**
- * The run logic in src/core. Its other modules (semaphore, trace, clock,
- * redaction, validator, …) are libraries by nature, and lower layers may use
- * them: providers reach into src/core for the semaphore, the trace context
- * and redaction today. Issue 11's restructure moves those to src/lib/ and the
- * run logic to folders of its own, after which this list goes away. A new
- * run-logic module in src/core belongs here.
- */
-const CORE_SERVICES = [
-  'orchestrator', 'replicateRunner', 'replicateEnv', 'synthesizer', 'resolveRequest', 'rulePlanner', 'planner',
-  'budgetCheck', 'runAccount', 'eventFeed', 'runQueue', 'takeover', 'runMemory', 'handoffCall', 'panelPlan', 'callKeyring',
-].map((name) => `./src/core/${name}.ts`);
+/** The run logic, one folder a concept. */
+const SERVICES = ['./src/runs', './src/replicates', './src/planning', './src/requests', './src/toolkit'];
+const ADAPTERS = ['./src/providers', './src/reliability'];
+const LIB = ['./src/lib', './src/errors.ts', './src/config.ts', './src/configFields.ts', './src/schemas', './src/store', './src/observability'];
 
 const TOP_LEVEL = ['./routes', './tools', './src/app.ts', './src/server.ts'];
 
@@ -44,7 +37,7 @@ const zones = [
   {
     target: ['./src/!(app|server).ts', './src/*/**'],
     from: TOP_LEVEL,
-    message: 'src/ sits below routes/ and tools/: only src/app.ts wires routes, and tools are loaded at run time by src/tools/loader.ts.',
+    message: 'src/ sits below routes/ and tools/: only src/app.ts wires routes, and tools are loaded at run time by src/toolkit/loader.ts.',
   },
   {
     target: './routes',
@@ -54,34 +47,28 @@ const zones = [
   {
     target: './tools',
     from: './src',
-    except: ['./tools/api.ts'],
-    message: 'tools/ import only the tool-definition API (src/tools/api.ts) and zod.',
+    except: ['./toolkit/api.ts'],
+    message: 'tools/ import only the tool-definition API (src/toolkit/api.ts) and zod.',
   },
   {
     target: './tools',
     from: './routes',
-    message: 'tools/ import only the tool-definition API (src/tools/api.ts) and zod.',
+    message: 'tools/ import only the tool-definition API (src/toolkit/api.ts) and zod.',
   },
   {
-    target: ['./src/providers', './src/reliability'],
-    from: ['./src/tools'],
-    message: 'providers/ and reliability/ are adapters below the services: they never import src/tools/.',
+    target: SERVICES.filter((s) => s !== './src/runs'),
+    from: './src/runs',
+    message: 'src/runs is the top service (submission and the run lifecycle): the other services never import it.',
   },
   {
-    target: ['./src/providers', './src/reliability'],
-    from: CORE_SERVICES,
-    message: 'providers/ and reliability/ are adapters below the services: they never import the run logic in src/core/.',
+    target: ADAPTERS,
+    from: SERVICES,
+    message: 'providers/ and reliability/ are adapters below the services: they never import the run logic.',
   },
   {
-    target: ['./src/errors.ts', './src/config.ts', './src/schemas', './src/store', './src/observability'],
-    from: ['./src/core', './src/providers', './src/reliability', './src/tools'],
-    except: ['./semaphore.ts', './trace.ts', './clock.ts', './redaction.ts'].map((f) => `../core/${f.slice(2)}`),
-    message: 'Library modules (errors, config, schemas, store, observability) never import services or adapters.',
-  },
-  {
-    target: `./src/core/!(${CORE_SERVICES.map((f) => f.slice('./src/core/'.length, -3)).join('|')}).ts`,
-    from: [...CORE_SERVICES, './src/providers', './src/reliability', './src/tools'],
-    message: 'The library modules of src/core never import the run logic, the adapters or the tool platform.',
+    target: LIB,
+    from: [...SERVICES, ...ADAPTERS],
+    message: 'Library modules (src/lib, errors, config, schemas, store, observability) never import services or adapters.',
   },
   {
     target: './src/bundle',
@@ -99,9 +86,9 @@ const zones = [
 
 const NO_FASTIFY = {
   paths: [
-    { name: 'fastify', message: 'The core never imports fastify (STYLE.md): HTTP belongs in routes/ and src/app.ts.' },
+    { name: 'fastify', message: 'The services and libraries never import fastify (STYLE.md): HTTP belongs in routes/ and src/app.ts.' },
   ],
-  patterns: [{ group: ['@fastify/*'], message: 'The core never imports fastify (STYLE.md): HTTP belongs in routes/ and src/app.ts.' }],
+  patterns: [{ group: ['@fastify/*'], message: 'The services and libraries never import fastify (STYLE.md): HTTP belongs in routes/ and src/app.ts.' }],
 };
 
 export default tseslint.config(
@@ -123,7 +110,7 @@ export default tseslint.config(
     rules: { 'import-x/no-restricted-paths': ['error', { zones }] },
   },
   {
-    files: ['src/{core,tools,providers,reliability,store,schemas,observability}/**/*.ts', 'src/config.ts', 'src/errors.ts'],
+    files: ['src/{runs,replicates,planning,requests,toolkit,lib,providers,reliability,store,schemas,observability}/**/*.ts', 'src/config.ts', 'src/configFields.ts', 'src/errors.ts'],
     rules: { 'no-restricted-imports': ['error', NO_FASTIFY] },
   },
   {
@@ -136,7 +123,7 @@ export default tseslint.config(
   {
     files: ['tools/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!zod$|\\.\\.?/)', message: 'tools/ import only the tool-definition API (src/tools/api.ts) and zod.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(?!zod$|\\.\\.?/)', message: 'tools/ import only the tool-definition API (src/toolkit/api.ts) and zod.' }] }],
     },
   },
   {

@@ -34,7 +34,7 @@ import {
 } from '@openai/agents';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.ts';
-import { traceFromHeaders } from '../src/core/trace.ts';
+import { traceFromHeaders } from '../src/lib/trace.ts';
 import { gatewayFromConfig } from '../src/providers/gateway.ts';
 import { table } from './lib/markdown.ts';
 import { startSimulatorChild } from './lib/procs.ts';

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Orchestrator } from '../src/core/orchestrator.ts';
+import type { Orchestrator } from '../src/runs/orchestrator.ts';
 import type { Metrics } from '../src/observability/metrics.ts';
 import type { ModelGateway } from '../src/providers/gateway.ts';
-import { truncateEcho } from '../src/http.ts';
+import { truncateEcho } from './http.ts';
 import type { Store } from '../src/store/types.ts';
 
 /** What the health routes need. */

@@ -1,17 +1,17 @@
 import type { CallToolResult, McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Orchestrator } from '../src/core/orchestrator.ts';
-import type { TraceContext } from '../src/core/trace.ts';
+import type { Orchestrator } from '../src/runs/orchestrator.ts';
+import type { TraceContext } from '../src/lib/trace.ts';
 import { ServiceError } from '../src/errors.ts';
-import { parseOr400 } from '../src/http.ts';
+import { parseOr400 } from './http.ts';
 import { outputText, runToEnd } from '../src/protocols/runs.ts';
 import type { RunEvent } from '../src/schemas/events.ts';
 import { RunRequestSchema, type RunRequest } from '../src/schemas/request.ts';
 import { RunResultSchema, type RunResult } from '../src/schemas/result.ts';
 import type { Store } from '../src/store/types.ts';
-import type { JsonSchema, ToolDefinition } from '../src/tools/api.ts';
-import type { ToolRegistry } from '../src/tools/registry.ts';
+import type { JsonSchema, ToolDefinition } from '../src/toolkit/api.ts';
+import type { ToolRegistry } from '../src/toolkit/registry.ts';
 
 /** What the MCP route needs. */
 type McpHandler = ReturnType<typeof import('@modelcontextprotocol/server').createMcpHandler>;

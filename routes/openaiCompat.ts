@@ -1,15 +1,15 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Orchestrator } from '../src/core/orchestrator.ts';
+import type { Orchestrator } from '../src/runs/orchestrator.ts';
 import { ServiceError } from '../src/errors.ts';
-import { errorEnvelope, parseOr400 } from '../src/http.ts';
+import { errorEnvelope, parseOr400 } from './http.ts';
 import { outputText, runToEnd } from '../src/protocols/runs.ts';
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from '../src/schemas/chatCompletion.ts';
 import type { Message, RunRequest } from '../src/schemas/request.ts';
 import type { RunResult } from '../src/schemas/result.ts';
 import type { Store } from '../src/store/types.ts';
-import type { ToolRegistry } from '../src/tools/registry.ts';
+import type { ToolRegistry } from '../src/toolkit/registry.ts';
 import type { ProviderListing } from '../src/providers/gateway.ts';
 
 /** What the OpenAI-compatible routes need. */

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { tenantRunPrefix, type Orchestrator } from '../src/core/orchestrator.ts';
+import type { Orchestrator } from '../src/runs/orchestrator.ts';
+import { tenantRunPrefix } from '../src/lib/tenancy.ts';
 import { ServiceError } from '../src/errors.ts';
-import { parseOr400 } from '../src/http.ts';
+import { parseOr400 } from './http.ts';
 import { RunStatusSchema } from '../src/schemas/result.ts';
 import type { RunList, RunSummary } from '../src/schemas/runList.ts';
 import { decodeRunCursor, encodeRunCursor } from '../src/store/runList.ts';

@@ -1,16 +1,20 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { completedFromRecord, RunFollower } from '../src/core/eventFeed.ts';
-import { runBelongsTo, type Orchestrator } from '../src/core/orchestrator.ts';
+import { completedFromRecord } from '../src/runs/eventFeed.ts';
+import type { Orchestrator } from '../src/runs/orchestrator.ts';
+import { runBelongsTo } from '../src/lib/tenancy.ts';
 import { ServiceError } from '../src/errors.ts';
-import { parseOr400 } from '../src/http.ts';
-import { checkIdempotencyKey, idempotencyGate, requestFingerprint, scopedKey } from '../src/reliability/idempotency.ts';
+import { parseOr400 } from './http.ts';
+import { followInto, frame, MAX_UNSENT_BYTES, serveStream, type ReplyFollower, type StreamSlot } from './sse.ts';
+import { checkIdempotencyKey } from '../src/reliability/idempotency.ts';
+import { submitRun } from '../src/runs/submit.ts';
+import { TenantSlots } from '../src/lib/tenantSlots.ts';
 import type { RunEvent } from '../src/schemas/events.ts';
 import { RunRequestSchema } from '../src/schemas/request.ts';
 import { isTerminal, type RunResult } from '../src/schemas/result.ts';
 import type { Store } from '../src/store/types.ts';
 import type { StreamTokens } from '../src/streamTokens.ts';
-import { UnsentBudget } from '../src/core/unsentBudget.ts';
+import { UnsentBudget } from '../src/lib/unsentBudget.ts';
 
 /** What the run routes need. */
 export interface RunsRoutesOptions {
@@ -41,119 +45,9 @@ const IdParams = z.object({ id: z.string().min(1).max(128) });
 const EventsQuery = z.object({ after: z.coerce.number().int().min(0).optional(), stream_token: z.string().min(1).max(1024).optional() });
 const LAST_EVENT_ID = /^\d{1,15}$/;
 
-/** The SSE frame of an event: `id` is its seq, `event` its type. */
-function frame(event: RunEvent) {
-  return { id: String(event.seq), event: event.type, data: event };
-}
-
 function wantsStream(request: FastifyRequest, stream: boolean | undefined): boolean {
   if (stream !== undefined) return stream;
   return /\btext\/event-stream\b/.test(request.headers.accept ?? '');
-}
-
-/** Bytes a reader may leave unsent before its stream is closed; it resumes with Last-Event-ID. */
-export const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
-
-/** A follower of one reply; `drained` settles once every delivered frame was written (or the stream was cut). */
-export type ReplyFollower = RunFollower & { drained(): Promise<void> };
-
-/**
- * Follows a run for one SSE reply: each event is written to the socket as
- * the run emits it (headers go out with the first frame).
- *
- * Writes follow the socket's backpressure: while it needs draining, events
- * wait in order as references (the store holds the same objects), and are
- * serialized only when the socket takes more — so catching up on a large
- * log holds about one frame per reader, not the whole log. A reader that
- * still leaves too much unsent (its own bound), or is the one holding the
- * most when all streams together hold too much (the budget's total), is cut
- * off — its connection destroyed, which frees what it left unsent — and
- * resumes with Last-Event-ID.
- */
-export function followInto(store: Store, reply: FastifyReply, runId: string, after: number, budget: UnsentBudget | number = MAX_UNSENT_BYTES): ReplyFollower {
-  const bytes = typeof budget === 'number' ? new UnsentBudget(budget) : budget;
-  const pending: RunEvent[] = [];
-  let cut = false;
-  let onDrained: (() => void) | null = null;
-  const slot = bytes.register({
-    get writableLength() {
-      return reply.raw.writableLength;
-    },
-    cut: () => {
-      cut = true;
-      pending.length = 0;
-      follower.close();
-      reply.raw.destroy?.();
-      onDrained?.();
-    },
-  });
-  const write = (event: RunEvent): void => {
-    if (!slot.mayWrite()) return;
-    // The frame is written synchronously; a closed connection only rejects, and its close ends the follower.
-    reply.sse.send(frame(event)).catch(() => follower.close());
-    // The slot stays until the socket closes: an ended stream's unsent tail still counts.
-    slot.wrote();
-  };
-  const flush = (): void => {
-    while (pending.length > 0 && !cut && !reply.raw.writableNeedDrain) write(pending.shift() as RunEvent);
-    // Node corks the socket on a response's write until the next tick, which
-    // runs only after every microtask queued meanwhile — the run's own work.
-    // Uncork now so the frame leaves with the emit.
-    if (reply.raw.socket?.writableCorked) reply.raw.socket.uncork();
-    if (pending.length === 0 || cut) onDrained?.();
-  };
-  const follower = new RunFollower(store, runId, after, (event) => {
-    pending.push(event);
-    flush();
-  }) as ReplyFollower;
-  follower.drained = () =>
-    pending.length === 0 || cut
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          onDrained = resolve;
-        });
-  reply.raw.on?.('drain', flush);
-  reply.raw.once?.('close', () => {
-    slot.close();
-    pending.length = 0;
-    onDrained?.();
-  });
-  return follower;
-}
-
-/**
- * Keeps the stream open until `run_completed`, with `: ping` comments while
- * idle (the contract's heartbeat). A client that goes away stops only its
- * own stream.
- */
-async function serveStream(
-  reply: FastifyReply,
-  follower: ReplyFollower,
-  heartbeatMs: number,
-  slot: StreamSlot,
-  redactEvent: (event: RunEvent) => RunEvent,
-  retryMs: number,
-): Promise<void> {
-  reply.raw.once('close', slot.release);
-  const stop = new AbortController();
-  reply.sse.sendHeaders();
-  // A field-only frame: it sets the reconnection delay and dispatches no event.
-  reply.raw.write(`retry: ${retryMs}\n\n`);
-  const heartbeat = setInterval(() => {
-    if (!reply.raw.writableEnded) reply.raw.write(': ping\n\n');
-  }, heartbeatMs);
-  reply.sse.onClose(() => {
-    clearInterval(heartbeat);
-    stop.abort();
-  });
-  try {
-    await follower.finished(stop.signal, redactEvent);
-    // The closing frames may still wait for the socket to take them; the stream ends after they are written.
-    await follower.drained();
-  } finally {
-    clearInterval(heartbeat);
-    follower.close();
-  }
 }
 
 /**
@@ -167,11 +61,6 @@ async function seenTheEnd(store: Store, id: string, after: number): Promise<bool
   const tail = await store.readEvents(id, after - 1);
   if (tail.length === 0) return true;
   return tail.length === 1 && tail[0]?.seq === after && tail[0].type === 'run_completed';
-}
-
-/** An open-stream slot, taken before any await; released once (by the stream's close, or by the request that failed). */
-interface StreamSlot {
-  release: () => void;
 }
 
 /** The run id of the path, refusing (as unknown, not forbidden: existence is not revealed) another tenant's run. */
@@ -188,82 +77,60 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
   const tokenFor = (runId: string, tenant: string, createdAt?: string) => streamTokens.mint(runId, tenant, createdAt ? Date.parse(createdAt) : undefined).token;
   const maxStreamsPerTenant = options.maxStreamsPerTenant ?? maxStreams;
   const unsent = new UnsentBudget(options.maxUnsentBytesPerStream ?? MAX_UNSENT_BYTES, options.maxUnsentBytesTotal);
+  const submitDeps = { orchestrator, store, idempotencyTtlMs, now };
   /** Streams open in this app (bounded by `maxStreams`), and per tenant (bounded by `maxStreamsPerTenant`). */
-  const streams = { open: 0, byTenant: new Map<string, number>() };
+  const streams = new TenantSlots();
   const streamSlot = (tenant: string): StreamSlot => {
-    const mine = streams.byTenant.get(tenant) ?? 0;
+    const mine = streams.of(tenant);
     if (mine >= maxStreamsPerTenant) {
       throw new ServiceError('rate_limited', `too many open streams for this tenant (${mine}, MAX_STREAMS_PER_TENANT=${maxStreamsPerTenant}); retry shortly`, {
         retryAfterMs: 1000,
         details: { limit: 'MAX_STREAMS_PER_TENANT' },
       });
     }
-    if (streams.open >= maxStreams) throw new ServiceError('unavailable', `too many open streams (${streams.open}); retry shortly`, { retryAfterMs: 1000 });
-    streams.open++;
-    streams.byTenant.set(tenant, mine + 1);
-    let held = true;
-    return {
-      release: () => {
-        if (!held) return;
-        held = false;
-        streams.open--;
-        const left = (streams.byTenant.get(tenant) ?? 1) - 1;
-        if (left <= 0) streams.byTenant.delete(tenant);
-        else streams.byTenant.set(tenant, left);
-      },
-    };
+    if (streams.total >= maxStreams) throw new ServiceError('unavailable', `too many open streams (${streams.total}); retry shortly`, { retryAfterMs: 1000 });
+    return { release: streams.take(tenant) };
   };
   app.post('/v1/runs', { sse: 'manual' }, async (request, reply) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object' || Array.isArray(request.body)) {
       throw new ServiceError('invalid_request', 'the request body must be a JSON object');
     }
     const body = parseOr400(requestSchema, request.body, 'request body');
-    const key = checkIdempotencyKey(request.headers['idempotency-key']);
+    const idempotencyKey = checkIdempotencyKey(request.headers['idempotency-key']);
     const stream = wantsStream(request, body.stream);
-    // Slots (a stream's, the run's admission) are taken synchronously and given back on every way out that does not use them.
+    // A stream's slot is taken synchronously and given back on every way out that does not use it.
     const slot = stream ? streamSlot(request.tenant) : null;
-    let prepared;
-    let storeKey: string | undefined;
+    let follower = null as ReplyFollower | null;
+    let answer;
     try {
-      prepared = orchestrator.prepare(body, { trace: request.trace, tenant: request.tenant });
-      if (key !== undefined) {
-        storeKey = scopedKey(request.tenant, key);
-        const decision = await idempotencyGate(store, {
-          key: storeKey,
-          fingerprint: requestFingerprint('POST', '/v1/runs', request.body),
-          runId: prepared.id,
-          ttlMs: idempotencyTtlMs,
-          now: now(),
-        });
-        if (decision.kind === 'replay') {
-          prepared.release();
-          slot?.release();
-          reply.header('idempotent-replayed', 'true');
-          return replay(reply, decision.result, stream, tokenFor(decision.result.id, request.tenant, decision.result.created_at));
-        }
-      }
+      answer = await submitRun(submitDeps, {
+        body,
+        rawBody: request.body,
+        tenant: request.tenant,
+        trace: request.trace,
+        idempotencyKey,
+        beforeLaunch: (runId) => {
+          reply.header('location', `/v1/runs/${runId}`);
+          // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
+          if (stream) reply.header('stream-token', tokenFor(runId, request.tenant));
+          follower = stream ? followInto(store, reply, runId, 0, unsent) : null;
+          return () => {
+            follower?.close();
+            reply.removeHeader('location');
+            reply.removeHeader('stream-token');
+          };
+        },
+      });
     } catch (error) {
-      if (prepared) prepared.release();
       slot?.release();
       throw error;
     }
-
-    // A streamed run is followed before it starts, so run_started is on the wire before the tool begins its work.
-    reply.header('location', `/v1/runs/${prepared.id}`);
-    // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
-    if (stream) reply.header('stream-token', tokenFor(prepared.id, request.tenant));
-    const follower = stream ? followInto(store, reply, prepared.id, 0, unsent) : null;
-    let handle;
-    try {
-      handle = await orchestrator.launch(prepared, storeKey);
-    } catch (error) {
-      follower?.close();
+    if (answer.kind === 'replay') {
       slot?.release();
-      reply.removeHeader('location');
-      reply.removeHeader('stream-token');
-      if (storeKey) await store.releaseIdempotency(storeKey).catch(() => {});
-      throw error;
+      reply.header('idempotent-replayed', 'true');
+      return replay(reply, answer.result, stream, tokenFor(answer.result.id, request.tenant, answer.result.created_at));
     }
+    const { handle } = answer;
     if (follower && slot) return serveStream(reply, follower, heartbeatMs, slot, redactEvent, retryMs);
     const streamToken = tokenFor(handle.id, request.tenant, handle.record.created_at);
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status, stream_token: streamToken });

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import type { ToolDefinition } from '../src/tools/api.ts';
-import type { ToolRegistry } from '../src/tools/registry.ts';
-import { parseOr400 } from '../src/http.ts';
+import type { ToolDefinition } from '../src/toolkit/api.ts';
+import type { ToolRegistry } from '../src/toolkit/registry.ts';
+import { parseOr400 } from './http.ts';
 
 /** What the catalogue routes need. */
 export interface ToolsRoutesOptions {

@@ -15,14 +15,16 @@ import { toolsRoutes } from '../routes/tools.ts';
 import { KeyRing } from './auth/keys.ts';
 import { protectScope } from './auth/scope.ts';
 import type { Config } from './config.ts';
-import { Orchestrator, PUBLIC_TENANT, type RunDispatch } from './core/orchestrator.ts';
-import type { Planner } from './core/planner.ts';
-import type { Redactor } from './core/redaction.ts';
-import { traceFromHeaders } from './core/trace.ts';
-import { exceedsJsonDepth, jsonDepthError } from './core/jsonDepth.ts';
-import { SchemaValidator, schemaLimitsFrom } from './core/validator.ts';
-import { ServiceError } from './errors.ts';
-import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from './http.ts';
+import { Orchestrator, type RunDispatch } from './runs/orchestrator.ts';
+import { systemClock, type Clock } from './lib/clock.ts';
+import { PUBLIC_TENANT } from './lib/tenancy.ts';
+import type { Planner } from './planning/planner.ts';
+import type { Redactor } from './lib/redaction.ts';
+import { traceFromHeaders } from './lib/trace.ts';
+import { exceedsJsonDepth, jsonDepthError } from './lib/jsonDepth.ts';
+import { SchemaValidator, schemaLimitsFrom } from './lib/validator.ts';
+import { ServiceError, StartupError } from './errors.ts';
+import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from '../routes/http.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { ModelGateway } from './providers/gateway.ts';
 import type { RunEvent } from './schemas/events.ts';
@@ -31,7 +33,7 @@ import type { Store } from './store/types.ts';
 import { corsOptions, escapeLineSeparators } from './browsers.ts';
 import { createStreamTokens } from './streamTokens.ts';
 import type { Tracing } from './observability/tracing.ts';
-import type { ToolRegistry } from './tools/registry.ts';
+import type { ToolRegistry } from './toolkit/registry.ts';
 
 /** Everything the app is built from; tests pass their own. */
 export interface AppDeps {
@@ -42,7 +44,8 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   redact: Redactor;
-  now?: () => number;
+  /** Time for records, deadlines, tokens and event stamps (default: the wall clock). */
+  clock?: Clock;
   /** The shared run queue (STORE=redis, src/server.ts); without it runs execute where they were accepted. */
   dispatch?: RunDispatch;
   /** Spans of runs (src/observability/tracing.ts); default: none recorded. */
@@ -79,7 +82,8 @@ export interface BuiltApp {
  * contract's envelope.
  */
 export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp> {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
+  const now = clock.now;
   const timeouts = httpTimeouts(config);
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -113,7 +117,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
   });
   app.addHook('onReady', async () => {
     const open = routes.filter((r) => !r.protected && PROTECTED_PREFIXES.some((p) => r.url === p || r.url.startsWith(`${p}/`)));
-    if (open.length > 0) throw new Error(`routes outside the authenticated scope: ${open.map((r) => `${r.method} ${r.url}`).join(', ')}`);
+    if (open.length > 0) throw new StartupError('routes_unprotected', `routes outside the authenticated scope: ${open.map((r) => `${r.method} ${r.url}`).join(', ')}`);
   });
 
   const orchestrator = new Orchestrator({
@@ -141,8 +145,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
       maxTokensPerRun: config.MAX_TOKENS_PER_RUN,
       maxCostUsdPerRun: config.MAX_COST_USD_PER_RUN,
     },
-    // Only an injected clock replaces the orchestrator's own (sub-millisecond event timestamps).
-    ...(deps.now ? { now: deps.now } : {}),
+    clock,
     ...(deps.dispatch ? { dispatch: deps.dispatch } : {}),
     ...(deps.tracing ? { tracing: deps.tracing } : {}),
     memory: { maxBytes: config.MEMORY_MAX_BYTES, maxEntries: config.MEMORY_MAX_ENTRIES, graceMs: config.MEMORY_TTL_GRACE_MS },

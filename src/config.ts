@@ -1,34 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseApiKeys, parseApiKeysFile, type ApiKeyEntry } from './auth/keys.ts';
-import { compileRedactPatterns } from './core/redaction.ts';
+import { parseApiKeys, parseApiKeysFile } from './auth/keys.ts';
+import { StartupError } from './errors.ts';
+import { int, isOriginSpec, optionalString, otlpHeaders, parseKeys, pricingJson } from './configFields.ts';
+import { compileRedactPatterns } from './lib/redaction.ts';
+
+export { ModelPriceSchema, type ModelPrice } from './configFields.ts';
 
 /** The longest delay a Node timer holds (2^31 − 1 ms, about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(def);
-const optionalString = z.string().trim().min(1).optional();
-
-/** USD per one million tokens: one PRICING_JSON entry. */
-export const ModelPriceSchema = z.object({ input: z.number().min(0), output: z.number().min(0) });
-/** A model's price, USD per 1M input and output tokens. */
-export type ModelPrice = z.infer<typeof ModelPriceSchema>;
-
-/** PRICING_JSON, parsed and checked here once: `{ "model": { "input": usdPer1M, "output": usdPer1M } }`. */
-const pricingJson = z
-  .string()
-  .trim()
-  .min(1)
-  .transform((text, ctx): unknown => {
-    try {
-      return JSON.parse(text);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not valid JSON' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string(), ModelPriceSchema, { error: 'expected {"model": {"input": number >= 0, "output": number >= 0}}' }))
-  .optional();
 
 /**
  * Every setting the service reads, from the environment, in one schema.
@@ -239,26 +219,7 @@ export const ConfigSchema = z.object({
   /** Full OTLP/HTTP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   /** Headers of the OTLP requests (`k=v,k2=v2`, values URL-encoded as the OTel spec allows). */
-  OTEL_EXPORTER_OTLP_HEADERS: optionalString.transform((spec, ctx) => {
-    if (spec === undefined) return undefined;
-    const headers: Record<string, string> = {};
-    for (const part of spec.split(',')) {
-      const eq = part.indexOf('=');
-      const key = part.slice(0, eq).trim();
-      if (eq <= 0 || key === '') {
-        ctx.addIssue({ code: 'custom', message: 'expected key=value pairs separated by commas' });
-        return z.NEVER;
-      }
-      let value = part.slice(eq + 1).trim();
-      try {
-        value = decodeURIComponent(value);
-      } catch {
-        // Not URL-encoded: taken as written.
-      }
-      headers[key] = value;
-    }
-    return Object.freeze(headers);
-  }),
+  OTEL_EXPORTER_OTLP_HEADERS: otlpHeaders,
   OTEL_SERVICE_NAME: z.string().trim().min(1).default('llm-orchestrator'),
   /** Put prompts and outputs on spans (redacted by REDACT_PATTERNS). */
   OTEL_CAPTURE_CONTENT: z.stringbool().default(false),
@@ -274,27 +235,6 @@ export const ConfigSchema = z.object({
   SHUTDOWN_GRACE_MS: int(10_000, 0),
 });
 
-/** `*`, or an origin as browsers send it (`scheme://host[:port]`, nothing after). */
-function isOriginSpec(origin: string): boolean {
-  if (origin === '*') return true;
-  try {
-    const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin.replace(/\/+$/, '');
-  } catch {
-    return false;
-  }
-}
-
-/** Parses one source of keys, turning a parse error into a config issue (which names the entry, never the key). */
-function parseKeys(text: string, parse: (text: string) => ApiKeyEntry[], ctx: z.RefinementCtx): ApiKeyEntry[] {
-  try {
-    return Object.freeze(parse(text)) as ApiKeyEntry[];
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    return z.NEVER;
-  }
-}
-
 /** The parsed, frozen configuration. */
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 
@@ -306,12 +246,11 @@ export function otlpTracesUrl(config: Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT'
 }
 
 /** A configuration problem found at boot; lists every issue at once. */
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   readonly issues: string[];
 
   constructor(issues: string[]) {
-    super(`invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
-    this.name = new.target.name;
+    super('config_invalid', `invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
     this.issues = issues;
   }
 }

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Who is at fault when an error happens. It decides what the service does
  * about it, in one place:
@@ -54,13 +56,16 @@ export type ErrorCode = keyof typeof ERROR_TABLE;
 /** Every code, in table order (used by the openapi enum test). */
 export const ERROR_CODES = Object.keys(ERROR_TABLE) as ErrorCode[];
 
-/** The JSON shape of an error, inside the HTTP envelope and on runs/replicates. */
-export interface ErrorBody {
-  code: ErrorCode;
-  message: string;
-  retryable: boolean;
-  details?: unknown;
-}
+/** The JSON shape of an error, inside the HTTP envelope and on runs/replicates: the one schema of it. */
+export const ErrorBodySchema = z.object({
+  code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
+  message: z.string(),
+  retryable: z.boolean(),
+  details: z.unknown().optional(),
+});
+
+/** The JSON shape of an error (derived from {@link ErrorBodySchema}). */
+export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
 /**
  * An error the service raises on purpose. `code` fixes the HTTP status, the
@@ -107,4 +112,22 @@ export class ServiceError extends Error {
 export function isAbortError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return error.name === 'AbortError' || error.name === 'APIUserAbortError' || (error as { code?: unknown }).code === 'ABORT_ERR';
+}
+
+/**
+ * What can stop the service from starting; never an HTTP answer. The code
+ * goes to the log (`code`) and to stderr, so an operator can act on it.
+ */
+export const STARTUP_ERROR_CODES = ['config_invalid', 'planner_rules_invalid', 'tool_invalid', 'store_unreachable', 'routes_unprotected'] as const;
+export type StartupErrorCode = (typeof STARTUP_ERROR_CODES)[number];
+
+/** A problem found while the service starts, with its {@link StartupErrorCode}. */
+export class StartupError extends Error {
+  readonly code: StartupErrorCode;
+
+  constructor(code: StartupErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
 }

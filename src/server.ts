@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
+import { StartupError } from './errors.ts';
 import { ConfigError, loadConfig, otlpTracesUrl, type Config } from './config.ts';
-import type { RunJob } from './core/orchestrator.ts';
-import { loadPlanner } from './core/rulePlanner.ts';
-import { patternRedactor, type Redactor } from './core/redaction.ts';
+import type { RunJob } from './runs/orchestrator.ts';
+import { loadPlanner } from './planning/rulePlanner.ts';
+import { patternRedactor, type Redactor } from './lib/redaction.ts';
 import { createLogger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { createTracing } from './observability/tracing.ts';
@@ -11,7 +12,7 @@ import { gatewayFromConfig } from './providers/gateway.ts';
 import { loadProvidersFile, ProvidersFileError } from './providers/providersFile.ts';
 import type { Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
-import { declarativeOptions, loadTools } from './tools/loader.ts';
+import { declarativeOptions, loadTools } from './toolkit/loader.ts';
 
 /** Where planner rules are looked for when PLANNER_RULES is unset. */
 export const DEFAULT_PLANNER_RULES = 'config/planner.yaml';
@@ -74,7 +75,7 @@ export async function startService(
   // BullMQ (and what it brings: luxon, cron-parser, msgpackr) is loaded only when a configuration uses it.
   const queue =
     config.STORE === 'redis'
-      ? (await import('./core/runQueue.ts')).RunQueue.create<RunJob>({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, leaseMs: config.RUN_LEASE_MS, concurrency: config.MAX_ACTIVE_RUNS, logger })
+      ? (await import('./runs/runQueue.ts')).RunQueue.create<RunJob>({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, leaseMs: config.RUN_LEASE_MS, concurrency: config.MAX_ACTIVE_RUNS, logger })
       : null;
   const { app, orchestrator } = await buildApp(config, { store, gateway, registry, planner, logger, metrics, redact, tracing, ...(queue ? { dispatch: queue } : {}) });
   queue?.start({
@@ -117,7 +118,7 @@ if (import.meta.main) {
   try {
     config = loadConfig(process.env);
   } catch (error) {
-    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.stderr.write(`${error instanceof ConfigError ? `${error.code}: ${error.message}` : String(error)}\n`);
     process.exit(2);
   }
   // One redactor (REDACT_PATTERNS compiled once, by the config) for the logger and the app.
@@ -145,7 +146,7 @@ if (import.meta.main) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }
-    logger.fatal({ err: error }, 'could not start');
+    logger.fatal({ err: error, code: error instanceof StartupError ? error.code : 'internal' }, 'could not start');
     process.exit(1);
   }
 }

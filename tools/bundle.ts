@@ -1,4 +1,4 @@
-import { defineTool } from '../src/tools/api.ts';
+import { defineTool } from '../src/toolkit/api.ts';
 
 /**
  * The bundle tool: N replicates of one sub-agent in parallel, each output

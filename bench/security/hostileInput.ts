@@ -11,7 +11,7 @@
  */
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.ts';
-import { patternRedactor } from '../../src/core/redaction.ts';
+import { patternRedactor } from '../../src/lib/redaction.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startService } from '../../src/server.ts';
 import { ATTACKS } from './corpus.ts';

@@ -4,12 +4,12 @@
  * then per replicate (after a model latency drawn from BARE_SSE_LATENCY,
  * "min-max" ms) `replicate_done` and `partial_summary`, then `bundle_ready`
  * and `run_completed` — each frame stamped with the service's own clock
- * (src/core/clock.ts) when written. No orchestration, no provider calls, no
+ * (src/lib/clock.ts) when written. No orchestration, no provider calls, no
  * store: what is left of emit → receipt is the socket, the kernel and the
  * reading client on this machine.
  */
 import http from 'node:http';
-import { isoMicros, preciseNow } from '../../src/core/clock.ts';
+import { isoMicros, preciseNow } from '../../src/lib/clock.ts';
 
 const [min, max] = (process.env.BARE_SSE_LATENCY ?? '1000-3000').split('-').map(Number) as [number, number];
 const REPLICATES = Number(process.env.BARE_SSE_REPLICATES ?? 5);

@@ -8,7 +8,7 @@ import { Socket } from 'node:net';
 import { setTimeout as sleep, setImmediate as tick } from 'node:timers/promises';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../../src/config.ts';
-import { parseRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
+import { parseRedactPatterns, patternRedactor } from '../../src/lib/redaction.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startService } from '../../src/server.ts';
 

@@ -1,7 +1,7 @@
 import { fastifyRateLimit } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
-import { PUBLIC_TENANT } from '../core/orchestrator.ts';
+import { PUBLIC_TENANT } from '../lib/tenancy.ts';
 import { ServiceError } from '../errors.ts';
 import type { KeyRing } from './keys.ts';
 

@@ -8,27 +8,18 @@ import { predictiveFlipProbability } from './predictiveStop.ts';
 import { canonicalJson } from './canonical.ts';
 import { compareText } from './order.ts';
 import { normalizeText } from './text.ts';
+import type { EarlyStopConfig as EarlyStopRequest } from '../schemas/request.ts';
 
-/** Early-stopping configuration; every rule is off unless configured. */
-export interface EarlyStopConfig {
-  /** Stop when the mean pairwise distance among valid answers is ≤ epsilon. */
-  readonly epsilon?: number;
-  /** Stop when some answer has at least this many votes. */
-  readonly quorum?: number;
-  /** Stop when the consensus confidence is ≥ this. */
-  readonly confidence?: number;
-  /** Never stop before this many valid answers (default 2, at least 1). */
-  readonly min_replicates?: number;
-  /** Optional sequential rule: two from the literature, and `predictive` (see predictiveStop.ts). */
-  readonly rule?: 'adaptive_consistency' | 'esc' | 'predictive';
-  /**
-   * Adaptive-Consistency: stop when P(leader stays ahead) exceeds this (default 0.95).
-   * Predictive: stop when P(the full run's vote keeps the leader) reaches this (default 0.93).
-   */
-  readonly threshold?: number;
-  /** ESC: window size (default 4). */
-  readonly window?: number;
-}
+/**
+ * Early-stopping configuration; every rule is off unless configured. The
+ * request schema's `early_stop` (EarlyStopSchema, src/schemas/request.ts) is
+ * its one source: epsilon (mean pairwise distance ≤ epsilon), quorum (votes
+ * of the leader), confidence, min_replicates (default 2), and the sequential
+ * `rule` (adaptive_consistency: P(leader stays ahead) > threshold, default
+ * 0.95; predictive: P(the full run keeps the leader) ≥ threshold, default
+ * 0.93; esc: a unanimous `window`, default 4).
+ */
+export type EarlyStopConfig = Readonly<EarlyStopRequest>;
 
 /** What the rules look at. */
 export interface EarlyStopState {

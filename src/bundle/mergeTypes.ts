@@ -4,6 +4,7 @@
  * implementation.
  */
 
+import type { Disagreement as DisagreementShape } from '../schemas/bundle.ts';
 import type { TextComparer } from './textComparer.ts';
 
 /** One replicate's output; `null`/`undefined` output marks a failed or invalid replicate. */
@@ -14,24 +15,17 @@ export interface MergeEntry {
   readonly output: unknown;
 }
 
-/** One distinct value seen at a path and the replicates that produced it. */
-export interface DisagreementValue {
-  /** The value (for a free-text root: the most common spelling of a normalised answer). */
-  value: unknown;
-  /** Replicate indices, ascending. */
-  replicates: number[];
-}
-
 /**
- * Where replicates differ. A path listed because some replicates lack the
- * key lists only the replicates that have it; the absent ones are the rest.
+ * Where replicates differ (DisagreementSchema, src/schemas/bundle.ts, is its
+ * one source): `path` is an RFC 6901 JSON Pointer (`''` the root); `values`
+ * are ordered by number of replicates (desc), then canonical JSON of the
+ * value. A path listed because some replicates lack the key lists only the
+ * replicates that have it; the absent ones are the rest.
  */
-export interface Disagreement {
-  /** RFC 6901 JSON Pointer; `''` is the root. */
-  path: string;
-  /** Ordered by number of replicates (desc), then canonical JSON of the value. */
-  values: DisagreementValue[];
-}
+export type Disagreement = DisagreementShape;
+
+/** One distinct value seen at a path and the replicate indices (ascending) that produced it. */
+export type DisagreementValue = Disagreement['values'][number];
 
 /** Outcome of merging the valid replicates. */
 export interface MergeResult {

@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import type { Redactor } from '../core/redaction.ts';
+import type { Redactor } from '../lib/redaction.ts';
 
 /** Paths pino masks whatever the level: credentials never reach a log line. */
 export const REDACTED_PATHS = [

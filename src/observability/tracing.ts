@@ -1,6 +1,6 @@
 import { INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type { IdGenerator, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { TraceContext } from '../core/trace.ts';
+import type { TraceContext } from '../lib/trace.ts';
 
 /** Instrumentation scope of every span the service makes. */
 export const TRACER_NAME = 'llm-orchestrator';

@@ -1,5 +1,5 @@
-import { RunFollower } from '../core/eventFeed.ts';
-import type { Orchestrator, PreparedRun } from '../core/orchestrator.ts';
+import { RunFollower } from '../runs/eventFeed.ts';
+import type { Orchestrator, PreparedRun } from '../runs/orchestrator.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import type { RunResult } from '../schemas/result.ts';
 import type { Store } from '../store/types.ts';

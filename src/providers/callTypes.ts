@@ -6,7 +6,7 @@
  */
 import type { Span } from '@opentelemetry/api';
 import type { ServiceError } from '../errors.ts';
-import type { TraceContext } from '../core/trace.ts';
+import type { TraceContext } from '../lib/trace.ts';
 import type { Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import type { Tool } from '@openai/agents-core';

@@ -15,7 +15,7 @@ import {
   ToolOutputGuardrailTripwireTriggered,
   UserError,
 } from '@openai/agents-core';
-import { maskSecrets } from '../core/redaction.ts';
+import { maskSecrets } from '../lib/redaction.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
 
 const RETRYABLE_STATUS = new Set([408, 409, 425, 429, 500, 502, 503, 504]);

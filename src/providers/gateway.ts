@@ -5,7 +5,7 @@
  * providerRegistry.ts; this module wires them from the configuration.
  */
 import type { Logger } from 'pino';
-import { Semaphore } from '../core/semaphore.ts';
+import { Semaphore } from '../lib/semaphore.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import type { Config } from '../config.ts';
 import { PricingTable } from './pricing.ts';

@@ -1,7 +1,7 @@
 import { Agent, handoff, MaxTurnsExceededError, type AgentInputItem, type Model, type ModelRequest, type ModelResponse, type Runner } from '@openai/agents-core';
 import type { Attributes, Span } from '@opentelemetry/api';
 import { ServiceError } from '../errors.ts';
-import type { TraceContext } from '../core/trace.ts';
+import type { TraceContext } from '../lib/trace.ts';
 import { endSpan, usageAttributes, type Tracing } from '../observability/tracing.ts';
 import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
 

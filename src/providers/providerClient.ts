@@ -4,8 +4,8 @@ import { Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents-
 import { SpanKind, type Attributes, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
-import { Semaphore } from '../core/semaphore.ts';
-import { childTraceparent, outgoingHeaders, type TraceContext } from '../core/trace.ts';
+import { Semaphore } from '../lib/semaphore.ts';
+import { childTraceparent, outgoingHeaders, type TraceContext } from '../lib/trace.ts';
 import { breakerOutcome, type BreakerOptions } from '../reliability/breakers.ts';
 import { endSpan, NOOP_TRACING, traceparentOf, usageAttributes, type Tracing } from '../observability/tracing.ts';
 import { CallPolicy } from '../reliability/callPolicy.ts';

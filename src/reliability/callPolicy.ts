@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { ServiceError } from '../errors.ts';
 import { AdaptiveLimits, type LimitSignal, type LimitSlot } from './adaptiveLimit.ts';
-import { BreakerRegistry, breakerOutcome, type BreakerOptions, type BreakerOutcome, type BreakerState } from './breakers.ts';
+import { BreakerRegistry } from './breakerRegistry.ts';
+import { breakerOutcome, type BreakerOptions, type BreakerOutcome, type BreakerState } from './breakerTypes.ts';
 import { withRetry, type RetryPolicy } from './retry.ts';
 
 /** Everything that decides how one provider call is tried. */

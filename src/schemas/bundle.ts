@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERROR_CODES, type ErrorCode } from '../errors.ts';
+import { ErrorBodySchema } from '../errors.ts';
 
 /** Token counts, as reported by the provider. */
 export const UsageSchema = z.object({
@@ -8,13 +8,8 @@ export const UsageSchema = z.object({
   total_tokens: z.number().int().min(0),
 });
 
-/** The `error` object on runs and replicates. */
-export const ErrorBodySchema = z.object({
-  code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]),
-  message: z.string(),
-  retryable: z.boolean(),
-  details: z.unknown().optional(),
-});
+/** The `error` object on runs and replicates (one schema, in src/errors.ts). */
+export { ErrorBodySchema };
 
 /** A model a replicate's call moved away from (`agent.fallback_models`), and the error code that made it move. */
 export const FallbackStepSchema = z.object({ provider: z.string(), model: z.string(), reason: z.string() });

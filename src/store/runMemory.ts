@@ -2,7 +2,7 @@
  * Run-scoped memory as the stores keep it: per run, a small map of named
  * entries (JSON text), bounded in bytes and entries, expiring with the run,
  * dropped when the run ends. The run's view of it (`ctx.memory`) is
- * src/core/runMemory.ts; this is the storage contract both stores honour.
+ * src/toolkit/runMemory.ts; this is the storage contract both stores honour.
  */
 
 /** Bounds of one write: the run's totals after it, and when the run's memory expires. */

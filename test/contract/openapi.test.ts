@@ -19,9 +19,9 @@ import {
 import { RunEventSchema } from '../../src/schemas/events.ts';
 import { AgentSpecSchema, BudgetLimitsSchema, EarlyStopSchema, LaunchSchema, MessageSchema, RunRequestSchema } from '../../src/schemas/request.ts';
 import { BudgetReportSchema, CostLineSchema, PlannerDecisionSchema, RunResultSchema } from '../../src/schemas/result.ts';
-import { defineTool } from '../../src/tools/api.ts';
-import { parseDeclarativeTool, toToolDefinition } from '../../src/tools/declarative.ts';
-import { loadTools } from '../../src/tools/loader.ts';
+import { defineTool } from '../../src/toolkit/api.ts';
+import { parseDeclarativeTool, toToolDefinition } from '../../src/toolkit/declarative.ts';
+import { loadTools } from '../../src/toolkit/loader.ts';
 import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
 import { openSse, type SseCapture } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/waitFor.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KeyRing } from '../../src/auth/keys.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { runBelongsTo, tenantTag } from '../../src/core/orchestrator.ts';
+import { runBelongsTo, tenantTag } from '../../src/lib/tenancy.ts';
 import { ServiceError } from '../../src/errors.ts';
 
 const ring = (env: Record<string, string>) => {

@@ -2,9 +2,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeyRing, parseApiKeys } from '../../src/auth/keys.ts';
 import { protectScope } from '../../src/auth/scope.ts';
-import { PUBLIC_TENANT } from '../../src/core/orchestrator.ts';
+import { PUBLIC_TENANT } from '../../src/lib/tenancy.ts';
 import { ServiceError } from '../../src/errors.ts';
-import { sendError } from '../../src/http.ts';
+import { sendError } from '../../routes/http.ts';
 import { getJson, withService } from '../helpers/service.ts';
 
 /**

@@ -13,7 +13,7 @@ describe('docs/memory.md examples', () => {
   let svc: TestService;
   let dir: string;
   beforeAll(async () => {
-    // A tools directory beside tools/ (so the example's `../src/tools/api.ts` resolves as it would there): the shipped tools plus the doc's.
+    // A tools directory beside tools/ (so the example's `../src/toolkit/api.ts` resolves as it would there): the shipped tools plus the doc's.
     dir = mkdtempSync(path.join(ROOT, '.memory-doc-tools-'));
     cpSync(path.join(ROOT, 'tools'), dir, { recursive: true });
     writeFileSync(path.join(dir, 'brief.yaml'), examples.get('brief') as string);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
-import { defineTool } from '../../src/tools/api.ts';
-import { loadTools } from '../../src/tools/loader.ts';
+import { defineTool } from '../../src/toolkit/api.ts';
+import { loadTools } from '../../src/toolkit/loader.ts';
 import { getJson, postJson, startTestService, type TestService, type TestServiceOptions } from '../helpers/service.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { defineTool } from '../../src/tools/api.ts';
-import { loadTools } from '../../src/tools/loader.ts';
+import { defineTool } from '../../src/toolkit/api.ts';
+import { loadTools } from '../../src/toolkit/loader.ts';
 import { postJson, startTestService, type TestService } from '../helpers/service.ts';
 
 describe('semantic distance metric (embeddings)', () => {

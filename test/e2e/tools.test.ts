@@ -3,8 +3,8 @@ import { cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RuleBasedPlanner } from '../../src/core/rulePlanner.ts';
-import { loadTools } from '../../src/tools/loader.ts';
+import { RuleBasedPlanner } from '../../src/planning/rulePlanner.ts';
+import { loadTools } from '../../src/toolkit/loader.ts';
 import { getJson, postJson, startTestService, type TestService, withService } from '../helpers/service.ts';
 import { postStream } from '../helpers/sse.ts';
 

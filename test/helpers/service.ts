@@ -1,10 +1,11 @@
+import type { Clock } from '../../src/lib/clock.ts';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import type { Orchestrator } from '../../src/core/orchestrator.ts';
-import { DefaultToolPlanner, type Planner } from '../../src/core/planner.ts';
-import { parseRedactPatterns, patternRedactor } from '../../src/core/redaction.ts';
+import type { Orchestrator } from '../../src/runs/orchestrator.ts';
+import { DefaultToolPlanner, type Planner } from '../../src/planning/planner.ts';
+import { parseRedactPatterns, patternRedactor } from '../../src/lib/redaction.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { createTracing, type Tracing } from '../../src/observability/tracing.ts';
@@ -15,8 +16,8 @@ import { startSimulator, type Simulator, type SimulatorBehavior } from '../../sr
 import { MemoryStore } from '../../src/store/memory.ts';
 import { storeLimits } from '../../src/store/index.ts';
 import type { Store } from '../../src/store/types.ts';
-import { declarativeOptions, loadTools } from '../../src/tools/loader.ts';
-import type { ToolRegistry } from '../../src/tools/registry.ts';
+import { declarativeOptions, loadTools } from '../../src/toolkit/loader.ts';
+import type { ToolRegistry } from '../../src/toolkit/registry.ts';
 
 /** A real service on port 0 against a real simulator, plus its captured log lines. */
 export interface TestService {
@@ -45,6 +46,8 @@ export interface TestServiceOptions {
   random?: () => number;
   /** Clock of the default memory store (its TTLs), e.g. `manualClock().now` from ./clock.ts. */
   now?: () => number;
+  /** The service's clock (AppDeps.clock): records, deadlines and event stamps. */
+  clock?: Clock;
   /** Exports the service's spans (e.g. an InMemorySpanExporter); without it, no tracing. */
   spanExporter?: SpanExporter;
   /**
@@ -97,6 +100,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     metrics: new Metrics(),
     redact,
     tracing,
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {

@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { traceFromHeaders } from '../../src/core/trace.ts';
+import { traceFromHeaders } from '../../src/lib/trace.ts';
 import { createTracing, endSpan, NOOP_TRACING, traceparentOf, usageAttributes } from '../../src/observability/tracing.ts';
 
 describe('tracing', () => {

@@ -22,7 +22,7 @@ registerHooks({
 const { loadConfig } = await import('./src/config.ts');
 const { startService } = await import('./src/server.ts');
 const { createLogger } = await import('./src/observability/logger.ts');
-const { patternRedactor } = await import('./src/core/redaction.ts');
+const { patternRedactor } = await import('./src/lib/redaction.ts');
 const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...JSON.parse(process.env.TRACING_OFF_ENV ?? '{}') });
 const service = await startService(config, createLogger({ level: 'silent', redact: patternRedactor(undefined) }));
 const res = await fetch(service.url + '/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'untraced', replicates: 3 }) });

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { followInto } from '../../routes/runs.ts';
+import { followInto } from '../../routes/sse.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { makeRun, testLimits, toolStarted } from '../store/fixtures.ts';
 

@@ -12,67 +12,14 @@ import type {
   Simulator,
   SimulatorBehavior,
   SimulatorOptions,
-  SimulatorStats,
 } from './types.ts';
+import { emptyStats, readJson, ringBuffer, sendJson } from './serverParts.ts';
 import { chatCompletion, chatFrames, errorBody, errorTypeFor, modelList, responseFrames, responseObject, type AnswerMeta } from './wire.ts';
 
 const DEFAULT_SEED = 0x5eed;
 /** The refusal text of a `refusal` fault that names none. */
 const DEFAULT_REFUSAL = "I'm sorry, but I can't help with that.";
 const noop = (): void => {};
-
-function sendJson(res: ServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
-  const payload = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
-    'content-length': Buffer.byteLength(payload),
-    ...extra,
-  });
-  res.end(payload);
-}
-
-/** Reads and parses a JSON body; answers 400 itself when the body is not JSON. */
-function readJson(req: IncomingMessage, res: ServerResponse, onBody: (body: unknown) => void): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const raw = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    if (raw.length === 0) return onBody(null);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      sendJson(res, 400, errorBody('We could not parse the JSON body of your request.', 'invalid_request_error', null));
-      return;
-    }
-    onBody(body);
-  });
-}
-
-/** Keeps the last `max` records without shifting an array on every request. */
-function ringBuffer(max: number): { push(r: RecordedRequest): void; list(): RecordedRequest[]; clear(): void } {
-  let ring: RecordedRequest[] = [];
-  let head = 0;
-  return {
-    push(r) {
-      if (max <= 0) return;
-      if (ring.length < max) ring.push(r);
-      else {
-        ring[head] = r;
-        head = (head + 1) % max;
-      }
-    },
-    list: () => (head === 0 ? ring.slice() : [...ring.slice(head), ...ring.slice(0, head)]),
-    clear() {
-      ring = [];
-      head = 0;
-    },
-  };
-}
-
-function emptyStats(): SimulatorStats {
-  return { received: 0, completed: 0, aborted: 0, inFlight: 0, maxInFlight: 0, failed: 0 };
-}
 
 /**
  * Starts an OpenAI-compatible simulator on loopback. Plain node:http and

@@ -1,0 +1,77 @@
+import type { Metrics } from '../observability/metrics.ts';
+import type { Redactor } from '../lib/redaction.ts';
+import { isoMicros } from '../lib/clock.ts';
+import type { Replicate } from '../schemas/bundle.ts';
+import type { EmittedEvent, RunEvent } from '../schemas/events.ts';
+import type { Store } from '../store/types.ts';
+import type { ActiveRun, OwnEvent } from './runTypes.ts';
+
+/** What stamping and storing events needs. */
+export interface RunEventsDeps {
+  store: Store;
+  metrics: Metrics;
+  redact: Redactor;
+  redactEvents: boolean;
+}
+
+/**
+ * The events of runs executing here: each one stamped (seq, ids, `ts`),
+ * redacted when REDACT_EVENTS asks, folded into the live record and
+ * appended to the store. Appends go out in call order, which keeps every
+ * source's order.
+ */
+export class RunEvents {
+  readonly #deps: RunEventsDeps;
+  /** Clock of event `ts`: sub-millisecond unless a test injects one. */
+  readonly #now: () => number;
+
+  constructor(deps: RunEventsDeps, now: () => number) {
+    this.#deps = deps;
+    this.#now = now;
+  }
+
+  started(active: ActiveRun): void {
+    this.emit(active, { type: 'run_started', tool_version: active.tool.version, planner: active.record.planner, replicates: active.request.replicates });
+  }
+
+  /** Stamps and stores one event. */
+  emit(active: ActiveRun, event: EmittedEvent | OwnEvent): void {
+    if (active.relinquished) return;
+    let stamped = {
+      tool: active.tool.name,
+      ...event,
+      seq: ++active.seq,
+      run_id: active.id,
+      trace_id: active.trace.trace_id,
+      request_id: active.trace.request_id,
+      ts: isoMicros(this.#now()),
+    } as RunEvent;
+    if (this.#deps.redactEvents) stamped = this.#deps.redact(stamped, 'event') as RunEvent;
+    if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#trackReplicate(active, stamped.replicate);
+    else if (stamped.type === 'replicate_done' && stamped.replicate.step !== undefined) active.partial.replicates.push(stamped.replicate);
+    else if (stamped.type === 'partial_summary' && stamped.tool === active.tool.name) {
+      active.partial.summary = stamped.summary;
+      active.partial.statistics = stamped.statistics;
+    }
+    let write: Promise<void> | void;
+    try {
+      write = this.#deps.store.appendEvent(stamped);
+    } catch (error) {
+      active.log.error({ err: error, seq: stamped.seq }, 'event append failed');
+      return;
+    }
+    // Only a store that writes asynchronously leaves something to wait for.
+    if (write === undefined) return;
+    active.writes.push(write.catch((error: unknown) => active.log.error({ err: error, seq: stamped.seq }, 'event append failed')));
+    // Keep the pending list short on long runs: settled writes need no tracking.
+    if (active.writes.length > 64) active.writes = [Promise.allSettled(active.writes).then(() => undefined)];
+  }
+
+  /** Keeps the live record's partial bundle current for `GET /v1/runs/{id}` while the run works. */
+  #trackReplicate(active: ActiveRun, replicate: Replicate): void {
+    active.partial.replicates.push(replicate);
+    const metrics = this.#deps.metrics;
+    metrics.replicateLatency.observe({ provider: replicate.provider, model: metrics.modelLabel(replicate.model), status: replicate.status }, replicate.latency_ms / 1000);
+    if (replicate.error && replicate.status === 'failed') metrics.providerErrors.inc({ provider: replicate.provider, code: replicate.error.code });
+  }
+}

@@ -1,0 +1,144 @@
+import type { Span } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import { ServiceError } from '../errors.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Tracing } from '../observability/tracing.ts';
+import type { ModelGateway } from '../providers/gateway.ts';
+import type { RunAccount } from '../requests/runAccount.ts';
+import type { CostLimits } from '../requests/budgetCheck.ts';
+import type { RequestLimits } from '../requests/resolveRequest.ts';
+import type { Bundle, Replicate } from '../schemas/bundle.ts';
+import type { EventStamp, RunEvent } from '../schemas/events.ts';
+import type { RunRequest } from '../schemas/request.ts';
+import type { PlannerDecision, RunResult } from '../schemas/result.ts';
+import type { Store } from '../store/types.ts';
+import type { ResolvedRequest, ToolDefinition } from '../toolkit/api.ts';
+import type { ToolRegistry } from '../toolkit/registry.ts';
+import type { MemoryLimits, RunMemory } from '../toolkit/runMemory.ts';
+import type { Planner } from '../planning/planner.ts';
+import type { Redactor } from '../lib/redaction.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { TraceContext } from '../lib/trace.ts';
+import type { SchemaValidator } from '../lib/validator.ts';
+
+/** What the orchestrator needs; all of it passed in, nothing global. */
+export interface OrchestratorDeps {
+  store: Store;
+  registry: ToolRegistry;
+  planner: Planner;
+  gateway: ModelGateway;
+  validator: SchemaValidator;
+  metrics: Metrics;
+  logger: Logger;
+  redact: Redactor;
+  redactEvents: boolean;
+  /** Mask REDACT_PATTERNS matches in the final result before it is stored and answered (REDACT_RESULTS). */
+  redactResults?: boolean;
+  limits: RequestLimits & { maxConcurrency: number; maxActiveRuns: number; maxQueuedRuns: number; maxRunsPerTenant?: number; outputTokensReserved?: number } & CostLimits;
+  /** Time for records, deadlines and event stamps (default: the wall clock). */
+  clock?: Clock;
+  /**
+   * With STORE=redis: runs go through a shared job queue and any replica's
+   * worker may execute them (see Orchestrator.process). Without it,
+   * a run executes in the process that accepted it.
+   */
+  dispatch?: RunDispatch;
+  /** Spans of runs (`run` → `tool` → `replicate` → `provider_call`); default: none recorded. */
+  tracing?: Tracing;
+  /** Bounds of run memory (`ctx.memory`, docs/memory.md); default: the config's defaults. */
+  memory?: MemoryLimits;
+}
+
+/** A queued run: everything a worker on any replica needs besides the run record. */
+export interface RunJob {
+  id: string;
+  tool: string;
+  tool_version: string;
+  request: ResolvedRequest;
+  trace: TraceContext;
+  timeoutMs: number;
+  idempotencyKey?: string | undefined;
+}
+
+/** The job queue as the orchestrator uses it (src/runs/runQueue.ts on BullMQ). */
+export interface RunDispatch {
+  enqueue(job: RunJob): Promise<void>;
+  /** Removes a job no worker holds yet, answering its data. */
+  takeWaiting(id: string): Promise<RunJob | null>;
+  /** Whether the job is still to be executed or being executed (another replica may hold it). */
+  exists(id: string): Promise<boolean>;
+  stopTaking(): Promise<void>;
+  /** Take-overs of one run before it ends `worker_lost`. */
+  readonly maxTakeovers: number;
+  /** How long a dead replica's run may wait for a take-over. */
+  readonly leaseMs: number;
+}
+
+/** How a run was asked for, beyond its body. */
+export interface StartOptions {
+  trace: TraceContext;
+  /** Who asks; with API keys on, run ids carry it so other tenants cannot reach the run. */
+  tenant?: string | undefined;
+  /** Store key of the idempotency record to complete when the run ends. */
+  idempotencyKey?: string | undefined;
+}
+
+/** A checked request, ready to launch: its id is fixed before anything is stored. */
+export interface PreparedRun {
+  id: string;
+  body: RunRequest;
+  tool: ToolDefinition;
+  request: ResolvedRequest;
+  decision: PlannerDecision;
+  trace: TraceContext;
+  timeoutMs: number;
+  /** Whose run it is (admission shares are per tenant). */
+  tenant: string;
+  /** Frees the admission slot reserved by `prepare` (idempotent); call it when the run is not launched. */
+  release: () => void;
+}
+
+/** A started run: its first record, and a promise of its last. */
+export interface RunHandle {
+  id: string;
+  record: RunResult;
+  done: Promise<RunResult>;
+}
+
+/** A run executing (or ending) in this process. */
+export interface ActiveRun {
+  id: string;
+  /** The tenant tag of the run id: run slots and provider calls are queued fairly per tenant. */
+  tenant: string;
+  record: RunResult;
+  tool: ToolDefinition;
+  request: ResolvedRequest;
+  controller: AbortController;
+  account: RunAccount;
+  trace: TraceContext;
+  log: Logger;
+  seq: number;
+  writes: Promise<void>[];
+  done: Promise<RunResult>;
+  /** What has arrived so far, for the live record. */
+  partial: { replicates: Replicate[]; summary: Bundle['summary'] | null; statistics: Bundle['statistics'] | null };
+  idempotencyKey: string | undefined;
+  /** Replicates a previous executor finished (take-over). */
+  kept: Replicate[];
+  /** Set when another replica may now own the run: nothing more is written for it here. */
+  relinquished: boolean;
+  /** The run's span, from launch (or pick-up) to its end here. */
+  span: Span;
+  /** What the run has seen (`ctx.memory`), dropped when it ends. */
+  memory: RunMemory;
+}
+
+/** Events only the orchestrator emits, before stamping. */
+export type OwnEvent =
+  | Omit<Extract<RunEvent, { type: 'run_started' }>, keyof EventStamp>
+  | Omit<Extract<RunEvent, { type: 'run_resumed' }>, keyof EventStamp>
+  | Omit<Extract<RunEvent, { type: 'run_completed' }>, keyof EventStamp>;
+
+export function cancelledError(): ServiceError {
+  return new ServiceError('cancelled', 'run cancelled by request');
+}
