@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { fastifyCors } from '@fastify/cors';
 import { fastifySSE } from '@fastify/sse';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { apiDocsRoutes } from '../routes/apiDocs.ts';
 import { consoleRoutes } from '../routes/console.ts';
@@ -258,6 +258,8 @@ export function httpTimeouts(config: Config) {
  * the limiter lets requests through; the store itself answers 503.
  */
 async function rateLimitClient(config: Config, logger: Logger): Promise<Redis> {
+  // ioredis is loaded only by a configuration that uses Redis (STORE=redis).
+  const { Redis } = await import('ioredis');
   const client = new Redis(config.REDIS_URL, {
     connectTimeout: 3000,
     // A stalled Redis costs a request this before the store's own 1.5 s timeout: both stay within 3 s.

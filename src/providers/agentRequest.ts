@@ -3,7 +3,7 @@
  * output type, model settings) fitted to the model's capabilities, the input
  * items, and the answer read back (parsed, unwrapped). Pure: no client, no I/O.
  */
-import { Agent, type AgentInputItem, type AgentOutputType } from '@openai/agents';
+import { Agent, type AgentInputItem, type AgentOutputType } from '@openai/agents-core';
 import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import type { CallPlan } from './capabilities.ts';
@@ -87,6 +87,7 @@ export function agentRequest(request: ModelCallRequest, plan: CallPlan, api: 'ch
     name: 'replicate',
     instructions: structure === 'json_object' || structure === 'prompt' ? withSchemaInstructions(instructions, sent as Record<string, unknown>) : instructions,
     model: request.model,
+    ...(request.tools?.length ? { tools: request.tools } : {}),
     ...(structure === 'json_schema'
       ? { outputType: { type: 'json_schema' as const, name: 'output', strict: false, schema: sent as never } }
       : {}),

@@ -1,4 +1,4 @@
-import { Agent, handoff, MaxTurnsExceededError, type AgentInputItem, type Model, type ModelRequest, type ModelResponse, type Runner } from '@openai/agents';
+import { Agent, handoff, MaxTurnsExceededError, type AgentInputItem, type Model, type ModelRequest, type ModelResponse, type Runner } from '@openai/agents-core';
 import type { Attributes, Span } from '@opentelemetry/api';
 import { ServiceError } from '../errors.ts';
 import type { TraceContext } from '../lib/trace.ts';

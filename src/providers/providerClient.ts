@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
-import { Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents';
+// The SDK's packages, not `@openai/agents`: its index also loads the realtime client and `ws` (~3 MiB), which no call uses.
+import { Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents-core';
 import { SpanKind, type Attributes, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
@@ -17,6 +18,7 @@ import { mapProviderError } from './errorMap.ts';
 import { HandoffRunError, runWithHandoffs, type HandoffRequest, type HandoffRunDeps } from './handoffRun.ts';
 import { BoundedModelProvider } from './modelProvider.ts';
 import type { PricingTable } from './pricing.ts';
+import { sdkPathOf, singleTurn } from './singleTurn.ts';
 import { createTransport, RESPONSE_ENVELOPE_BYTES, type Transport } from './transport.ts';
 
 /** How to reach the provider and how hard to try. */
@@ -126,7 +128,10 @@ export class OpenAIGateway implements ModelGateway {
     const { agent, read } = agentRequest(request, plan, api);
     const input = toAgentInput(request.input);
     const spans = this.#tracing.enabled && request.span ? this.#callSpans(request, plan) : undefined;
-    const attempt = this.#invoke(request.model, request, () => runAgent(this.#runner, agent, input, signal), spans);
+    // A single turn (no tools, no handoffs) on the SDK's model layer, anything more on its Runner (singleTurn.ts).
+    const path = sdkPathOf(agent);
+    const operation = path === 'model' ? () => singleTurn(this.#modelProvider.getModel(request.model), agent, input, signal) : () => runAgent(this.#runner, agent, input, signal);
+    const attempt = this.#invoke(request.model, request, operation, spans);
     const { attempts } = attempt;
     try {
       const result = await attempt.value;
@@ -140,6 +145,8 @@ export class OpenAIGateway implements ModelGateway {
         attempts: attempts(),
         latency_ms: performance.now() - started,
         warnings: plan.warnings,
+        runtime: 'openai_agents',
+        sdk_path: path,
       };
     } catch (error) {
       throw this.#failure(error, signal, attempts(), started, request.model);
@@ -281,6 +288,8 @@ export class OpenAIGateway implements ModelGateway {
         latency_ms: performance.now() - started,
         chargedByTurn: handoffs.onTurn !== undefined,
         warnings: plan.warnings,
+        runtime: 'openai_agents',
+        sdk_path: 'runner',
       };
     } catch (error) {
       const failed = error instanceof HandoffRunError ? error : new HandoffRunError(error, 0, emptyUsage(), 0);

@@ -2,6 +2,7 @@ import { ServiceError } from '../errors.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
 import { fitEvent } from './eventLog.ts';
+import { jsonLength } from './jsonBytes.ts';
 import { InProcessRunMemory } from './runMemory.ts';
 import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
 import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type RunHead, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
@@ -66,8 +67,6 @@ export class MemoryStore implements Store {
   readonly #cancelListeners = new Set<(runId: string) => void>();
   readonly #idempotency = new Map<string, IdempotencyEntry>();
   readonly #tenants = new Map<string, TenantSpace>();
-  /** Sizes of records already measured (the final record is saved and then stored on its idempotency key). */
-  readonly #sizes = new WeakMap<object, number>();
   readonly #sweeper: NodeJS.Timeout;
   #runBytes = 0;
   #idempotencyBytes = 0;
@@ -266,12 +265,9 @@ export class MemoryStore implements Store {
     return { maxEventLogBytes: this.#limits.maxEventLogBytes ?? Number.POSITIVE_INFINITY, maxEventsPerRun: this.#limits.maxEventsPerRun };
   }
 
+  /** A record's bytes: its JSON, measured once (records are never edited once saved), without serializing the bundle again (`jsonBytes.ts`). */
   #sizeOf(value: object): number {
-    const known = this.#sizes.get(value);
-    if (known !== undefined) return known;
-    const bytes = JSON.stringify(value).length + ENTRY_OVERHEAD_BYTES;
-    this.#sizes.set(value, bytes);
-    return bytes;
+    return jsonLength(value, true) + ENTRY_OVERHEAD_BYTES;
   }
 
   #space(tenant: string): TenantSpace {
