@@ -260,7 +260,7 @@ export class OpenAIGateway implements ModelGateway {
       { seed: request.seed, temperature: request.temperature, structured: request.outputSchema !== undefined, api },
       capabilitiesFor(request.model, this.#options.capabilities),
     );
-    const { agent, read } = agentRequest(request, plan, api);
+    const { agent, read, fit } = agentRequest(request, plan, api);
     const agentOptions = {
       ...(agent.outputType !== 'text' ? { outputType: agent.outputType as never } : {}),
       modelSettings: agent.modelSettings,
@@ -277,7 +277,7 @@ export class OpenAIGateway implements ModelGateway {
       tracing: this.#tracing,
     };
     try {
-      const outcome = await runWithHandoffs(deps, { ...request, input: toAgentInput(request.input), handoffs, agentOptions });
+      const outcome = await runWithHandoffs(deps, { ...request, input: toAgentInput(request.input), handoffs, agentOptions, fitInstructions: fit });
       return {
         output: read(outcome.finalOutput),
         usage: outcome.usage,
