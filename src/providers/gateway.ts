@@ -25,7 +25,7 @@ export {
   type ModelGateway,
   type ProviderListing,
 } from './callTypes.ts';
-export type { OpenAIGatewayOptions } from './providerClient.ts';
+export type { OpenAIGatewayOptions } from './clientOptions.ts';
 export { ProviderRegistry } from './providerRegistry.ts';
 
 /** Where the default (environment) provider is, and what every provider's client shares. */

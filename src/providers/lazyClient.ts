@@ -1,6 +1,7 @@
 import type { Usage } from '../schemas/bundle.ts';
 import type { EmbeddingRequest, EmbeddingResult, ModelCallRequest, ModelCallResult, ModelGateway } from './callTypes.ts';
-import type { OpenAIGateway, OpenAIGatewayOptions } from './providerClient.ts';
+import type { OpenAIGatewayOptions } from './clientOptions.ts';
+import type { OpenAIGateway } from './providerClient.ts';
 
 /**
  * One provider's client whose SDK stack (the openai SDK, the Agents SDK,
