@@ -23,6 +23,7 @@ import type { Redactor } from './lib/redaction.ts';
 import { traceFromHeaders } from './lib/trace.ts';
 import { exceedsJsonDepth, jsonDepthError } from './lib/jsonDepth.ts';
 import { SchemaValidator, schemaLimitsFrom } from './lib/validator.ts';
+import { lazySchemaCompilers } from '../routes/lazyCompilers.ts';
 import { ServiceError, StartupError } from './errors.ts';
 import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from '../routes/http.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -90,6 +91,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     // Runs log their own start and end with ids; per-request lines would double the log volume.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // Ajv and fast-json-stringify only once a route declares a Fastify schema (none does; /docs' Swagger UI).
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     return503OnClosing: true,
     // Run ids and the like are opaque; no trailing-slash or case games.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: config.HTTP_MAX_PARAM_LENGTH },

@@ -35,16 +35,21 @@ function composed(object: Record<string, unknown>): number {
   if (typeof object.toJSON === 'function') return serialized(object);
   let parts = 0;
   let count = 0;
-  let rest: Record<string, unknown> | undefined;
-  for (const key of Object.keys(object)) {
+  const keys = Object.keys(object);
+  const lengths: Array<number | undefined> = [];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const length = partLength(object[key]);
+    lengths.push(length);
     if (length === undefined) continue;
-    rest ??= { ...object };
-    delete rest[key];
     parts += JSON.stringify(key).length + 1 + length;
     count++;
   }
-  if (rest === undefined) return serialized(object);
+  if (count === 0) return serialized(object);
+  // The rest built afresh, not copied and `delete`d: a deleted key turns an object into a slow
+  // dictionary, which JSON.stringify then walks far more slowly.
+  const rest: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) if (lengths[i] === undefined) rest[keys[i]!] = object[keys[i]!];
   // `{rest members` + `,` + `"key":part` joined by commas + `}`; an empty rest is just `{}`.
   const restLength = serialized(rest);
   return restLength + parts + (count - 1) + (restLength > 2 ? 1 : 0);
