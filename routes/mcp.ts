@@ -1,4 +1,4 @@
-import { createMcpHandler, fromJsonSchema, McpServer, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import type { CallToolResult, McpServer, ServerContext } from '@modelcontextprotocol/server';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Orchestrator } from '../src/runs/orchestrator.ts';
@@ -14,6 +14,8 @@ import type { JsonSchema, ToolDefinition } from '../src/toolkit/api.ts';
 import type { ToolRegistry } from '../src/toolkit/registry.ts';
 
 /** What the MCP route needs. */
+type McpHandler = ReturnType<typeof import('@modelcontextprotocol/server').createMcpHandler>;
+
 export interface McpRoutesOptions {
   orchestrator: Orchestrator;
   registry: ToolRegistry;
@@ -131,13 +133,6 @@ function errorResult(error: unknown): CallToolResult {
  * cancels the run.
  */
 export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orchestrator, registry, store, heartbeatMs, bodyLimitBytes }) => {
-  // Schemas are built (and their validators compiled) once; every per-request server shares them.
-  const tools = registry.list().map((tool) => ({
-    tool,
-    inputSchema: fromJsonSchema<Record<string, unknown>>(mcpInputSchema(tool)),
-    outputSchema: fromJsonSchema(mcpOutputSchema(tool)),
-  }));
-
   /**
    * In-flight calls of this process by tenant and JSON-RPC id, for a
    * `notifications/cancelled` that arrives as its own request. Stateless
@@ -184,29 +179,45 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orc
     }
   }
 
-  function serverFor(caller: Caller): McpServer {
-    const server = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } } });
-    for (const { tool, inputSchema, outputSchema } of tools) {
-      server.registerTool(tool.name, { description: tool.description, inputSchema, outputSchema }, (args, ctx) => callTool(tool, caller, args, ctx));
-    }
-    return server;
-  }
-
-  const handler = createMcpHandler(
-    (ctx) => {
-      const caller = ctx.authInfo?.extra?.caller as Caller | undefined;
-      // Only the HTTP route below constructs servers, always with a caller; anything else is a bug, not a guest.
-      if (!caller) throw new Error('MCP request without an authenticated caller');
-      return serverFor(caller);
-    },
-    {
-      legacy: 'stateless',
-      keepAliveMs: heartbeatMs,
-      maxRequestBodySize: bodyLimitBytes,
-      onerror: (error) => app.log.debug({ err: error }, 'mcp request rejected'),
-    },
-  );
-  app.addHook('onClose', async () => handler.close());
+  /**
+   * The MCP SDK, the tools' schemas (their validators compiled once; every
+   * per-request server shares them) and the handler, built on the first
+   * `/mcp` request: a service no MCP client talks to never loads the SDK
+   * (~10 MiB of RSS at idle, BENCHMARKS.md).
+   */
+  let handlerReady: Promise<McpHandler> | undefined;
+  const mcpHandler = (): Promise<McpHandler> =>
+    (handlerReady ??= import('@modelcontextprotocol/server').then(({ createMcpHandler, fromJsonSchema, McpServer }) => {
+      const tools = registry.list().map((tool) => ({
+        tool,
+        inputSchema: fromJsonSchema<Record<string, unknown>>(mcpInputSchema(tool)),
+        outputSchema: fromJsonSchema(mcpOutputSchema(tool)),
+      }));
+      const serverFor = (caller: Caller): McpServer => {
+        const server = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } } });
+        for (const { tool, inputSchema, outputSchema } of tools) {
+          server.registerTool(tool.name, { description: tool.description, inputSchema, outputSchema }, (args, ctx) => callTool(tool, caller, args, ctx));
+        }
+        return server;
+      };
+      return createMcpHandler(
+        (ctx) => {
+          const caller = ctx.authInfo?.extra?.caller as Caller | undefined;
+          // Only the HTTP route below constructs servers, always with a caller; anything else is a bug, not a guest.
+          if (!caller) throw new Error('MCP request without an authenticated caller');
+          return serverFor(caller);
+        },
+        {
+          legacy: 'stateless',
+          keepAliveMs: heartbeatMs,
+          maxRequestBodySize: bodyLimitBytes,
+          onerror: (error) => app.log.debug({ err: error }, 'mcp request rejected'),
+        },
+      );
+    }));
+  app.addHook('onClose', async () => {
+    if (handlerReady) await (await handlerReady).close();
+  });
 
   /** A `notifications/cancelled` for a call this process runs: its run is cancelled here, whichever request carries it. */
   function cancelNotified(tenant: string, body: unknown): void {
@@ -240,6 +251,7 @@ export const mcpRoutes: FastifyPluginAsync<McpRoutesOptions> = async (app, { orc
     }
     const url = new URL(request.url, `http://${request.host || 'localhost'}`);
     const webRequest = new Request(url, { method: request.method, headers, signal: disconnected.signal });
+    const handler = await mcpHandler();
     const response = await handler.fetch(webRequest, {
       parsedBody: request.method === 'POST' ? request.body : undefined,
       authInfo: { token: '', clientId: tenant, scopes: [], extra: { caller: { tenant, trace: request.trace } satisfies Caller } },

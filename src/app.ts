@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { fastifyCors } from '@fastify/cors';
 import { fastifySSE } from '@fastify/sse';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { apiDocsRoutes } from '../routes/apiDocs.ts';
 import { consoleRoutes } from '../routes/console.ts';
@@ -23,6 +23,7 @@ import type { Redactor } from './lib/redaction.ts';
 import { traceFromHeaders } from './lib/trace.ts';
 import { exceedsJsonDepth, jsonDepthError } from './lib/jsonDepth.ts';
 import { SchemaValidator, schemaLimitsFrom } from './lib/validator.ts';
+import { lazySchemaCompilers } from '../routes/lazyCompilers.ts';
 import { ServiceError, StartupError } from './errors.ts';
 import { clientErrorHandler, frameworkErrorHandler, sendError, truncateEcho } from '../routes/http.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -90,6 +91,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     // Runs log their own start and end with ids; per-request lines would double the log volume.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // Ajv and fast-json-stringify only once a route declares a Fastify schema (none does; /docs' Swagger UI).
+    schemaController: { compilersFactory: lazySchemaCompilers() },
     return503OnClosing: true,
     // Run ids and the like are opaque; no trailing-slash or case games.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: config.HTTP_MAX_PARAM_LENGTH },
@@ -258,6 +261,8 @@ export function httpTimeouts(config: Config) {
  * the limiter lets requests through; the store itself answers 503.
  */
 async function rateLimitClient(config: Config, logger: Logger): Promise<Redis> {
+  // ioredis is loaded only by a configuration that uses Redis (STORE=redis).
+  const { Redis } = await import('ioredis');
   const client = new Redis(config.REDIS_URL, {
     connectTimeout: 3000,
     // A stalled Redis costs a request this before the store's own 1.5 s timeout: both stay within 3 s.

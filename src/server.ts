@@ -10,7 +10,7 @@ import { Metrics } from './observability/metrics.ts';
 import { createTracing } from './observability/tracing.ts';
 import { gatewayFromConfig } from './providers/gateway.ts';
 import { loadProvidersFile, ProvidersFileError } from './providers/providersFile.ts';
-import { startSimulator, type Simulator } from './providers/simulator/index.ts';
+import type { Simulator } from './providers/simulator/index.ts';
 import { createStore } from './store/index.ts';
 import { declarativeOptions, loadTools } from './toolkit/loader.ts';
 
@@ -42,6 +42,8 @@ export async function startService(
   const providers = config.PROVIDERS_FILE !== undefined ? loadProvidersFile(config.PROVIDERS_FILE, env) : undefined;
   const fromEnv = config.OPENAI_API_KEY !== undefined || config.OPENAI_BASE_URL !== undefined;
   if (!fromEnv && providers === undefined) {
+    // Loaded only when it is used: a configured provider never loads the simulator.
+    const { startSimulator } = await import('./providers/simulator/index.ts');
     simulator = await startSimulator({ behavior: { latencyMs: config.SIMULATOR_LATENCY_MS }, control: config.SIMULATOR_CONTROL });
     baseURL = simulator.url;
     provider = 'simulator';

@@ -214,6 +214,9 @@ export function serviceEnv(simulatorUrl: string, extra: Record<string, string> =
     MAX_REPLICATES: '100',
     // Load generators send thousands of requests from one address; the limiter is not what is measured.
     RATE_LIMIT_MAX: '0',
+    // …and thousands of runs of one tenant at once (1,000 concurrent runs, 1,000 SSE clients): the default cap of
+    // 100 active runs per tenant would answer the rest 429 and measure refusals, not runs.
+    MAX_RUNS_PER_TENANT: '1000000',
     ...extra,
   };
 }
@@ -226,11 +229,24 @@ export interface ServiceChild extends NodeChild {
 
 export async function startServiceChild(simulatorUrl: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<ServiceChild> {
   const port = await freePort();
-  const child = spawnNode('src/server.ts', { env: serviceEnv(simulatorUrl, { PORT: String(port), ...env }), execArgv, lines: false });
+  const child = spawnNode('src/server.ts', { env: serviceEnv(simulatorUrl, { PORT: String(port), ...env }), execArgv: [...SERVICE_NODE_FLAGS, ...execArgv], lines: false });
   const origin = `http://127.0.0.1:${port}`;
   await waitHttpOk(`${origin}/healthz`, child);
   return { ...child, origin };
 }
+
+/**
+ * The Node flags the service ships with: those of `npm start` (package.json,
+ * `node <flags> src/server.ts`; the Dockerfile's CMD repeats them), so a
+ * benchmarked service child runs as `npm start` runs it. Today a 16 MiB
+ * semi-space: V8 otherwise grows the young generation to 64 MiB per
+ * semi-space on a large host, which shows as RSS at idle and under load.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = (() => {
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1, words.indexOf('src/server.ts'));
+})();
 
 /**
  * Settling before a post-GC heap reading: pooled keep-alive sockets (undici

@@ -117,7 +117,7 @@ export const memoryScenario: Scenario<MemoryResult> = {
         const sim = await startSimulatorChild(0);
         started.push(sim);
         await sim.configure({ answers: { kind: 'fixed', value: ANSWER } });
-        const svc = await startInprocService(sim.url, { MAX_GLOBAL_CONCURRENCY: '10000' }, MEMORY_EXEC_ARGV);
+        const svc = await startInprocService(sim.url, { MAX_GLOBAL_CONCURRENCY: '10000', PROVIDER_MAX_CONCURRENCY: '10000' }, MEMORY_EXEC_ARGV);
         started.push(svc);
         ctx.log('warm-up');
         await runMany(svc.origin, runBody(REPLICATES), ctx.quick ? 100 : 200, 20);
@@ -272,7 +272,7 @@ export const memoryScenario: Scenario<MemoryResult> = {
     const c = r.concurrent;
     const l = r.leak;
     return [
-      `Service in-process (\`startService\`) in a child started with \`--expose-gc --no-flush-bytecode\`; heap figures are \`heapUsed\` after forced full GCs (a last-resort GC, which also empties V8's own caches, then a regular one), reported over IPC; "before" and "retained" readings are taken once the service has no open connection left (idle keep-alive sockets closed), so pooled sockets are not counted. Runs of ${r.replicates} replicates (tool \`bundle\`) posted at once and held open by the bench process; the simulator's latency keeps every call in flight while memory is read; MAX_GLOBAL_CONCURRENCY=10000 so no call waits in the global queue. Launch time = until every call is in flight at the simulator. Per-run figures are deltas over the baseline taken just before, divided by the number of runs (RSS rarely shrinks, so its delta is only meaningful when the run count is large enough to grow the heap); they include each run's HTTP request/response state, its 5 outgoing provider calls, the live record and its events.`,
+      `Service in-process (\`startService\`) in a child started with \`--expose-gc --no-flush-bytecode\`; heap figures are \`heapUsed\` after forced full GCs (a last-resort GC, which also empties V8's own caches, then a regular one), reported over IPC; "before" and "retained" readings are taken once the service has no open connection left (idle keep-alive sockets closed), so pooled sockets are not counted. Runs of ${r.replicates} replicates (tool \`bundle\`) posted at once and held open by the bench process; the simulator's latency keeps every call in flight while memory is read; MAX_GLOBAL_CONCURRENCY=10000 and PROVIDER_MAX_CONCURRENCY=10000 so no call waits in the global queue or under the per-model limit (its default, 512, would hold 1,000 × 5 calls in ten waves of the 15 s latency, past the runs' 120 s timeout). Launch time = until every call is in flight at the simulator. Per-run figures are deltas over the baseline taken just before, divided by the number of runs (RSS rarely shrinks, so its delta is only meaningful when the run count is large enough to grow the heap); they include each run's HTTP request/response state, its 5 outgoing provider calls, the live record and its events.`,
       '',
       table(
         ['concurrent runs', 'calls in flight', 'launch time', 'heap before → loaded', 'RSS before → loaded', 'heap / run', 'RSS / run', 'retained / finished run (in store)', 'errors', 'target'],

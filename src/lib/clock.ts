@@ -61,8 +61,19 @@ export function preciseNow(): number {
 export function isoMicros(ms: number): string {
   const whole = Math.floor(ms);
   const micros = Math.floor((ms - whole) * 1000);
-  return `${new Date(whole).toISOString().slice(0, -1)}${String(micros).padStart(3, '0')}Z`;
+  const millis = ((whole % 1000) + 1000) % 1000;
+  const second = whole - millis;
+  // Events come many to a second: the date part (`…T16:00:59.`) is formatted once per second.
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second).toISOString().slice(0, -4);
+  }
+  return `${isoPrefix}${String(millis).padStart(3, '0')}${String(micros).padStart(3, '0')}Z`;
 }
+
+/** The second {@link isoMicros} last formatted, and its text up to the fraction. */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
 
 /**
  * The service's time, one dependency (`AppDeps.clock`, passed on to the

@@ -1,4 +1,5 @@
-import { Ajv, type Options, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv, Options, ValidateFunction } from 'ajv';
 import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import { RE2JS } from 're2js';
 import { canonicalJson } from '../bundle/canonical.ts';
@@ -75,6 +76,14 @@ export const linearRegExp: RegExpEngine = Object.assign(
  */
 const AJV_OPTIONS: Options = { allErrors: false, strict: false, validateFormats: false, addUsedSchema: false, code: { regExp: linearRegExp } };
 
+const require = createRequire(import.meta.url);
+
+/** A fresh Ajv instance; Ajv (~85 modules) is loaded at the first schema compiled, not at start-up. */
+function newAjv(): Ajv {
+  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
+  return new AjvClass(AJV_OPTIONS);
+}
+
 interface CachedSchema {
   fn: ValidateFunction;
   /** The Ajv instance that compiled it. */
@@ -102,7 +111,8 @@ export class SchemaValidator {
   readonly #cache = new Map<string, CachedSchema>();
   readonly #max: number;
   readonly #limits: SchemaLimits;
-  #ajv = new Ajv(AJV_OPTIONS);
+  /** Created at the first compile. */
+  #ajv: Ajv | null = null;
   /** Schemas compiled (or tried) on the current instance. */
   #compiled = 0;
 
@@ -134,8 +144,8 @@ export class SchemaValidator {
     }
     // Only schemas not yet compiled are analysed; a cached one passed already.
     checkSchemaLimits(schema, this.#limits, Buffer.byteLength(key));
-    if (this.#compiled >= this.#max) {
-      this.#ajv = new Ajv(AJV_OPTIONS);
+    if (this.#ajv === null || this.#compiled >= this.#max) {
+      this.#ajv = newAjv();
       this.#compiled = 0;
     }
     const ajv = this.#ajv;

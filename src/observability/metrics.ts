@@ -38,6 +38,7 @@ export class Metrics {
   readonly runDuration: Histogram<'status'>;
   readonly replicateLatency: Histogram<'provider' | 'model' | 'status'>;
   readonly providerErrors: Counter<'provider' | 'code'>;
+  readonly fallbacks: Counter<'provider' | 'model' | 'reason'>;
   readonly breakerState: Gauge<'breaker'>;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   readonly #models = new Set<string>();
@@ -66,6 +67,12 @@ export class Metrics {
       name: 'orchestrator_provider_errors_total',
       help: 'Replicates that failed, by provider and error code',
       labelNames: ['provider', 'code'],
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: 'orchestrator_provider_fallbacks_total',
+      help: `Replicates that moved off a model to the next of agent.fallback_models, by the model left and why (model "${OTHER_MODEL_LABEL}" past the first distinct ones)`,
+      labelNames: ['provider', 'model', 'reason'],
       registers,
     });
     this.breakerState = new Gauge({

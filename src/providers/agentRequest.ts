@@ -3,7 +3,7 @@
  * output type, model settings) fitted to the model's capabilities, the input
  * items, and the answer read back (parsed, unwrapped). Pure: no client, no I/O.
  */
-import { Agent, type AgentInputItem, type AgentOutputType } from '@openai/agents';
+import { Agent, type AgentInputItem, type AgentOutputType } from '@openai/agents-core';
 import { addUsage, emptyUsage, type Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
 import type { CallPlan } from './capabilities.ts';
@@ -55,6 +55,8 @@ export interface AgentRequest {
   agent: CallAgent;
   /** Reads the SDK's final output into the call's answer. */
   read(finalOutput: unknown): unknown;
+  /** Other instructions fitted like the agent's (the schema appended where the model cannot enforce it): a handoff tool's agents. */
+  fit(instructions: string): string;
 }
 
 /**
@@ -75,7 +77,7 @@ export function agentRequest(request: ModelCallRequest, plan: CallPlan, api: 'ch
   const wrapped = schema !== undefined && schema.type !== 'object';
   const sent = schema === undefined ? undefined : wrapped ? wrapSchema(schema) : schema;
   const structure = sent === undefined ? null : plan.structure;
-  const instructions = request.instructions ?? '';
+  const fit = (text: string) => (structure === 'json_object' || structure === 'prompt' ? withSchemaInstructions(text, sent as Record<string, unknown>) : text);
   const providerData: Record<string, unknown> = {};
   // The Responses API has no `seed` (planCall already dropped it there).
   if (plan.seed !== undefined && api === 'chat_completions') providerData.seed = plan.seed;
@@ -85,8 +87,9 @@ export function agentRequest(request: ModelCallRequest, plan: CallPlan, api: 'ch
   }
   const agent = new Agent({
     name: 'replicate',
-    instructions: structure === 'json_object' || structure === 'prompt' ? withSchemaInstructions(instructions, sent as Record<string, unknown>) : instructions,
+    instructions: fit(request.instructions ?? ''),
     model: request.model,
+    ...(request.tools?.length ? { tools: request.tools } : {}),
     ...(structure === 'json_schema'
       ? { outputType: { type: 'json_schema' as const, name: 'output', strict: false, schema: sent as never } }
       : {}),
@@ -98,6 +101,7 @@ export function agentRequest(request: ModelCallRequest, plan: CallPlan, api: 'ch
   });
   return {
     agent: agent as unknown as CallAgent,
+    fit,
     read(finalOutput) {
       let output: unknown = finalOutput;
       if (structure === 'json_object' || structure === 'prompt') output = parseJsonAnswer(output);

@@ -9,7 +9,9 @@ import type { ServiceError } from '../errors.ts';
 import type { TraceContext } from '../lib/trace.ts';
 import type { Usage } from '../schemas/bundle.ts';
 import type { RunInput } from '../schemas/request.ts';
+import type { Tool } from '@openai/agents-core';
 import type { HandoffRequest } from './handoffRun.ts';
+import type { SdkPath } from './singleTurn.ts';
 
 /** One call to a model, as a tool asks for it. */
 export interface ModelCallRequest {
@@ -33,6 +35,8 @@ export interface ModelCallRequest {
   idempotencyKey?: string | undefined;
   /** Run the call as a conversation of agents that hand the task to one another (docs/handoffs.md); only tools with `handoffs: true` set it. */
   handoffs?: HandoffRequest | undefined;
+  /** Tools the sub-agent may call: such an agent runs on the Agents SDK's Runner (see `singleTurn.ts`). */
+  tools?: Tool[] | undefined;
 }
 
 /** A model a call moved away from, and why (the error code that made it move). */
@@ -55,6 +59,10 @@ export interface CallAccounting {
 /** What a successful call returns: the answer plus its accounting. */
 export interface ModelCallResult extends CallAccounting {
   output: unknown;
+  /** The agent runtime that answered (`openai_agents`: the OpenAI Agents SDK). */
+  runtime?: 'openai_agents';
+  /** Which layer of it: its model layer for a single turn, its Runner for tools or handoffs (`singleTurn.ts`). */
+  sdk_path?: SdkPath;
   /** Features the model's capabilities made the call give up (no seed sent, JSON mode instead of a schema…). */
   warnings?: string[] | undefined;
   /** Models tried before the one that answered, in order; absent or empty when the first answered. */

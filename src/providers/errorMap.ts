@@ -14,7 +14,7 @@ import {
   ToolInputGuardrailTripwireTriggered,
   ToolOutputGuardrailTripwireTriggered,
   UserError,
-} from '@openai/agents';
+} from '@openai/agents-core';
 import { maskSecrets } from '../lib/redaction.ts';
 import { isAbortError, ServiceError } from '../errors.ts';
 

@@ -9,7 +9,7 @@ import { Semaphore } from '../lib/semaphore.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import type { Config } from '../config.ts';
 import { PricingTable } from './pricing.ts';
-import { OpenAIGateway } from './providerClient.ts';
+import { LazyProviderClient } from './lazyClient.ts';
 import type { ProviderSet, ProviderSpec } from './providersFile.ts';
 import { ProviderRegistry, type RoutedProvider } from './providerRegistry.ts';
 
@@ -25,9 +25,8 @@ export {
   type ModelGateway,
   type ProviderListing,
 } from './callTypes.ts';
-export { OpenAIGateway, type OpenAIGatewayOptions } from './providerClient.ts';
+export type { OpenAIGatewayOptions } from './clientOptions.ts';
 export { ProviderRegistry } from './providerRegistry.ts';
-export { wrapSchema } from './agentRequest.ts';
 
 /** Where the default (environment) provider is, and what every provider's client shares. */
 export interface GatewayTarget {
@@ -85,9 +84,10 @@ function clientFor(
   target: GatewayTarget,
   globalLimit: Semaphore,
   p: { name: string; baseURL: string | undefined; apiKey: string; api: 'chat_completions' | 'responses'; spec?: ProviderSpec },
-): OpenAIGateway {
+): LazyProviderClient {
   const { spec } = p;
-  return new OpenAIGateway({
+  // The SDK stack loads at the provider's first call (lazyClient.ts).
+  return new LazyProviderClient({
     provider: p.name,
     // OpenAI-compatible servers often need no key; the SDK insists on one.
     apiKey: p.apiKey,

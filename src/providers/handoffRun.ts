@@ -1,4 +1,4 @@
-import { Agent, handoff, MaxTurnsExceededError, type AgentInputItem, type Model, type ModelRequest, type ModelResponse, type Runner } from '@openai/agents';
+import { Agent, handoff, MaxTurnsExceededError, type AgentInputItem, type Model, type ModelRequest, type ModelResponse, type Runner } from '@openai/agents-core';
 import type { Attributes, Span } from '@opentelemetry/api';
 import { ServiceError } from '../errors.ts';
 import type { TraceContext } from '../lib/trace.ts';
@@ -85,6 +85,8 @@ export interface HandoffCall {
   handoffs: HandoffRequest;
   /** `outputType` and `modelSettings` of every agent (the same for all). */
   agentOptions: Record<string, unknown>;
+  /** Each agent's instructions as sent: the answer's schema appended where the model cannot enforce it. */
+  fitInstructions?: ((instructions: string) => string) | undefined;
 }
 
 /** The conversation's answer and what it spent in all. */
@@ -173,7 +175,7 @@ export async function runWithHandoffs(deps: HandoffRunDeps, call: HandoffCall): 
 
   const agents = new Map<string, Agent>();
   for (const spec of plan.agents) {
-    const agent = new Agent({ name: spec.name, instructions: spec.instructions, handoffDescription: spec.description ?? '', model, ...call.agentOptions });
+    const agent = new Agent({ name: spec.name, instructions: call.fitInstructions ? call.fitInstructions(spec.instructions) : spec.instructions, handoffDescription: spec.description ?? '', model, ...call.agentOptions });
     agent.on('agent_handoff', (_context, next) => transfer(spec.name, next.name));
     agents.set(spec.name, agent);
   }

@@ -1,5 +1,6 @@
 import type OpenAI from 'openai';
-import { getDefaultModel, OpenAIChatCompletionsModel, OpenAIResponsesModel, type Model, type ModelProvider } from '@openai/agents';
+import { getDefaultModel, type Model, type ModelProvider } from '@openai/agents-core';
+import { OpenAIChatCompletionsModel, OpenAIResponsesModel } from '@openai/agents-openai';
 
 /**
  * The Agents SDK model wrappers of one openai client, kept in a bounded

@@ -1,54 +1,25 @@
 import OpenAI from 'openai';
-import { Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents';
+// The SDK's packages, not `@openai/agents`: its index also loads the realtime client and `ws` (~3 MiB), which no call uses.
+import { Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents-core';
 import { SpanKind, type Attributes, type Span } from '@opentelemetry/api';
-import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
 import { Semaphore } from '../lib/semaphore.ts';
 import { childTraceparent, outgoingHeaders, type TraceContext } from '../lib/trace.ts';
-import { breakerOutcome, type BreakerOptions } from '../reliability/breakers.ts';
+import { breakerOutcome } from '../reliability/breakers.ts';
 import { endSpan, NOOP_TRACING, traceparentOf, usageAttributes, type Tracing } from '../observability/tracing.ts';
 import { CallPolicy } from '../reliability/callPolicy.ts';
-import type { RetryPolicy } from '../reliability/retry.ts';
 import { emptyUsage, type Usage } from '../schemas/bundle.ts';
 import { agentRequest, sumUsage, toAgentInput, type CallAgent } from './agentRequest.ts';
 import { DEFAULT_EMBEDDING_MODEL, ModelCallError, type EmbeddingRequest, type EmbeddingResult, type ModelCallRequest, type ModelCallResult, type ModelGateway } from './callTypes.ts';
-import { capabilitiesFor, planCall, type CallPlan, type Capabilities } from './capabilities.ts';
+import type { OpenAIGatewayOptions } from './clientOptions.ts';
+import { capabilitiesFor, planCall, type CallPlan } from './capabilities.ts';
 import { mapProviderError } from './errorMap.ts';
 import { HandoffRunError, runWithHandoffs, type HandoffRequest, type HandoffRunDeps } from './handoffRun.ts';
 import { BoundedModelProvider } from './modelProvider.ts';
-import type { PricingTable } from './pricing.ts';
+import { sdkPathOf, singleTurn } from './singleTurn.ts';
 import { createTransport, RESPONSE_ENVELOPE_BYTES, type Transport } from './transport.ts';
 
-/** How to reach the provider and how hard to try. */
-export interface OpenAIGatewayOptions {
-  provider: string;
-  apiKey: string;
-  baseURL?: string | undefined;
-  api: 'chat_completions' | 'responses';
-  retry: RetryPolicy;
-  breaker: BreakerOptions;
-  maxConcurrency: number;
-  /** Provider calls one tenant may have in flight (0 or unset: no cap below maxConcurrency). */
-  maxConcurrencyPerTenant?: number;
-  /** Bytes of one provider answer's output (MAX_OUTPUT_BYTES); the response body may add an envelope allowance. */
-  maxOutputBytes?: number;
-  /** Ceiling of the adaptive limit of calls in flight per provider:model. */
-  maxConcurrencyPerModel?: number;
-  pricing: PricingTable;
-  /** Capabilities per model name or pattern (the providers file's `capabilities`). */
-  capabilities?: Record<string, Capabilities> | undefined;
-  /** Timeout of one attempt (the openai client's `timeout`; the SDK default, 10 min, when unset). */
-  timeoutMs?: number | undefined;
-  /** Calls in flight across providers; shared by every provider's client (default: its own, of maxConcurrency). */
-  globalLimit?: Semaphore | undefined;
-  /** Calls in flight to this provider (its `max_concurrency`); unset: only the global bound. */
-  providerMaxConcurrency?: number | undefined;
-  logger: Logger;
-  /** For tests of the retry policy: deterministic jitter. */
-  random?: () => number;
-  /** Spans of provider attempts (default: none recorded). */
-  tracing?: Tracing;
-}
+export type { OpenAIGatewayOptions };
 
 /**
  * Model calls on the OpenAI Agents SDK. The openai client's own retries are
@@ -126,7 +97,10 @@ export class OpenAIGateway implements ModelGateway {
     const { agent, read } = agentRequest(request, plan, api);
     const input = toAgentInput(request.input);
     const spans = this.#tracing.enabled && request.span ? this.#callSpans(request, plan) : undefined;
-    const attempt = this.#invoke(request.model, request, () => runAgent(this.#runner, agent, input, signal), spans);
+    // A single turn (no tools, no handoffs) on the SDK's model layer, anything more on its Runner (singleTurn.ts).
+    const path = sdkPathOf(agent);
+    const operation = path === 'model' ? () => singleTurn(this.#modelProvider.getModel(request.model), agent, input, signal) : () => runAgent(this.#runner, agent, input, signal);
+    const attempt = this.#invoke(request.model, request, operation, spans);
     const { attempts } = attempt;
     try {
       const result = await attempt.value;
@@ -140,6 +114,8 @@ export class OpenAIGateway implements ModelGateway {
         attempts: attempts(),
         latency_ms: performance.now() - started,
         warnings: plan.warnings,
+        runtime: 'openai_agents',
+        sdk_path: path,
       };
     } catch (error) {
       throw this.#failure(error, signal, attempts(), started, request.model);
@@ -253,7 +229,7 @@ export class OpenAIGateway implements ModelGateway {
       { seed: request.seed, temperature: request.temperature, structured: request.outputSchema !== undefined, api },
       capabilitiesFor(request.model, this.#options.capabilities),
     );
-    const { agent, read } = agentRequest(request, plan, api);
+    const { agent, read, fit } = agentRequest(request, plan, api);
     const agentOptions = {
       ...(agent.outputType !== 'text' ? { outputType: agent.outputType as never } : {}),
       modelSettings: agent.modelSettings,
@@ -270,7 +246,7 @@ export class OpenAIGateway implements ModelGateway {
       tracing: this.#tracing,
     };
     try {
-      const outcome = await runWithHandoffs(deps, { ...request, input: toAgentInput(request.input), handoffs, agentOptions });
+      const outcome = await runWithHandoffs(deps, { ...request, input: toAgentInput(request.input), handoffs, agentOptions, fitInstructions: fit });
       return {
         output: read(outcome.finalOutput),
         usage: outcome.usage,
@@ -281,6 +257,8 @@ export class OpenAIGateway implements ModelGateway {
         latency_ms: performance.now() - started,
         chargedByTurn: handoffs.onTurn !== undefined,
         warnings: plan.warnings,
+        runtime: 'openai_agents',
+        sdk_path: 'runner',
       };
     } catch (error) {
       const failed = error instanceof HandoffRunError ? error : new HandoffRunError(error, 0, emptyUsage(), 0);

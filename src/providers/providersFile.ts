@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { StartupError } from '../errors.ts';
 import { CapabilitiesSchema } from './capabilities.ts';
 
 /** A provider name: also the prefix of its models (`name/model`). */
@@ -80,12 +81,9 @@ export interface ProviderSet {
 }
 
 /** A problem in PROVIDERS_FILE; names the file and every bad field. */
-export class ProvidersFileError extends Error {
-  readonly code = 'config_invalid';
-
+export class ProvidersFileError extends StartupError {
   constructor(file: string, problems: string[]) {
-    super(`${file}: invalid providers file:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = new.target.name;
+    super('config_invalid', `${file}: invalid providers file:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 

@@ -85,20 +85,42 @@ export function createTransport(extraHeaders: ExtraHeaders = () => undefined, op
         url = target;
         continue;
       }
-      return toResponse(res, maxBytes);
+      return respond(res, maxBytes);
     }
   };
 
   return { fetch: lightFetch as typeof fetch, close: () => dispatcher.close() };
 }
 
-/** A WHATWG Response over undici's answer, its body bounded to `maxBytes`. */
-function toResponse(res: Dispatcher.ResponseData, maxBytes: number): Response {
+/**
+ * A JSON answer that declares a length within the bound (every unstreamed
+ * chat, responses or embeddings answer) is read whole here and handed over
+ * as bytes: the SDK reads it whole at once anyway, and this skips a byte
+ * counter and a web stream per call. undici reads exactly the declared
+ * length, so the bound holds. Anything else streams through {@link toResponse}.
+ */
+async function respond(res: Dispatcher.ResponseData, maxBytes: number): Promise<Response> {
+  const length = Number(res.headers['content-length']);
+  const type = res.headers['content-type'];
+  if (length <= maxBytes && typeof type === 'string' && type.startsWith('application/json') && !NULL_BODY.has(res.statusCode)) {
+    const bytes = await res.body.bytes();
+    return new Response(bytes as Uint8Array<ArrayBuffer>, { status: res.statusCode, headers: headersOf(res) });
+  }
+  return toResponse(res, maxBytes);
+}
+
+function headersOf(res: Dispatcher.ResponseData): Headers {
   const responseHeaders = new Headers();
   for (const [name, value] of Object.entries(res.headers)) {
     if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
     else if (value !== undefined) responseHeaders.append(name, value);
   }
+  return responseHeaders;
+}
+
+/** A WHATWG Response over undici's answer, its body bounded to `maxBytes`. */
+function toResponse(res: Dispatcher.ResponseData, maxBytes: number): Response {
+  const responseHeaders = headersOf(res);
   if (NULL_BODY.has(res.statusCode)) {
     res.body.resume();
     return new Response(null, { status: res.statusCode, headers: responseHeaders });

@@ -98,6 +98,7 @@ async function callModel(env: ReplicateEnv, request: ResolvedRequest, index: num
         : new ServiceError('schema_validation', `output does not match output_schema: ${check.errors.slice(0, 5).join('; ')}`, { details: { errors: check.errors.slice(0, 20) } }).toJSON(),
       ...(result.warnings?.length ? { warnings: result.warnings } : {}),
       ...(result.fallbacks?.length ? { fallbacks: result.fallbacks } : {}),
+      ...(result.runtime ? { runtime: result.runtime } : {}),
     });
   } catch (error) {
     const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);

@@ -1,4 +1,4 @@
-import type { Metrics } from '../observability/metrics.ts';
+import { boundedLabel, type Metrics } from '../observability/metrics.ts';
 import type { Redactor } from '../lib/redaction.ts';
 import { isoMicros } from '../lib/clock.ts';
 import type { Replicate } from '../schemas/bundle.ts';
@@ -73,5 +73,7 @@ export class RunEvents {
     const metrics = this.#deps.metrics;
     metrics.replicateLatency.observe({ provider: replicate.provider, model: metrics.modelLabel(replicate.model), status: replicate.status }, replicate.latency_ms / 1000);
     if (replicate.error && replicate.status === 'failed') metrics.providerErrors.inc({ provider: replicate.provider, code: replicate.error.code });
+    // Providers are configured (a bounded set), models go through modelLabel, reasons are error codes.
+    for (const step of replicate.fallbacks ?? []) metrics.fallbacks.inc({ provider: boundedLabel(step.provider), model: metrics.modelLabel(step.model), reason: step.reason });
   }
 }

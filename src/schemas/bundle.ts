@@ -37,6 +37,8 @@ export const ReplicateSchema = z.object({
   warnings: z.array(z.string()).optional(),
   /** Models tried before the one that answered (`provider`, `model`), in order, with why each was left; absent when the first answered. */
   fallbacks: z.array(FallbackStepSchema).optional(),
+  /** The agent runtime that answered: `openai_agents` (the OpenAI Agents SDK, its model layer for a single turn, its Runner for tools or handoffs). */
+  runtime: z.literal('openai_agents').optional(),
 });
 
 /** Where replicates differ, by JSON Pointer. */

@@ -1,4 +1,5 @@
 import type { RunEvent } from '../schemas/events.ts';
+import { jsonLength } from './jsonBytes.ts';
 
 /**
  * Event-log byte accounting shared by the stores. A run's log holds at most
@@ -14,9 +15,16 @@ import type { RunEvent } from '../schemas/events.ts';
 /** Payloads smaller than this are never worth eliding. */
 export const ELIDE_MIN_BYTES = 2048;
 
-/** Bytes of an event as stored (its JSON; UTF-16 length, which is what a JS string holds). */
+/**
+ * Bytes of an event as stored (its JSON; UTF-16 length, which is what a JS
+ * string holds), exact. The replicate of a `replicate_done` and the bundle
+ * of a `bundle_ready` are remembered, so the bundle, the final record and
+ * `run_completed` do not serialize them again (`jsonBytes.ts`).
+ */
 export function eventBytes(event: RunEvent): number {
-  return JSON.stringify(event).length;
+  if (event.type === 'replicate_done') jsonLength(event.replicate, true);
+  else if (event.type === 'bundle_ready') jsonLength(event.bundle, true);
+  return jsonLength(event);
 }
 
 /** The form of `event` stored past the byte bound: null when it is not stored at all. */

@@ -1,7 +1,8 @@
-import { ServiceError } from '../errors.ts';
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
 import { fitEvent } from './eventLog.ts';
+import { jsonLength } from './jsonBytes.ts';
+import { ENTRY_OVERHEAD_BYTES, MemoryIdempotency } from './memoryIdempotency.ts';
 import { InProcessRunMemory } from './runMemory.ts';
 import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
 import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type RunHead, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
@@ -17,26 +18,13 @@ interface RunEntry {
   logBytes: number;
 }
 
-interface IdempotencyEntry {
-  record: IdempotencyRecord;
-  expiresAt: number;
-  tenant: string;
-  bytes: number;
-}
-
-/** What one tenant holds. Maps keep insertion order: the oldest come first. */
-interface TenantSpace {
+/** What one tenant's runs hold. A Map keeps insertion order: the oldest come first. */
+interface TenantRuns {
   runs: Map<string, RunEntry>;
   runBytes: number;
-  idempotency: Map<string, IdempotencyEntry>;
-  idempotencyBytes: number;
 }
 
-/** Idempotency records may fill at most this share of MAX_STORE_BYTES; runs are evicted to make room, records never are. */
-export const IDEMPOTENCY_SHARE_OF_STORE = 0.5;
-
-/** Fixed overhead counted per record (Map entry, object headers, strings' headers). */
-const ENTRY_OVERHEAD_BYTES = 256;
+export { IDEMPOTENCY_SHARE_OF_STORE } from './memoryIdempotency.ts';
 
 /**
  * In-process store, bounded by count, bytes and TTL, with space shared per
@@ -46,12 +34,8 @@ const ENTRY_OVERHEAD_BYTES = 256;
  *   oldest first from the tenant holding the most bytes, so one tenant's
  *   flood of runs evicts its own runs, not another's. Running runs are never
  *   evicted.
- * - Idempotency records are never evicted before their TTL: when the
- *   records' count or bytes reach the limits, a new key is refused — 429
- *   `rate_limited` when the asking tenant holds its share
- *   (`maxIdempotencyKeysPerTenant` of `maxIdempotencyKeys`, by count and by
- *   bytes), else 503 `unavailable`; both with Retry-After until the oldest
- *   record in the way expires.
+ * - Idempotency records are never evicted before their TTL; past their
+ *   limits a new key is refused ({@link MemoryIdempotency}).
  * - Event logs: bounded per run by `maxEventLogBytes` (see eventLog.ts).
  *
  * A sweep drops expired entries.
@@ -64,20 +48,16 @@ export class MemoryStore implements Store {
   readonly #runs = new Map<string, RunEntry>();
   readonly #listeners = new Map<string, Set<(event: RunEvent) => void>>();
   readonly #cancelListeners = new Set<(runId: string) => void>();
-  readonly #idempotency = new Map<string, IdempotencyEntry>();
-  readonly #tenants = new Map<string, TenantSpace>();
-  /** Sizes of records already measured (the final record is saved and then stored on its idempotency key). */
-  readonly #sizes = new WeakMap<object, number>();
+  readonly #idempotency: MemoryIdempotency;
+  readonly #tenants = new Map<string, TenantRuns>();
   readonly #sweeper: NodeJS.Timeout;
   #runBytes = 0;
-  #idempotencyBytes = 0;
-  /** When a refused claim last swept: refusals at a limit sweep at most once a second, not once per request. */
-  #lastRefusalSweep = Number.NEGATIVE_INFINITY;
 
   constructor(limits: StoreLimits, now: () => number = Date.now) {
     this.#limits = limits;
     this.#now = now;
     this.runMemory = new InProcessRunMemory(now);
+    this.#idempotency = new MemoryIdempotency(limits, now, (result) => this.#sizeOf(result));
     this.#sweeper = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, limits.runTtlMs / 4)));
     this.#sweeper.unref();
   }
@@ -199,39 +179,19 @@ export class MemoryStore implements Store {
   }
 
   async claimIdempotency(key: string, record: IdempotencyRecord, ttlMs: number): Promise<IdempotencyClaim> {
-    const now = this.#now();
-    const existing = this.#idempotency.get(key);
-    if (existing && existing.expiresAt > now) return { claimed: false, record: existing.record };
-    if (existing) this.#dropIdempotency(key, existing);
-    const tenant = tenantOfRun(record.run_id);
-    const bytes = idempotencyBytes(key, record, 0);
-    this.#admitIdempotency(tenant, bytes, now);
-    const entry: IdempotencyEntry = { record, expiresAt: now + ttlMs, tenant, bytes };
-    this.#idempotency.set(key, entry);
-    const space = this.#space(tenant);
-    space.idempotency.set(key, entry);
-    space.idempotencyBytes += bytes;
-    this.#idempotencyBytes += bytes;
-    // Room for the new record comes out of runs, never out of other records.
-    this.#evict();
-    return { claimed: true };
+    const claim = this.#idempotency.claim(key, record, ttlMs);
+    // Room for a new record comes out of runs, never out of other records.
+    if (claim.claimed) this.#evict();
+    return claim;
   }
 
   async completeIdempotency(key: string, result: RunResult): Promise<void> {
-    const existing = this.#idempotency.get(key);
-    if (!existing) return;
-    existing.record = { ...existing.record, result };
-    const bytes = idempotencyBytes(key, existing.record, this.#sizeOf(result));
-    const space = this.#space(existing.tenant);
-    space.idempotencyBytes += bytes - existing.bytes;
-    this.#idempotencyBytes += bytes - existing.bytes;
-    existing.bytes = bytes;
+    this.#idempotency.complete(key, result);
     this.#evict();
   }
 
   async releaseIdempotency(key: string): Promise<void> {
-    const existing = this.#idempotency.get(key);
-    if (existing) this.#dropIdempotency(key, existing);
+    this.#idempotency.release(key);
   }
 
   async ping(): Promise<void> {}
@@ -247,7 +207,7 @@ export class MemoryStore implements Store {
     const now = this.#now();
     this.runMemory.sweep();
     for (const [id, entry] of this.#runs) if (entry.expiresAt <= now) this.#dropRun(id, entry);
-    for (const [key, entry] of this.#idempotency) if (entry.expiresAt <= now) this.#dropIdempotency(key, entry);
+    this.#idempotency.sweep();
   }
 
   /** Number of runs held (for leak checks in tests and benchmarks). */
@@ -258,33 +218,31 @@ export class MemoryStore implements Store {
   /** Bytes held, in all and per tenant (for tests and metrics). */
   get bytes(): { runs: number; idempotency: number; tenants: Record<string, { runs: number; idempotency: number }> } {
     const tenants: Record<string, { runs: number; idempotency: number }> = {};
-    for (const [tenant, space] of this.#tenants) tenants[tenant] = { runs: space.runBytes, idempotency: space.idempotencyBytes };
-    return { runs: this.#runBytes, idempotency: this.#idempotencyBytes, tenants };
+    const records = this.#idempotency.tenantBytes();
+    for (const tenant of new Set([...this.#tenants.keys(), ...records.keys()])) tenants[tenant] = { runs: this.#tenants.get(tenant)?.runBytes ?? 0, idempotency: records.get(tenant) ?? 0 };
+    return { runs: this.#runBytes, idempotency: this.#idempotency.bytes, tenants };
   }
 
   #logLimits() {
     return { maxEventLogBytes: this.#limits.maxEventLogBytes ?? Number.POSITIVE_INFINITY, maxEventsPerRun: this.#limits.maxEventsPerRun };
   }
 
+  /** A record's bytes: its JSON, measured once (records are never edited once saved), without serializing the bundle again (`jsonBytes.ts`). */
   #sizeOf(value: object): number {
-    const known = this.#sizes.get(value);
-    if (known !== undefined) return known;
-    const bytes = JSON.stringify(value).length + ENTRY_OVERHEAD_BYTES;
-    this.#sizes.set(value, bytes);
-    return bytes;
+    return jsonLength(value, true) + ENTRY_OVERHEAD_BYTES;
   }
 
-  #space(tenant: string): TenantSpace {
+  #space(tenant: string): TenantRuns {
     let space = this.#tenants.get(tenant);
     if (!space) {
-      space = { runs: new Map(), runBytes: 0, idempotency: new Map(), idempotencyBytes: 0 };
+      space = { runs: new Map(), runBytes: 0 };
       this.#tenants.set(tenant, space);
     }
     return space;
   }
 
-  #forget(tenant: string, space: TenantSpace): void {
-    if (space.runs.size === 0 && space.idempotency.size === 0) this.#tenants.delete(tenant);
+  #forget(tenant: string, space: TenantRuns): void {
+    if (space.runs.size === 0) this.#tenants.delete(tenant);
   }
 
   #addRunBytes(entry: RunEntry, delta: number): void {
@@ -294,7 +252,7 @@ export class MemoryStore implements Store {
 
   #overBytes(): boolean {
     const max = this.#limits.maxStoreBytes;
-    return max !== undefined && this.#runBytes + this.#idempotencyBytes > max;
+    return max !== undefined && this.#runBytes + this.#idempotency.bytes > max;
   }
 
   /** Evicts terminal runs, from the tenant holding the most run bytes first, until counts and bytes fit. */
@@ -322,65 +280,4 @@ export class MemoryStore implements Store {
     this.#addRunBytes(entry, -(entry.recordBytes + entry.logBytes));
     this.#forget(entry.tenant, space);
   }
-
-  #dropIdempotency(key: string, entry: IdempotencyEntry): void {
-    if (this.#idempotency.get(key) !== entry) return;
-    this.#idempotency.delete(key);
-    const space = this.#space(entry.tenant);
-    space.idempotency.delete(key);
-    space.idempotencyBytes -= entry.bytes;
-    this.#idempotencyBytes -= entry.bytes;
-    this.#forget(entry.tenant, space);
-  }
-
-  #sweepForRefusal(now: number): void {
-    if (now - this.#lastRefusalSweep < 1000) return;
-    this.#lastRefusalSweep = now;
-    this.sweep();
-  }
-
-  /** Refuses a new idempotency key when records are at their limits (they are never evicted to make room). */
-  #admitIdempotency(tenant: string, bytes: number, now: number): void {
-    const maxKeys = this.#limits.maxIdempotencyKeys;
-    const perTenant = Math.min(this.#limits.maxIdempotencyKeysPerTenant ?? maxKeys, maxKeys);
-    const maxBytes = this.#limits.maxStoreBytes === undefined ? Number.POSITIVE_INFINITY : this.#limits.maxStoreBytes * IDEMPOTENCY_SHARE_OF_STORE;
-    const tenantMaxBytes = maxBytes * (perTenant / maxKeys);
-    const space = this.#tenants.get(tenant);
-    const mine = space?.idempotency.size ?? 0;
-    const mineBytes = space?.idempotencyBytes ?? 0;
-    if (space && (mine >= perTenant || mineBytes + bytes > tenantMaxBytes)) {
-      this.#sweepForRefusal(now);
-      if (space.idempotency.size >= perTenant || space.idempotencyBytes + bytes > tenantMaxBytes) {
-        throw new ServiceError('rate_limited', `this tenant holds too many idempotency records (${space.idempotency.size}, MAX_IDEMPOTENCY_KEYS_PER_TENANT=${perTenant}); retry later or send requests without Idempotency-Key`, {
-          retryAfterMs: untilFirstExpiry(space.idempotency, now),
-          details: { limit: 'MAX_IDEMPOTENCY_KEYS_PER_TENANT' },
-        });
-      }
-    }
-    if (this.#idempotency.size >= maxKeys || this.#idempotencyBytes + bytes > maxBytes) {
-      this.#sweepForRefusal(now);
-      if (this.#idempotency.size >= maxKeys || this.#idempotencyBytes + bytes > maxBytes) {
-        throw new ServiceError('unavailable', `the idempotency store is full (MAX_IDEMPOTENCY_KEYS=${maxKeys}, or its share of MAX_STORE_BYTES); retry later`, {
-          retryAfterMs: untilFirstExpiry(this.#idempotency, now),
-          details: { limit: 'MAX_IDEMPOTENCY_KEYS' },
-        });
-      }
-    }
-  }
 }
-
-/** Bytes of an idempotency record: key, fingerprint, ids, and the stored result. */
-function idempotencyBytes(key: string, record: IdempotencyRecord, resultBytes: number): number {
-  return key.length + record.fingerprint.length + record.run_id.length + resultBytes + ENTRY_OVERHEAD_BYTES;
-}
-
-/** Milliseconds until the first (oldest) record of `entries` expires: when a refused key may be tried again. */
-function untilFirstExpiry(entries: Map<string, IdempotencyEntry>, now: number): number {
-  let first = Number.POSITIVE_INFINITY;
-  for (const entry of entries.values()) {
-    first = Math.min(first, entry.expiresAt);
-    break; // insertion order: with one TTL the first is the oldest
-  }
-  return Number.isFinite(first) ? Math.max(1000, first - now) : 1000;
-}
-

@@ -109,6 +109,23 @@ describe('handoffs with HANDOFFS=on (docs/handoffs.md example)', () => {
     expect(result.budget.used.tokens).toBe(120);
   });
 
+  it('on a model that cannot enforce a schema, every agent of the conversation is given the schema, and the answer is still validated', async () => {
+    svc.sim.configure(HAND_TO_BILLING);
+    // o1-mini's family takes neither json_schema nor JSON mode: the schema goes in the instructions.
+    const request = { ...DOC_REQUEST, stream: false, agent: { ...((DOC_REQUEST.agent as object | undefined) ?? {}), model: 'o1-mini' } };
+    const { body } = await postJson(`${svc.url}/v1/runs`, request);
+    expect(body.status).toBe('succeeded');
+    expect(body.output).toEqual(ANSWER);
+    const requests = svc.sim.requests.filter((r) => r.path.endsWith('/chat/completions'));
+    expect(requests).toHaveLength(4);
+    for (const r of requests) {
+      expect((r.body as any).response_format).toBeUndefined();
+      expect(systemText(r.body)).toContain('follows this JSON Schema');
+    }
+    // Billing's own instructions are kept, the schema appended after them.
+    expect(requests.filter((r) => systemText(r.body).includes(BILLING_INSTRUCTIONS))).toHaveLength(2);
+  });
+
   it('each transfer is a handoff span under its replicate, and the receiving agent’s provider call is under it', async () => {
     svc.sim.configure(HAND_TO_BILLING);
     const { body } = await postJson(`${svc.url}/v1/runs`, { ...DOC_REQUEST, stream: false, replicates: 1 });

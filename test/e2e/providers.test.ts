@@ -147,6 +147,9 @@ describe('fallbacks', () => {
     expect(sim1.stats().received).toBe(sentToP1);
     expect(modelRequests(sim2)).toHaveLength(2);
     expect(Object.keys(body.bundle.by_model)).toEqual(['p2/m2']);
+    // Operators see the moves on /metrics, by the model left and why.
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+    expect(metrics).toMatch(/orchestrator_provider_fallbacks_total\{provider="p1",model="m1",reason="circuit_open"\} 2/);
   });
 
   it('moves on when a model keeps failing through its retries, and counts every attempt', async () => {

@@ -9,6 +9,19 @@ describe('event clock', () => {
     expect(Date.parse(isoMicros(ms))).toBe(Math.floor(ms));
   });
 
+  it('names the right second on either side of a second, minute and year boundary, in any order', () => {
+    const end = Date.UTC(2026, 11, 31, 23, 59, 59, 999) + 0.5;
+    const times = [end, end + 1, end - 1000, end + 1, end, Date.UTC(1969, 11, 31, 23, 59, 59, 999) + 0.25];
+    expect(times.map(isoMicros)).toEqual([
+      '2026-12-31T23:59:59.999500Z',
+      '2027-01-01T00:00:00.000500Z',
+      '2026-12-31T23:59:58.999500Z',
+      '2027-01-01T00:00:00.000500Z',
+      '2026-12-31T23:59:59.999500Z',
+      '1969-12-31T23:59:59.999250Z',
+    ]);
+  });
+
   it('stays within the millisecond the wall clock names, and resolves below it', () => {
     const fractions = new Set<number>();
     for (let i = 0; i < 20_000; i++) {

@@ -36,6 +36,7 @@ describe('providers file', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(ProvidersFileError);
+    expect((error as { code?: string }).code).toBe('config_invalid');
     const message = (error as Error).message;
     expect(message).toContain('p.yaml');
     expect(message).toContain('providers.0.name');

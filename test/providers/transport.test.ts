@@ -76,6 +76,11 @@ describe('undici transport on plain HTTP', () => {
     server = http.createServer((req, res) => {
       if (req.url === '/empty') {
         res.writeHead(204, { 'x-kind': 'empty' }).end();
+      } else if (req.url === '/short') {
+        // Declares more than it sends, then hangs up: the answer is cut off mid-body.
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"partial":');
+        setImmediate(() => res.socket?.destroy());
       } else if (req.url === '/moved') {
         res.writeHead(307, { location: '/cookies' }).end();
       } else if (req.url === '/cookies') {
@@ -89,6 +94,14 @@ describe('undici transport on plain HTTP', () => {
   afterAll(async () => {
     await transport.close();
     await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('fails a JSON answer cut off before its declared length instead of handing over part of it', async () => {
+    const outcome = await transport.fetch(`${base}/short`).then(
+      (res) => res.text(),
+      (e: unknown) => e,
+    );
+    expect(outcome).toBeInstanceOf(Error);
   });
 
   it('answers bodiless statuses with a null body', async () => {
