@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { postJson } from '../helpers/service.ts';
-import { crash, startReplica, type Replica } from '../helpers/replicaProcess.ts';
+import { crash, PROCESS_TEST_TIMEOUT_MS, startReplica, type Replica } from '../helpers/replicaProcess.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `test:admission:${randomBytes(6).toString('hex')}:`;
@@ -23,7 +23,7 @@ beforeAll(async () => {
     MAX_QUEUED_RUNS: '0',
     MAX_STREAMS: '5',
   });
-});
+}, PROCESS_TEST_TIMEOUT_MS);
 
 afterAll(async () => {
   await crash(replica.child);
@@ -38,7 +38,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-describe('admission on Redis holds under a burst (MAX_ACTIVE_RUNS=5, MAX_QUEUED_RUNS=0, MAX_STREAMS=5)', () => {
+describe('admission on Redis holds under a burst (MAX_ACTIVE_RUNS=5, MAX_QUEUED_RUNS=0, MAX_STREAMS=5)', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('admits at most 5 of 100 simultaneous runs, refuses the rest with 503 and Retry-After, and never has more than 5 in flight', async () => {
     const answers = await Promise.all(
       Array.from({ length: 100 }, (_, i) => postJson(`${replica.url}/v1/runs`, { tool: 'bundle', input: `burst ${i}`, replicates: 1, background: true })),
@@ -75,7 +75,7 @@ describe('admission on Redis holds under a burst (MAX_ACTIVE_RUNS=5, MAX_QUEUED_
   });
 });
 
-describe('cancelling on Redis', () => {
+describe('cancelling on Redis', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('cancels a run still waiting in the queue (no worker holds it) and one executing, each ending cancelled with run_completed', async () => {
     sim.reset();
     sim.configure({ latencyMs: 30_000 });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { getJson, postJson } from '../helpers/service.ts';
-import { crash, freePort, openStream, startReplica, type Replica } from '../helpers/replicaProcess.ts';
+import { crash, freePort, openStream, PROCESS_TEST_TIMEOUT_MS, startReplica, type Replica } from '../helpers/replicaProcess.ts';
 
 /** A request that needs the store must be answered within this while Redis is away (the acceptance bound). */
 const OUTAGE_ANSWER_MS = 3000;
@@ -88,7 +88,7 @@ async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boole
   }
 }
 
-describe('Redis outages (a private redis-server, stopped and killed)', () => {
+describe('Redis outages (a private redis-server, stopped and killed)', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('answers 503 unavailable with Retry-After within 3 s while Redis is stalled or down, and serves again once it is back, without a restart', async () => {
     const svc = await serviceOnPrivateRedis();
     const first = await postJson(`${svc.url}/v1/runs`, { tool: 'bundle', input: 'before', replicates: 1 });

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { getJson, postJson } from '../helpers/service.ts';
-import { crash, openStream, startReplica, type Replica } from '../helpers/replicaProcess.ts';
+import { crash, openStream, PROCESS_TEST_TIMEOUT_MS, startReplica, type Replica } from '../helpers/replicaProcess.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Small, so a take-over happens within seconds. */
@@ -66,7 +66,7 @@ async function executorOf(pair: [Replica, Replica], runId: string): Promise<{ ex
   return { executor, survivor: executor === pair[0] ? pair[1] : pair[0] };
 }
 
-describe('a replica killed mid-run (STORE=redis, two processes)', () => {
+describe('a replica killed mid-run (STORE=redis, two processes)', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('another replica continues the run: finished replicates kept, the rest re-run with the same seeds, the follower gets run_resumed then run_completed', async () => {
     // Two replicates at a time: the first two answer quickly, the next two hang long enough to kill their replica.
     sim.configure({ latencyMs: { sequence: [100, 100, 30_000, 30_000, 100, 100, 100, 100] } });
@@ -146,16 +146,19 @@ describe('a replica killed mid-run (STORE=redis, two processes)', () => {
     // Which worker takes a job is up to Redis; 24 tries make "always the accepting one" vanishingly unlikely.
     for (let attempt = 0; attempt < 24; attempt++) {
       sim.reset();
-      sim.configure({ latencyMs: { sequence: [30_000, 100] } });
+      // The first model call hangs until its caller goes away (the executor killed, or the run cancelled); the re-run answers.
+      sim.configure({ faults: [{ type: 'hang' }] });
       const accepting = pair[attempt % 2] as Replica;
       const requestId = `sync-${randomBytes(4).toString('hex')}`;
       const pending = postJson(`${accepting.url}/v1/runs`, { tool: 'bundle', input: `sync ${attempt}`, replicates: 1 }, { 'x-request-id': requestId });
       const started = (l: Record<string, unknown>) => l.msg === 'run started' && l.request_id === requestId;
-      const executor = await Promise.race(pair.map((r) => r.waitForLog(started).then(() => r)));
+      const { executor, line } = await Promise.race(pair.map((r) => r.waitForLog(started).then((l) => ({ executor: r, line: l }))));
       if (executor === accepting) {
-        sim.configure({ latencyMs: 0 });
-        await sim.waitForIdle();
+        // Not the case under test: end this run (its model call may already be hanging) and try again.
+        const cancelled = await postJson(`${accepting.url}/v1/runs/${String(line.run_id)}/cancel`, {});
+        expect(cancelled.body.status).toBe('cancelled');
         await pending;
+        await sim.waitForIdle();
         continue;
       }
       await waitUntil(() => sim.stats().inFlight >= 1);

@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { docExamples, runExample } from '../helpers/docExamples.ts';
 import { postJson } from '../helpers/service.ts';
-import { startReplica, type Replica } from '../helpers/replicaProcess.ts';
+import { PROCESS_TEST_TIMEOUT_MS, startReplica, type Replica } from '../helpers/replicaProcess.ts';
 import { waitFor } from '../helpers/waitFor.ts';
 
 /** An OTLP span as OTLP/HTTP JSON carries it. */
@@ -61,7 +61,7 @@ afterEach(async () => {
   receiver = null;
 });
 
-describe('spans over real OTLP/HTTP (node src/server.ts)', () => {
+describe('spans over real OTLP/HTTP (node src/server.ts)', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('a 3-replicate run sent with a traceparent arrives at the collector in that trace, flushed on shutdown', async () => {
     const collector = await startReceiver();
     receiver = collector.server;

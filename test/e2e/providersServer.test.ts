@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
+import { PROCESS_TEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../helpers/replicaProcess.ts';
 import { getJson, postJson } from '../helpers/service.ts';
 
 /** PROVIDERS_FILE through `node src/server.ts` (what `npm start` runs). */
@@ -37,7 +38,7 @@ function spawnServer(env: Record<string, string>): { child: ChildProcessWithoutN
 
 async function listening(child: ChildProcessWithoutNullStreams, out: string[]): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out.join('')}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out.join('')}`)), STARTUP_TIMEOUT_MS);
     child.stdout.on('data', () => {
       const match = /"url":"(http:[^"]+)"[^\n]*"msg":"service listening"|"msg":"service listening"[^\n]*"url":"(http:[^"]+)"/.exec(out.join(''));
       if (match) {
@@ -49,7 +50,7 @@ async function listening(child: ChildProcessWithoutNullStreams, out: string[]): 
   });
 }
 
-describe('PROVIDERS_FILE at startup', () => {
+describe('PROVIDERS_FILE at startup', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('refuses a bad file with exit code 2, naming the file and every bad field', async () => {
     const file = providersFile('providers:\n  - name: Bad Name\n    base_url: not-a-url\n  - name: gw\n    base_url: http://127.0.0.1:1/v1\n    api_key_env: NO_SUCH_KEY_SET\n    colour: blue\n');
     const { child, out } = spawnServer({ PROVIDERS_FILE: file });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimulator } from '../../src/providers/simulator/index.ts';
 import { getJson, postJson } from '../helpers/service.ts';
+import { PROCESS_TEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../helpers/replicaProcess.ts';
 import { waitFor } from '../helpers/waitFor.ts';
 
 /** Starts `node src/server.ts` (what `npm start` runs) and waits for its "service listening" line. */
@@ -11,7 +12,7 @@ async function startServer(env: Record<string, string>): Promise<{ child: ChildP
   const child = spawn(process.execPath, ['src/server.ts'], { env: childEnv });
   const lines: string[] = [];
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${lines.join('\n')}`)), STARTUP_TIMEOUT_MS);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       for (const line of chunk.split('\n').filter(Boolean)) {
         lines.push(line);
@@ -37,7 +38,7 @@ afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-describe('the service entry point (npm start)', () => {
+describe('the service entry point (npm start)', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('with no provider configured, starts the embedded simulator, says so, and a run succeeds on it', async () => {
     const { child, url, lines } = await startServer({});
     children.push(child);

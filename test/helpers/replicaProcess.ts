@@ -13,6 +13,16 @@ export interface Replica {
   exited: Promise<void>;
 }
 
+/** Longest wait for a starting process's "service listening" line: generous, the stall of a busy machine is not the defect. */
+export const STARTUP_TIMEOUT_MS = 60_000;
+
+/**
+ * Timeout of a test (or hook) that boots service processes: booting one takes
+ * seconds on a loaded 2-core machine (CI's), up to {@link STARTUP_TIMEOUT_MS},
+ * more than the default 20 s leaves beside the test's own work.
+ */
+export const PROCESS_TEST_TIMEOUT_MS = 90_000;
+
 /** Starts `node src/server.ts` with `env` on a free port and waits for its "service listening" line. */
 export async function startReplica(env: Record<string, string>): Promise<Replica> {
   const childEnv: Record<string, string> = { ...(process.env as Record<string, string>), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
@@ -59,7 +69,8 @@ export async function startReplica(env: Record<string, string>): Promise<Replica
   const startedExit = exited.then(() => {
     throw new Error(`server exited:\n${text.join('\n')}`);
   });
-  const listening = await Promise.race([waitForLog((l) => l.msg === 'service listening'), startedExit]);
+  // Booting a service process (type stripping, imports) takes seconds on a loaded 2-core machine; an exit fails at once.
+  const listening = await Promise.race([waitForLog((l) => l.msg === 'service listening', STARTUP_TIMEOUT_MS), startedExit]);
   return { child, url: listening.url as string, logs, waitForLog, exited };
 }
 
