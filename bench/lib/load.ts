@@ -130,7 +130,8 @@ export async function mixedRun(origin: string, body: Record<string, unknown>, i:
     const r = await request(url, { method: 'POST', body: JSON.stringify({ ...body, background: true }) });
     if (r.status !== 202) return false;
     const { id } = JSON.parse(r.text) as { id: string };
-    for (let polls = 0; polls < 500; polls++) {
+    // Polled until it ends; the bound is wall time (generous: a loaded host stretches runs), not a poll count.
+    for (const deadline = performance.now() + 30_000; performance.now() < deadline; ) {
       const g = await request(`${url}/${id}`);
       if (g.status !== 200) return false;
       const status = (JSON.parse(g.text) as { status: string }).status;
