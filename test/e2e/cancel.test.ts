@@ -17,7 +17,8 @@ describe('cancellation and timeouts reach the provider', () => {
     await waitFor(() => svc.sim.stats().inFlight === 3);
     const t0 = Date.now();
     const cancelled = await postJson(`${svc.url}/v1/runs/${started.body.id}/cancel`, {});
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // Generous: the calls hang until aborted, so a cancel that did not abort them would never answer.
+    expect(Date.now() - t0).toBeLessThan(5000);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
     expect(cancelled.body.error.code).toBe('cancelled');
@@ -52,7 +53,8 @@ describe('cancellation and timeouts reach the provider', () => {
     expect(body.status).toBe('timed_out');
     expect(body.error.code).toBe('timeout');
     expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(2000);
+    // Generous: the calls hang until aborted, so without the timeout the run would never end.
+    expect(elapsed).toBeLessThan(10_000);
     await svc.sim.waitForIdle();
     expect(svc.sim.stats().aborted).toBe(2);
   });

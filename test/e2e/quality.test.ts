@@ -118,7 +118,8 @@ describe('live budgets', () => {
     expect(body.status).toBe('budget_exceeded');
     expect(body.error.details).toEqual({ limit: 'max_time_ms' });
     expect(elapsed).toBeGreaterThanOrEqual(390);
-    expect(elapsed).toBeLessThan(1500);
+    // Generous: two calls hang until aborted, so only the budget can end this run.
+    expect(elapsed).toBeLessThan(10_000);
     expect(body.bundle.statistics.succeeded).toBe(1);
     expect(body.bundle.statistics.cancelled).toBe(2);
   });
@@ -204,7 +205,8 @@ describe('timeouts count time spent queued', () => {
       const t0 = Date.now();
       const queued = await postJson(`${svc.url}/v1/runs`, { input: 'wait', replicates: 1, timeout_ms: 300 });
       expect(queued.body.status).toBe('timed_out');
-      expect(Date.now() - t0).toBeLessThan(1500);
+      // Generous: the only slot is held until cancelled below, so only the timeout can end this run.
+      expect(Date.now() - t0).toBeLessThan(10_000);
       await postJson(`${svc.url}/v1/runs/${blocker.body.id}/cancel`, {});
     });
   });
