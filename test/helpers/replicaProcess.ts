@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer } from 'node:net';
+import { sseItems } from './sse.ts';
 
 /** A service process (`node src/server.ts`) and what it logged. */
 export interface Replica {
@@ -155,37 +156,19 @@ export async function openStream(url: string, init: { body?: unknown; headers?: 
   };
   live.closed = (async () => {
     if (!res.body) return { ended: true };
-    const decoder = new TextDecoder();
-    let buffer = '';
-    let current: { id: string | null; event: string | null; data: string[] } = { id: null, event: null, data: [] };
     let ended = true;
     try {
-      for await (const chunk of res.body) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl).replace(/\r$/, '');
-          buffer = buffer.slice(nl + 1);
-          if (line === '') {
-            if (current.data.length > 0) {
-              const frame = { id: current.id, event: current.event, data: JSON.parse(current.data.join('\n')) };
-              frames.push(frame);
-              for (const w of [...watchers]) {
-                if (w.match(frame)) {
-                  watchers.delete(w);
-                  w.resolve(frame);
-                }
-              }
-            }
-            current = { id: null, event: null, data: [] };
-          } else if (line.startsWith(':')) live.comments++;
-          else {
-            const colon = line.indexOf(':');
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-            if (field === 'id') current.id = value;
-            else if (field === 'event') current.event = value;
-            else if (field === 'data') current.data.push(value);
+      for await (const item of sseItems(res.body as AsyncIterable<Uint8Array>)) {
+        if ('comment' in item) {
+          live.comments++;
+          continue;
+        }
+        const frame = { id: item.frame.id, event: item.frame.event, data: JSON.parse(item.frame.data) };
+        frames.push(frame);
+        for (const w of [...watchers]) {
+          if (w.match(frame)) {
+            watchers.delete(w);
+            w.resolve(frame);
           }
         }
       }

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runFreshScript } from '../helpers/freshProcess.ts';
 import { createTracing, NOOP_TRACING } from '../../src/observability/tracing.ts';
 import { startTestService } from '../helpers/service.ts';
 
@@ -31,22 +31,6 @@ await service.close();
 process.stdout.write(JSON.stringify({ status: body.status, loaded }));
 `;
 
-function runScript(): Promise<{ status: string; loaded: string[] }> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('OTEL_') && k !== 'OPENAI_API_KEY' && k !== 'OPENAI_BASE_URL') env[k] = v;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], { env });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`script exited with ${code}: ${err}`));
-      else resolve(JSON.parse(out) as { status: string; loaded: string[] });
-    });
-  });
-}
-
 describe('without OTEL_* variables no tracing starts', () => {
   it('createTracing({}) is the no-op tracing', async () => {
     expect(await createTracing({})).toBe(NOOP_TRACING);
@@ -62,7 +46,7 @@ describe('without OTEL_* variables no tracing starts', () => {
   });
 
   it('the whole service starts and runs without loading the OpenTelemetry SDK or exporter (only the API)', async () => {
-    const { status, loaded } = await runScript();
+    const { status, loaded } = await runFreshScript<{ status: string; loaded: string[] }>(SCRIPT);
     expect(status).toBe('succeeded');
     expect(loaded).toContain('@opentelemetry/api');
     expect(loaded.filter((m) => m !== '@opentelemetry/api')).toEqual([]);

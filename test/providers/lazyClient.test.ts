@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { runFreshScript } from '../helpers/freshProcess.ts';
 
 /**
  * Run in a fresh process (this test file's imports would load the packages
@@ -49,22 +49,6 @@ interface Outcome {
   ready: unknown;
 }
 
-function runScript(): Promise<Outcome> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('OTEL_') && k !== 'OPENAI_API_KEY' && k !== 'OPENAI_BASE_URL' && k !== 'PROVIDERS_FILE') env[k] = v;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', SCRIPT], { env });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`script exited with ${code}: ${err}`));
-      else resolve(JSON.parse(out) as Outcome);
-    });
-  });
-}
-
 /** What a provider call needs and an idle service does not: loaded at the first run. */
 const CALL_STACK = ['openai', '@openai/agents-core', '@openai/agents-openai', 'undici'];
 /** JSON Schema compilers: at the first schema (ours) or the first Fastify route schema (none but /docs'). */
@@ -72,7 +56,7 @@ const SCHEMA_STACK = ['ajv', '@fastify/ajv-compiler', '@fastify/fast-json-string
 
 describe('an idle service does not load what only a run needs', () => {
   it('answers /healthz, /readyz and /metrics without the SDKs or Ajv; the first run loads them and succeeds', async () => {
-    const { probes, idle, afterRun, run, status, readyIdle, ready } = await runScript();
+    const { probes, idle, afterRun, run, status, readyIdle, ready } = await runFreshScript<Outcome>(SCRIPT);
     expect(probes).toEqual({ '/healthz': 200, '/readyz': 200, '/metrics': 200 });
     expect(idle.filter((m) => CALL_STACK.includes(m) || SCHEMA_STACK.includes(m))).toEqual([]);
     expect(status, JSON.stringify(run)).toBe('succeeded');
