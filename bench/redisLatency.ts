@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { deleteKeys, REDIS_URL } from '../test/helpers/redis.ts';
 import { pino } from 'pino';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,7 +21,6 @@ const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split
 const RUNS = Number(args.get('runs') ?? 200);
 const CONCURRENCY = Number(args.get('concurrency') ?? 16);
 const SECONDS = Number(args.get('seconds') ?? 3);
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = path.resolve(args.get('root') ?? path.join(import.meta.dirname, '..'));
 const { loadConfig } = (await import(pathToFileURL(path.join(ROOT, 'src/config.ts')).href)) as typeof import('../src/config.ts');
 const { startService } = (await import(pathToFileURL(path.join(ROOT, 'src/server.ts')).href)) as typeof import('../src/server.ts');
@@ -71,11 +71,6 @@ async function measure(store: 'memory' | 'redis', prefix: string) {
 const prefix = `bench:latency:${randomBytes(4).toString('hex')}:`;
 const results = [await measure('memory', prefix), await measure('redis', prefix)];
 const redis = new Redis(REDIS_URL);
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length > 0) await redis.del(...keys);
-} while (cursor !== '0');
+await deleteKeys(redis, prefix);
 redis.disconnect();
 process.stdout.write(`${JSON.stringify({ root: ROOT, runs: RUNS, concurrency: CONCURRENCY, seconds: SECONDS, results }, null, 2)}\n`);

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { deleteKeys, REDIS_URL } from '../helpers/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { postJson } from '../helpers/service.ts';
 import { crash, PROCESS_TEST_TIMEOUT_MS, startReplica, type Replica } from '../helpers/replicaProcess.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `test:admission:${randomBytes(6).toString('hex')}:`;
 
 let sim: Simulator;
@@ -29,12 +29,7 @@ afterAll(async () => {
   await crash(replica.child);
   await sim.close();
   const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeys(redis, PREFIX);
   redis.disconnect();
 });
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { deleteKeys, REDIS_URL } from '../helpers/redis.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { getJson, postJson } from '../helpers/service.ts';
 import { crash, openStream, PROCESS_TEST_TIMEOUT_MS, startReplica, type Replica } from '../helpers/replicaProcess.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Small, so a take-over happens within seconds. */
 const LEASE_MS = 2000;
 /** Lease, plus the pickup and the rest of the run, on a shared machine. */
@@ -29,14 +29,7 @@ afterAll(async () => {
   await sim.close();
   // Only this file's keys: scan its prefixes, never flush.
   const redis = new Redis(REDIS_URL);
-  for (const prefix of prefixes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  }
+  for (const prefix of prefixes) await deleteKeys(redis, prefix);
   redis.disconnect();
 });
 

@@ -12,7 +12,7 @@ import { defineTool } from '../../src/toolkit/api.ts';
 import { parseDeclarativeTool, toToolDefinition } from '../../src/toolkit/declarative.ts';
 import { loadTools } from '../../src/toolkit/loader.ts';
 import type { ToolRegistry } from '../../src/toolkit/registry.ts';
-import { REDIS_URL, skipWithoutRedis } from '../helpers/redis.ts';
+import { deleteKeys, REDIS_URL, scanKeys, skipWithoutRedis } from '../helpers/redis.ts';
 import { postJson, startTestService, type TestService } from '../helpers/service.ts';
 import { waitFor } from '../helpers/waitFor.ts';
 
@@ -177,14 +177,7 @@ describe.skipIf(skipWithoutRedis)('run memory in Redis', () => {
 
   /** Every key in Redis that names the run. */
   async function keysOf(runId: string): Promise<string[]> {
-    const found: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*${runId}*`, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-    return found.sort();
+    return (await scanKeys(admin, `${prefix}*${runId}*`)).sort();
   }
 
   beforeAll(async () => {
@@ -194,12 +187,7 @@ describe.skipIf(skipWithoutRedis)('run memory in Redis', () => {
   });
   afterAll(async () => {
     await svc?.close();
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await admin.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(admin, prefix);
     admin.disconnect();
   });
   beforeEach(() => svc.sim.reset());

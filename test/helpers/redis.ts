@@ -19,3 +19,21 @@ export async function redisUp(url = REDIS_URL): Promise<boolean> {
 
 /** Under CI, Redis is part of the environment: Redis tests run there (and fail if it is down), never skip. */
 export const skipWithoutRedis = process.env.CI !== 'true' && !(await redisUp());
+
+/** Every key matching `pattern` (SCAN, so a shared server is never blocked). */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
+/** Deletes the keys under `prefix`: a test's own keys on the shared server, never a flush. */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  const keys = await scanKeys(redis, `${prefix}*`);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+}

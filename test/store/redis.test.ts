@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { deleteKeys, REDIS_URL as URL } from '../helpers/redis.ts';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStore, redisKeys, ORPHAN_RUN_TTL_MS } from '../../src/store/redis.ts';
@@ -7,7 +8,6 @@ import type { StoreLimits } from '../../src/store/types.ts';
 import { describeStoreContract } from './contract.ts';
 import { makeRun, sleep, testLimits, toolStarted, until } from './fixtures.ts';
 
-const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = pino({ level: 'silent' });
 /** Every key this file writes starts with this, so cleanup cannot touch anything else. */
 const BASE = `test:store:${randomBytes(6).toString('hex')}:`;
@@ -44,12 +44,7 @@ async function deleteTestKeys(): Promise<void> {
   const admin = new Redis(URL, { maxRetriesPerRequest: 1 });
   admin.on('error', () => {});
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${BASE}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await admin.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeys(admin, BASE);
   } finally {
     admin.disconnect();
   }
