@@ -1,6 +1,7 @@
 import type OpenAI from 'openai';
 import { getDefaultModel, type Model, type ModelProvider } from '@openai/agents-core';
 import { OpenAIChatCompletionsModel, OpenAIResponsesModel } from '@openai/agents-openai';
+import { KeyedLru } from '../lib/keyedLru.ts';
 
 /**
  * The Agents SDK model wrappers of one openai client, kept in a bounded
@@ -13,13 +14,12 @@ import { OpenAIChatCompletionsModel, OpenAIResponsesModel } from '@openai/agents
 export class BoundedModelProvider implements ModelProvider {
   readonly #client: OpenAI;
   readonly #useResponses: boolean;
-  readonly #max: number;
-  readonly #models = new Map<string, Model>();
+  readonly #models: KeyedLru<Model>;
 
   constructor(options: { client: OpenAI; useResponses: boolean; maxModels?: number }) {
     this.#client = options.client;
     this.#useResponses = options.useResponses;
-    this.#max = options.maxModels ?? 100;
+    this.#models = new KeyedLru(options.maxModels ?? 100);
   }
 
   /** Wrappers held. */
@@ -29,16 +29,7 @@ export class BoundedModelProvider implements ModelProvider {
 
   getModel(modelName?: string): Model {
     const name = modelName || getDefaultModel();
-    const cached = this.#models.get(name);
-    if (cached) {
-      this.#models.delete(name);
-      this.#models.set(name, cached);
-      return cached;
-    }
-    const model = this.#useResponses ? new OpenAIResponsesModel(this.#client, name) : new OpenAIChatCompletionsModel(this.#client, name);
-    this.#models.set(name, model);
-    if (this.#models.size > this.#max) this.#models.delete(this.#models.keys().next().value as string);
-    return model;
+    return this.#models.get(name, () => (this.#useResponses ? new OpenAIResponsesModel(this.#client, name) : new OpenAIChatCompletionsModel(this.#client, name)));
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,5 @@
+import { KeyedLru } from '../lib/keyedLru.ts';
+
 /** What a finished attempt tells the limit. */
 export type LimitSignal = 'success' | 'rate_limited' | 'other';
 
@@ -96,30 +98,15 @@ export class AdaptiveLimit {
 /** One {@link AdaptiveLimit} per provider:model; idle ones past `maxKeys` are dropped, oldest first. */
 export class AdaptiveLimits {
   readonly #max: number;
-  readonly #maxKeys: number;
-  readonly #limits = new Map<string, AdaptiveLimit>();
+  readonly #limits: KeyedLru<AdaptiveLimit>;
 
   constructor(options: { max: number; maxKeys?: number }) {
     this.#max = options.max;
-    this.#maxKeys = options.maxKeys ?? 100;
+    this.#limits = new KeyedLru(options.maxKeys ?? 100, (limit) => limit.idle);
   }
 
   /** The limit of `key`, made on first use. */
   get(key: string): AdaptiveLimit {
-    const existing = this.#limits.get(key);
-    if (existing) {
-      this.#limits.delete(key);
-      this.#limits.set(key, existing);
-      return existing;
-    }
-    const limit = new AdaptiveLimit(this.#max);
-    this.#limits.set(key, limit);
-    if (this.#limits.size > this.#maxKeys) {
-      for (const [k, l] of this.#limits) {
-        if (l.idle && k !== key) this.#limits.delete(k);
-        if (this.#limits.size <= this.#maxKeys) break;
-      }
-    }
-    return limit;
+    return this.#limits.get(key, () => new AdaptiveLimit(this.#max));
   }
 }
