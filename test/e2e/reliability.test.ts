@@ -1,16 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { describe, expect, it } from 'vitest';
+import { getJson, postJson, servicePerTest, type TestService } from '../helpers/service.ts';
 import { waitFor } from '../helpers/waitFor.ts';
 
-const services: TestService[] = [];
-async function service(env: Record<string, string> = {}) {
-  const svc = await startTestService({ env });
-  services.push(svc);
-  return svc;
-}
-afterEach(async () => {
-  await Promise.all(services.splice(0).map((s) => s.close()));
-});
+const service = servicePerTest();
 
 describe('retries', () => {
   it('retries a 500 twice, then succeeds with attempts: 3 after exactly 3 provider requests', async () => {

@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest';
 import type { Clock } from '../../src/lib/clock.ts';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -155,4 +156,21 @@ export async function withService<T>(options: TestServiceOptions, fn: (svc: Test
   } finally {
     await svc.close();
   }
+}
+
+/**
+ * A `startTestService` whose services are closed after each test (an
+ * `afterEach` registered in the calling file), for tests that each need
+ * their own configuration.
+ */
+export function servicePerTest(): (env?: Record<string, string>) => Promise<TestService> {
+  const open: TestService[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+  return async (env = {}) => {
+    const svc = await startTestService({ env });
+    open.push(svc);
+    return svc;
+  };
 }

@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { getJson, postJson, startTestService, type TestService } from '../helpers/service.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { getJson, postJson, servicePerTest, type TestService } from '../helpers/service.ts';
 
 /**
  * The breaker, the error table and the adaptive limit seen from outside:
  * real HTTP to the service, the real openai and Agents SDKs, the simulator's
  * fault injection and request counts.
  */
-const services: TestService[] = [];
-async function service(env: Record<string, string> = {}) {
-  const svc = await startTestService({ env });
-  services.push(svc);
-  return svc;
-}
-afterEach(async () => {
-  await Promise.all(services.splice(0).map((s) => s.close()));
-});
+const service = servicePerTest();
 
 const KEY = 'simulator:gpt-4o-mini';
 /** The state of the one breaker these tests use, from /readyz (which counts breakers by state without naming them). */
