@@ -92,7 +92,7 @@ const NO_FASTIFY = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/results/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'bench/results/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

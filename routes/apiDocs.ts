@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parse as parseYaml } from 'yaml';
+import { PROJECT_ROOT } from '../src/lib/projectRoot.ts';
 
 /** The checked-in API description, at the repository root. */
-export const OPENAPI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'openapi.yaml');
+export const OPENAPI_PATH = path.join(PROJECT_ROOT, 'openapi.yaml');
 
 /** The document as checked in, its JSON text, and the copy Swagger UI renders; read on first use. */
 interface Documents {

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fastifyStatic } from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
+import { PROJECT_ROOT } from '../src/lib/projectRoot.ts';
 
 /** The console's static files: HTML, CSS and JavaScript as written, no build step. */
-export const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'public', 'console');
+export const CONSOLE_DIR = path.join(PROJECT_ROOT, 'public', 'console');
 
 /** `GET /console` (the browser console) and `GET /` (which sends a visitor there). */
 export const consoleRoutes: FastifyPluginAsync = async (app) => {

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { Config } from '../config.ts';
+import { BUILD_DIR, PROJECT_ROOT, RUNNING_COMPILED } from '../lib/projectRoot.ts';
 import type { ToolDefinition } from './api.ts';
 import { parseDeclarativeTool, toToolDefinition, type DeclarativeOptions } from './declarative.ts';
 import { ToolRegistry, ToolRegistryError } from './registry.ts';
@@ -54,10 +56,26 @@ async function loadDeclarative(file: string, source: string, options: Declarativ
   }
 }
 
+/**
+ * The file imported for a tool module. When the service runs compiled
+ * (`npm start`, the image), a `.ts` file of the project whose JavaScript the
+ * build emitted is imported from that JavaScript (`tools/bundle.ts` →
+ * `dist/tools/bundle.js`), so the service never loads Node's type stripper
+ * (~17 MiB of RSS). Any other `.ts` file, a tools directory of your own among
+ * them, is imported as it is, and Node strips its types.
+ */
+export function moduleFile(file: string, compiled = RUNNING_COMPILED): string {
+  if (!compiled || !file.endsWith('.ts')) return file;
+  const relative = path.relative(PROJECT_ROOT, file);
+  if (relative.startsWith('..') || path.isAbsolute(relative)) return file;
+  const emitted = path.join(BUILD_DIR, relative.replace(/\.ts$/, '.js'));
+  return existsSync(emitted) ? emitted : file;
+}
+
 async function loadModule(file: string): Promise<ToolDefinition[]> {
   let mod: { tool?: ToolDefinition; tools?: ToolDefinition[] };
   try {
-    mod = (await import(pathToFileURL(file).href)) as typeof mod;
+    mod = (await import(pathToFileURL(moduleFile(file)).href)) as typeof mod;
   } catch (error) {
     throw new ToolRegistryError(`${file}: failed to load: ${(error as Error).message}`);
   }
