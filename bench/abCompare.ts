@@ -5,6 +5,10 @@
  *
  *   git worktree add /tmp/before <commit> && ln -s "$PWD/node_modules" /tmp/before/node_modules
  *   node bench/abCompare.ts /tmp/before . [replicates=1] [requestsPerRound=300]
+ *
+ * Both sides run from their sources (`node src/server.ts`), so a checkout from
+ * before the build step (`npm run build`, dist/) compares as it is; the
+ * benchmark suite's service children run the compiled `npm start` entry.
  */
 import { spawn } from 'node:child_process';
 const [dirA, dirB] = [process.argv[2]!, process.argv[3]!];

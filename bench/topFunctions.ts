@@ -5,7 +5,7 @@
  *   node bench/topFunctions.ts <file.cpuprofile | directory> [--top=15] [--ours] [--json] [--from-ms=N] [--to-ms=N]
  *   node bench/topFunctions.ts <profile> --callers=<function name>   (self time of that function by nearest caller in our code)
  *
- * `--ours` keeps only the service's own code (src/, routes/, tools/);
+ * `--ours` keeps only the service's own code (src/, routes/, tools/, and their compiled JavaScript in dist/);
  * `--from-ms`/`--to-ms` keep the samples in that window (ms since the
  * profile started, e.g. to drop start-up); a directory means its newest
  * .cpuprofile. Self time is where the CPU was; total (inclusive) time
@@ -80,13 +80,14 @@ function ownerOf(frame: CallFrame, rel: string): string {
     const parts = rel.slice(nm + 13).split('/');
     return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] ?? 'npm');
   }
-  if (/^(src|routes|tools)\//.test(rel)) return 'ours';
+  if (isOurs(rel)) return 'ours';
   if (rel.startsWith('bench/')) return 'bench';
   return 'other';
 }
 
 export function isOurs(location: string): boolean {
-  return /^(src|routes|tools)\//.test(location);
+  // The service as `npm start` runs it is the compiled JavaScript in dist/ (lines close to, not equal to, the sources').
+  return /^(dist\/)?(src|routes|tools)\//.test(location);
 }
 
 /** Self and total (inclusive) time per function, busiest first by self time. */

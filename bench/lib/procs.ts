@@ -1,10 +1,11 @@
 /**
- * Child processes of the benchmarks: the simulator, the service (as `node
- * src/server.ts` or in-process in a worker with IPC), the bare proxy and
+ * Child processes of the benchmarks: the simulator, the service (as `npm
+ * start` runs it, the compiled `dist/src/server.js`, or in-process from the
+ * sources in a worker with IPC), the bare proxy and
  * load-generating clients. Every child is tracked so the driver can stop
  * exactly the processes it started, by pid.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -221,32 +222,56 @@ export function serviceEnv(simulatorUrl: string, extra: Record<string, string> =
   };
 }
 
-/** The service as in production: `node src/server.ts`, in its own process. */
+/** The service as in production: what `npm start` runs (the compiled `dist/src/server.js`), in its own process. */
 export interface ServiceChild extends NodeChild {
   /** `http://127.0.0.1:PORT` */
   origin: string;
 }
 
 export async function startServiceChild(simulatorUrl: string, env: Record<string, string> = {}, execArgv: string[] = []): Promise<ServiceChild> {
+  buildService();
   const port = await freePort();
-  const child = spawnNode('src/server.ts', { env: serviceEnv(simulatorUrl, { PORT: String(port), ...env }), execArgv: [...SERVICE_NODE_FLAGS, ...execArgv], lines: false });
+  const child = spawnNode(SERVICE_ENTRY, { env: serviceEnv(simulatorUrl, { PORT: String(port), ...env }), execArgv: [...SERVICE_NODE_FLAGS, ...execArgv], lines: false });
   const origin = `http://127.0.0.1:${port}`;
   await waitHttpOk(`${origin}/healthz`, child);
   return { ...child, origin };
 }
 
+/** The words of `npm start` (package.json: `node <flags> <entry>`; the Dockerfile's CMD repeats them). */
+const START_WORDS: readonly string[] = (() => {
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.trim().split(/\s+/);
+  return words.slice(words.indexOf('node') + 1);
+})();
+
 /**
- * The Node flags the service ships with: those of `npm start` (package.json,
- * `node <flags> src/server.ts`; the Dockerfile's CMD repeats them), so a
+ * The Node flags the service ships with: those of `npm start`, so a
  * benchmarked service child runs as `npm start` runs it. Today a 16 MiB
  * semi-space: V8 otherwise grows the young generation to 64 MiB per
  * semi-space on a large host, which shows as RSS at idle and under load.
  */
-export const SERVICE_NODE_FLAGS: readonly string[] = (() => {
-  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const words = pkg.scripts.start.split(/\s+/);
-  return words.slice(words.indexOf('node') + 1, words.indexOf('src/server.ts'));
+// Flags are written `--name=value` in the start script, so the first word without a dash is the script.
+export const SERVICE_NODE_FLAGS: readonly string[] = START_WORDS.filter((w) => w.startsWith('-'));
+
+/** The script `npm start` runs, relative to the repo root: the compiled server (`dist/src/server.js`). */
+export const SERVICE_ENTRY: string = (() => {
+  const entry = START_WORDS.find((w) => !w.startsWith('-'));
+  if (!entry) throw new Error('package.json: the start script names no script for node');
+  return entry;
 })();
+
+let built = false;
+
+/**
+ * `npm run build` (what `npm start` runs first, as its prestart script), once
+ * per bench process: the service children then run the JavaScript of the
+ * sources as they are now, never a stale `dist/`.
+ */
+export function buildService(): void {
+  if (built) return;
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  built = true;
+}
 
 /**
  * Settling before a post-GC heap reading: pooled keep-alive sockets (undici

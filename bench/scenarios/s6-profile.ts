@@ -1,6 +1,7 @@
 /**
  * 6. CPU profile of the service at saturation (the load of scenario 3):
- * `node --cpu-prof --cpu-prof-dir=bench/results/profiles src/server.ts`,
+ * `node --max-semi-space-size=16 --cpu-prof --cpu-prof-dir=bench/results/profiles dist/src/server.js`
+ * (the service as `npm start` runs it, with the profiler on),
  * autocannon at 50 connections, then the top self-time functions.
  */
 import { existsSync, rmSync } from 'node:fs';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import { cannon } from '../lib/autocannon.ts';
 import { num } from '../lib/format.ts';
 import { table } from '../lib/markdown.ts';
-import { REPO_ROOT, startServiceChild, startSimulatorChild, type NodeChild } from '../lib/procs.ts';
+import { REPO_ROOT, SERVICE_ENTRY, SERVICE_NODE_FLAGS, startServiceChild, startSimulatorChild, type NodeChild } from '../lib/procs.ts';
 import type { Scenario, TargetCheck } from '../lib/scenario.ts';
 import { round } from '../lib/stats.ts';
 import { ANSWER, runBody } from '../lib/workload.ts';
@@ -113,7 +114,7 @@ export const profileScenario: Scenario<ProfileScenarioResult> = {
   },
   render(r) {
     const parts: string[] = [
-      `\`node --cpu-prof --cpu-prof-dir=bench/results/profiles --cpu-prof-interval=250 src/server.ts\` (MAX_CONCURRENCY=100, MAX_RUNS=1000 as in scenario 3) under autocannon (0 ms simulator): scenario 3's load with 1 and 5 replicates after the same store-filling warm-up, and one 100-replicate bundle at a time with distinct answers, then \`node bench/topFunctions.ts <profile>\`. Only the samples taken during the measured load are analysed (start-up, warm-up and shutdown are cut with \`--from-ms\`/\`--to-ms\` of topFunctions). Percentages are of busy (non-idle) samples; "total" is inclusive time. Profiles are written to \`bench/results/profiles/\` (git-ignored).`,
+      `\`node ${SERVICE_NODE_FLAGS.join(' ')} --cpu-prof --cpu-prof-dir=bench/results/profiles --cpu-prof-interval=250 ${SERVICE_ENTRY}\` (the service as \`npm start\` runs it; MAX_CONCURRENCY=100, MAX_RUNS=1000 as in scenario 3) under autocannon (0 ms simulator): scenario 3's load with 1 and 5 replicates after the same store-filling warm-up, and one 100-replicate bundle at a time with distinct answers, then \`node bench/topFunctions.ts <profile>\`. Only the samples taken during the measured load are analysed (start-up, warm-up and shutdown are cut with \`--from-ms\`/\`--to-ms\` of topFunctions). Percentages are of busy (non-idle) samples; "total" is inclusive time. Profiles are written to \`bench/results/profiles/\` (git-ignored).`,
     ];
     for (const p of r.profiles) {
       const oursBySelf = [...p.ours].sort((a, b) => b.selfMs - a.selfMs).slice(0, 3);
@@ -130,7 +131,7 @@ export const profileScenario: Scenario<ProfileScenarioResult> = {
         ),
         ...(p.replicates === 1 ? [] : ['', '</details>']),
         '',
-        `<details><summary>Our code (src/, routes/, tools/) by inclusive time, ${p.replicates} replicate${p.replicates > 1 ? 's' : ''}</summary>`,
+        `<details><summary>Our code (src/, routes/, tools/, compiled to dist/) by inclusive time, ${p.replicates} replicate${p.replicates > 1 ? 's' : ''}</summary>`,
         '',
         table(
           ['total %', 'self %', 'function', 'file:line'],

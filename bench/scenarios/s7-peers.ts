@@ -11,7 +11,7 @@ import { cannon } from '../lib/autocannon.ts';
 import { bytes, ms, num, signedMs } from '../lib/format.ts';
 import { closeIdleConnections } from '../lib/load.ts';
 import { table } from '../lib/markdown.ts';
-import { freePort, processCpuMs, SERVICE_NODE_FLAGS, spawnNode, startProxyChild, startServiceChild, startSimulatorChild, waitHttpOk, type NodeChild } from '../lib/procs.ts';
+import { freePort, processCpuMs, SERVICE_ENTRY, SERVICE_NODE_FLAGS, spawnNode, startProxyChild, startServiceChild, startSimulatorChild, waitHttpOk, type NodeChild } from '../lib/procs.ts';
 import type { Scenario, TargetCheck } from '../lib/scenario.ts';
 import { median, round, sleep, summarize } from '../lib/stats.ts';
 import { ANSWER, API_KEY, chatBody, runBody } from '../lib/workload.ts';
@@ -269,7 +269,7 @@ export const peersScenario: Scenario<PeersResult> = {
   render(r) {
     const ratio = (v: number, ref: number) => (Number.isFinite(v) && Number.isFinite(ref) && ref !== 0 ? `${(v / ref).toFixed(2)}×` : 'n/a');
     return [
-      `One simulator process (0 ms, fixed answer) behind every path; each peer in its own process on loopback (the service as \`npm start\` runs it, \`node ${SERVICE_NODE_FLAGS.join(' ')} src/server.ts\`; Portkey started from its npm package with \`--headless\`, pinned to 127.0.0.1 by \`bench/workers/loopbackOnly.ts\`, forwarding with \`x-portkey-provider: openai\` and \`x-portkey-custom-host\`). Latency: ${r.rounds} rounds × ${r.perRound} sequential requests per path, the four paths interleaved request by request (openai SDK client on every path); p50/p99 = median over rounds. CPU: the peer process's user+system time from /proc over ${num(r.cpuRequests)} requests at 10 connections, per 2xx answer, median over ${r.rounds} interleaved rounds. Saturation: autocannon, ${r.saturation.connections} connections, ${r.saturation.durationS} s per round, median of ${r.rounds} interleaved rounds. RSS at start: after start-up, before any traffic; peak: highest reading (every 100 ms) during the saturation rounds.`,
+      `One simulator process (0 ms, fixed answer) behind every path; each peer in its own process on loopback (the service as \`npm start\` runs it, \`node ${SERVICE_NODE_FLAGS.join(' ')} ${SERVICE_ENTRY}\`; Portkey started from its npm package with \`--headless\`, pinned to 127.0.0.1 by \`bench/workers/loopbackOnly.ts\`, forwarding with \`x-portkey-provider: openai\` and \`x-portkey-custom-host\`). Latency: ${r.rounds} rounds × ${r.perRound} sequential requests per path, the four paths interleaved request by request (openai SDK client on every path); p50/p99 = median over rounds. CPU: the peer process's user+system time from /proc over ${num(r.cpuRequests)} requests at 10 connections, per 2xx answer, median over ${r.rounds} interleaved rounds. Saturation: autocannon, ${r.saturation.connections} connections, ${r.saturation.durationS} s per round, median of ${r.rounds} interleaved rounds. RSS at start: after start-up, before any traffic; peak: highest reading (every 100 ms) during the saturation rounds.`,
       '',
       table(
         ['', LABEL.proxy, LABEL.portkey, LABEL.service, 'service ÷ Portkey'],
