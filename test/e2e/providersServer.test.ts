@@ -7,7 +7,7 @@ import { startSimulator, type Simulator } from '../../src/providers/simulator/in
 import { PROCESS_TEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../helpers/replicaProcess.ts';
 import { getJson, postJson } from '../helpers/service.ts';
 
-/** PROVIDERS_FILE through `node src/server.ts` (what `npm start` runs). */
+/** PROVIDERS_FILE through `node src/server.ts` (the sources of what `npm start` runs compiled). */
 const children: ChildProcessWithoutNullStreams[] = [];
 const simulators: Simulator[] = [];
 const dirs: string[] = [];

@@ -5,7 +5,7 @@ import { getJson, postJson } from '../helpers/service.ts';
 import { PROCESS_TEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../helpers/replicaProcess.ts';
 import { waitFor } from '../helpers/waitFor.ts';
 
-/** Starts `node src/server.ts` (what `npm start` runs) and waits for its "service listening" line. */
+/** Starts `node src/server.ts` (the sources of what `npm start` runs compiled; test/e2e/compiled.test.ts runs that) and waits for its "service listening" line. */
 async function startServer(env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; url: string; lines: string[] }> {
   const childEnv: Record<string, string> = { ...(process.env as Record<string, string>), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
   for (const k of ['OPENAI_API_KEY', 'OPENAI_BASE_URL']) if (!(k in env)) delete childEnv[k];

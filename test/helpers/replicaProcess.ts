@@ -2,7 +2,7 @@ import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'n
 import { createServer } from 'node:net';
 import { sseItems } from './sse.ts';
 
-/** A service process (`node src/server.ts`) and what it logged. */
+/** A service process (`node src/server.ts`, or the arguments given) and what it logged. */
 export interface Replica {
   child: ChildProcessWithoutNullStreams;
   url: string;
@@ -24,11 +24,14 @@ export const STARTUP_TIMEOUT_MS = 60_000;
  */
 export const PROCESS_TEST_TIMEOUT_MS = 90_000;
 
-/** Starts `node src/server.ts` with `env` on a free port and waits for its "service listening" line. */
-export async function startReplica(env: Record<string, string>): Promise<Replica> {
+/**
+ * Starts `node src/server.ts` (or `node <argv>`, e.g. the compiled entry with
+ * flags) with `env` on a free port and waits for its "service listening" line.
+ */
+export async function startReplica(env: Record<string, string>, argv: readonly string[] = ['src/server.ts']): Promise<Replica> {
   const childEnv: Record<string, string> = { ...(process.env as Record<string, string>), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env };
   for (const k of ['OPENAI_API_KEY', 'OPENAI_BASE_URL']) if (!(k in env)) delete childEnv[k];
-  const child = spawn(process.execPath, ['src/server.ts'], { env: childEnv });
+  const child = spawn(process.execPath, [...argv], { env: childEnv });
   const logs: Record<string, unknown>[] = [];
   const text: string[] = [];
   const watchers = new Set<(line: Record<string, unknown>) => void>();
