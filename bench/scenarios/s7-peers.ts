@@ -85,7 +85,7 @@ async function withPeakRss<T>(pid: number, work: () => Promise<T>): Promise<{ va
 
 async function startPortkey(): Promise<NodeChild & { origin: string }> {
   const port = await freePort();
-  const child = spawnNode(PORTKEY_SCRIPT, { execArgv: ['--import', './bench/workers/loopbackOnly.ts'], args: [`--port=${port}`, '--headless'], lines: false, env: { NODE_ENV: 'production' } });
+  const child = spawnNode(PORTKEY_SCRIPT, { execArgv: ['--import', './bench/workers/loopbackOnly.js'], args: [`--port=${port}`, '--headless'], lines: false, env: { NODE_ENV: 'production' } });
   const origin = `http://127.0.0.1:${port}`;
   await waitHttpOk(`${origin}/`, child);
   return { ...child, origin };
@@ -269,7 +269,7 @@ export const peersScenario: Scenario<PeersResult> = {
   render(r) {
     const ratio = (v: number, ref: number) => (Number.isFinite(v) && Number.isFinite(ref) && ref !== 0 ? `${(v / ref).toFixed(2)}×` : 'n/a');
     return [
-      `One simulator process (0 ms, fixed answer) behind every path; each peer in its own process on loopback (the service as \`npm start\` runs it, \`node ${SERVICE_NODE_FLAGS.join(' ')} ${SERVICE_ENTRY}\`; Portkey started from its npm package with \`--headless\`, pinned to 127.0.0.1 by \`bench/workers/loopbackOnly.ts\`, forwarding with \`x-portkey-provider: openai\` and \`x-portkey-custom-host\`). Latency: ${r.rounds} rounds × ${r.perRound} sequential requests per path, the four paths interleaved request by request (openai SDK client on every path); p50/p99 = median over rounds. CPU: the peer process's user+system time from /proc over ${num(r.cpuRequests)} requests at 10 connections, per 2xx answer, median over ${r.rounds} interleaved rounds. Saturation: autocannon, ${r.saturation.connections} connections, ${r.saturation.durationS} s per round, median of ${r.rounds} interleaved rounds. RSS at start: after start-up, before any traffic; peak: highest reading (every 100 ms) during the saturation rounds.`,
+      `One simulator process (0 ms, fixed answer) behind every path; each peer in its own process on loopback (the service as \`npm start\` runs it, \`node ${SERVICE_NODE_FLAGS.join(' ')} ${SERVICE_ENTRY}\`; Portkey started from its npm package with \`--headless\`, pinned to 127.0.0.1 by \`bench/workers/loopbackOnly.js\` (plain JS, so no type stripper in its process), forwarding with \`x-portkey-provider: openai\` and \`x-portkey-custom-host\`). Latency: ${r.rounds} rounds × ${r.perRound} sequential requests per path, the four paths interleaved request by request (openai SDK client on every path); p50/p99 = median over rounds. CPU: the peer process's user+system time from /proc over ${num(r.cpuRequests)} requests at 10 connections, per 2xx answer, median over ${r.rounds} interleaved rounds. Saturation: autocannon, ${r.saturation.connections} connections, ${r.saturation.durationS} s per round, median of ${r.rounds} interleaved rounds. RSS at start: after start-up, before any traffic; peak: highest reading (every 100 ms) during the saturation rounds.`,
       '',
       table(
         ['', LABEL.proxy, LABEL.portkey, LABEL.service, 'service ÷ Portkey'],
