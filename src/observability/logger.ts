@@ -71,8 +71,18 @@ export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Lo
         if (prop === 'isLevelEnabled') return (level: string) => parent.isLevelEnabled(level);
         if (prop === 'level') return parent.level;
         // A child of the unbuilt child is lazy too: the parent's child with both sets of bindings.
-        if (prop === 'child') return (more: Record<string, unknown>, options?: ChildLoggerOptions) => (options && Object.keys(options).length > 0 ? real().child(more, options) : lazyChild(parent, { ...bindings, ...more }));
-        if (typeof prop === 'string' && LEVEL_METHODS.has(prop) && !parent.isLevelEnabled(prop)) return noop;
+        if (prop === 'child') {
+          return (more: Record<string, unknown>, options?: ChildLoggerOptions) =>
+            options && Object.keys(options).length > 0 ? real().child(more, options) : lazyChild(parent, { ...bindings, ...more });
+        }
+        // Looked up is not called (Fastify checks a request logger's methods): built at the first call.
+        if (typeof prop === 'string' && LEVEL_METHODS.has(prop)) {
+          if (!parent.isLevelEnabled(prop)) return noop;
+          return (...args: unknown[]) => {
+            const built = real();
+            (built[prop as 'info'] as (...a: unknown[]) => void).apply(built, args);
+          };
+        }
       }
       const value = Reflect.get(real(), prop) as unknown;
       return typeof value === 'function' ? value.bind(real()) : value;
