@@ -4,6 +4,7 @@ import { fastifySSE } from '@fastify/sse';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { lazyChild } from './observability/logger.ts';
 import { apiDocsRoutes } from '../routes/apiDocs.ts';
 import { consoleRoutes } from '../routes/console.ts';
 import { healthRoutes } from '../routes/health.ts';
@@ -90,6 +91,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<BuiltApp>
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Runs log their own start and end with ids; per-request lines would double the log volume.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is built on first use: most requests never log, and a pino child per request costs.
+    childLoggerFactory: (logger, bindings, options) => (options.level ? logger.child(bindings, options) : (lazyChild(logger as Logger, bindings) as FastifyBaseLogger)),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Ajv and fast-json-stringify only once a route declares a Fastify schema (none does; /docs' Swagger UI).
     schemaController: { compilersFactory: lazySchemaCompilers() },

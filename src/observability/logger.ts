@@ -1,4 +1,4 @@
-import pino, { type DestinationStream, type Logger } from 'pino';
+import pino, { type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
 import type { Redactor } from '../lib/redaction.ts';
 
 /** Paths pino masks whatever the level: credentials never reach a log line. */
@@ -47,4 +47,51 @@ export function createLogger(options: { level: string; redact: Redactor; destina
     },
     options.destination,
   );
+}
+
+/** pino's level methods: the ones a disabled level answers with a no-op. */
+const LEVEL_METHODS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
+const noop = () => {};
+
+/**
+ * `parent.child(bindings)`, built on first use. A run's logger is made for
+ * every run, but with the level above `info` most runs never log, and
+ * pino's `child` (its bindings serialized and redacted) is ~0.7 % of a
+ * one-replicate run's CPU (BENCHMARKS.md, scenario 7). A call at a level
+ * the parent has off answers a no-op without building the child; anything
+ * else builds it once and is forwarded to it.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  const real = () => (child ??= parent.child(bindings));
+  return new Proxy({} as Logger, {
+    get(_target, prop) {
+      if (child === undefined) {
+        // A child has its parent's level until someone sets its own (which builds it).
+        if (prop === 'isLevelEnabled') return (level: string) => parent.isLevelEnabled(level);
+        if (prop === 'level') return parent.level;
+        // A child of the unbuilt child is lazy too: the parent's child with both sets of bindings.
+        if (prop === 'child') {
+          return (more: Record<string, unknown>, options?: ChildLoggerOptions) =>
+            options && Object.keys(options).length > 0 ? real().child(more, options) : lazyChild(parent, { ...bindings, ...more });
+        }
+        // Looked up is not called (Fastify checks a request logger's methods): built at the first call.
+        if (typeof prop === 'string' && LEVEL_METHODS.has(prop)) {
+          if (!parent.isLevelEnabled(prop)) return noop;
+          return (...args: unknown[]) => {
+            const built = real();
+            (built[prop as 'info'] as (...a: unknown[]) => void).apply(built, args);
+          };
+        }
+      }
+      const value = Reflect.get(real(), prop) as unknown;
+      return typeof value === 'function' ? value.bind(real()) : value;
+    },
+    set(_target, prop, value) {
+      return Reflect.set(real(), prop, value);
+    },
+    has(_target, prop) {
+      return Reflect.has(real(), prop);
+    },
+  });
 }

@@ -62,7 +62,8 @@ export function createTransport(extraHeaders: ExtraHeaders = () => undefined, op
       return fetch(input, { ...withHeaders(init, extra), redirect: 'manual' });
     }
     const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((value, name) => {
+    // The SDK hands a Headers already: read it, not a copy of it.
+    (init.headers instanceof Headers ? init.headers : new Headers(init.headers)).forEach((value, name) => {
       headers[name] = value;
     });
     if (extra) Object.assign(headers, extra);

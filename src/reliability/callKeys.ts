@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The `Idempotency-Key` of one provider call: derived from the run (its own
@@ -9,6 +9,6 @@ import { createHash } from 'node:crypto';
  */
 export function providerCallKey(run: { id: string; idempotencyKey?: string | undefined }, replicate: number | 'synthesizer', call: number): string {
   const basis = run.idempotencyKey !== undefined ? `key:${run.idempotencyKey}` : `run:${run.id}`;
-  const digest = createHash('sha256').update(`${basis}\u0000${replicate}\u0000${call}`).digest('base64url').slice(0, 32);
+  const digest = hash('sha256', `${basis}\u0000${replicate}\u0000${call}`, 'base64url').slice(0, 32);
   return `orch-${digest}`;
 }

@@ -1,4 +1,5 @@
 import { ServiceError } from '../errors.ts';
+import { lazyChild } from '../observability/logger.ts';
 import { endSpan, usageAttributes, type Tracing } from '../observability/tracing.ts';
 import { ModelCallError } from '../providers/gateway.ts';
 import { RunAccount } from '../requests/runAccount.ts';
@@ -58,7 +59,7 @@ export class RunLifecycle {
 
   activate(record: RunResult, tool: ToolDefinition, request: ResolvedRequest, trace: TraceContext, idempotencyKey: string | undefined, from: RunStart): ActiveRun {
     const controller = new AbortController();
-    const log = this.#deps.logger.child({ run_id: record.id, trace_id: trace.trace_id, request_id: trace.request_id, tool: tool.name });
+    const log = lazyChild(this.#deps.logger, { run_id: record.id, trace_id: trace.trace_id, request_id: trace.request_id, tool: tool.name });
     const account = new RunAccount(request.budget, this.#now, (error) => controller.abort(error), from.startedAt);
     // What the kept replicates cost was spent: budgets count it.
     for (const r of from.kept) account.charge(r.provider, r.model, r.usage, r.cost_usd);

@@ -1,5 +1,6 @@
 import type { Span } from '@opentelemetry/api';
 import { isAbortError, ServiceError } from '../errors.ts';
+import { lazyChild } from '../observability/logger.ts';
 import { endSpan, type Tracing } from '../observability/tracing.ts';
 import { DEFAULT_EMBEDDING_MODEL, ModelCallError, type CallAccounting } from '../providers/gateway.ts';
 import { estimateCall, type CallEstimate } from '../requests/budgetCheck.ts';
@@ -82,7 +83,7 @@ export class ToolRunner {
       trace: active.trace,
       span,
       // The run's logger already names its tool; only inner tools need their own.
-      log: tool === active.tool ? active.log : active.log.child({ tool: tool.name }),
+      log: tool === active.tool ? active.log : lazyChild(active.log, { tool: tool.name }),
       models,
       memory: active.memory.view(step),
       // An inner tool's replicates say which step of the composite made them.
