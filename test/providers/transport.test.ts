@@ -81,6 +81,9 @@ describe('undici transport on plain HTTP', () => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
         res.write('{"partial":');
         setImmediate(() => res.socket?.destroy());
+      } else if (req.url === '/json') {
+        const text = JSON.stringify({ answer: 'Paris — café' });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'x-request-id': 'req_1' }).end(text);
       } else if (req.url === '/moved') {
         res.writeHead(307, { location: '/cookies' }).end();
       } else if (req.url === '/cookies') {
@@ -102,6 +105,23 @@ describe('undici transport on plain HTTP', () => {
       (e: unknown) => e,
     );
     expect(outcome).toBeInstanceOf(Error);
+  });
+
+  it('hands over a whole JSON answer that reads like a fetch Response: once, as text, JSON, bytes or a stream', async () => {
+    const res = await transport.fetch(`${base}/json`);
+    expect(res).toBeInstanceOf(Response);
+    expect([res.status, res.ok, res.headers.get('x-request-id'), res.bodyUsed]).toEqual([200, true, 'req_1', false]);
+    const copy = res.clone();
+    expect(await res.json()).toEqual({ answer: 'Paris — café' });
+    expect(res.bodyUsed).toBe(true);
+    await expect(res.text()).rejects.toThrow(TypeError);
+    // The copy has its own body: as a stream of the same UTF-8 bytes.
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of copy.body as ReadableStream<Uint8Array>) chunks.push(chunk);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(JSON.stringify({ answer: 'Paris — café' }));
+    expect(copy.bodyUsed).toBe(true);
+    const again = await transport.fetch(`${base}/json`);
+    expect(new TextDecoder().decode(await again.arrayBuffer())).toContain('café');
   });
 
   it('answers bodiless statuses with a null body', async () => {
