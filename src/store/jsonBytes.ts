@@ -68,3 +68,42 @@ function partLength(value: unknown): number | undefined {
   }
   return sum;
 }
+
+/**
+ * `jsonLength(next)` from the length of `prev`, which `next` updates: the
+ * same keys in the same order (a record rebuilt as `{ ...prev, status, … }`),
+ * so only the members whose values differ are measured, and their lengths'
+ * difference is added. Anything else (a key added, dropped or reordered, a
+ * value that is or becomes undefined, a `toJSON`) is measured whole. Exact,
+ * as {@link jsonLength} is; `next` is remembered like `jsonLength(next, true)`.
+ */
+export function jsonLengthUpdated(prev: object, prevLength: number, next: object): number {
+  const known = measured.get(next);
+  if (known !== undefined) return known;
+  const length = updatedLength(prev as Record<string, unknown>, prevLength, next as Record<string, unknown>) ?? jsonLength(next);
+  if (!Array.isArray(next)) measured.set(next, length);
+  return length;
+}
+
+function updatedLength(prev: Record<string, unknown>, prevLength: number, next: Record<string, unknown>): number | null {
+  if (Array.isArray(prev) || Array.isArray(next) || typeof prev.toJSON === 'function' || typeof next.toJSON === 'function') return null;
+  const before = Object.keys(prev);
+  const after = Object.keys(next);
+  if (before.length !== after.length) return null;
+  let length = prevLength;
+  for (let i = 0; i < after.length; i++) {
+    const key = after[i]!;
+    if (key !== before[i]) return null;
+    const was = prev[key];
+    const now = next[key];
+    if (was === now) continue;
+    if (was === undefined || now === undefined || typeof was === 'function' || typeof now === 'function') return null;
+    length += valueLength(now) - valueLength(was);
+  }
+  return length;
+}
+
+/** JSON length of one member's value (not undefined). */
+function valueLength(value: unknown): number {
+  return value !== null && typeof value === 'object' ? jsonLength(value) : JSON.stringify(value).length;
+}

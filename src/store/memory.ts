@@ -1,7 +1,7 @@
 import type { RunEvent } from '../schemas/events.ts';
 import { isTerminal, type RunResult } from '../schemas/result.ts';
 import { fitEvent } from './eventLog.ts';
-import { jsonLength } from './jsonBytes.ts';
+import { jsonLength, jsonLengthUpdated } from './jsonBytes.ts';
 import { ENTRY_OVERHEAD_BYTES, MemoryIdempotency } from './memoryIdempotency.ts';
 import { InProcessRunMemory } from './runMemory.ts';
 import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunPage } from './runList.ts';
@@ -65,7 +65,8 @@ export class MemoryStore implements Store {
   async saveRun(run: RunResult): Promise<void> {
     const entry = this.#runs.get(run.id);
     const expiresAt = isTerminal(run.status) ? this.#now() + this.#limits.runTtlMs : Number.POSITIVE_INFINITY;
-    const bytes = this.#sizeOf(run);
+    // An update of the record held (`{ ...record, status, … }`) is measured by what changed.
+    const bytes = entry ? jsonLengthUpdated(entry.run, entry.recordBytes - ENTRY_OVERHEAD_BYTES, run) + ENTRY_OVERHEAD_BYTES : this.#sizeOf(run);
     if (entry) {
       entry.run = run;
       entry.expiresAt = expiresAt;

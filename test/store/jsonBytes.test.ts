@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonLength } from '../../src/store/jsonBytes.ts';
+import { jsonLength, jsonLengthUpdated } from '../../src/store/jsonBytes.ts';
 import { eventBytes } from '../../src/store/eventLog.ts';
 import type { RunEvent } from '../../src/schemas/events.ts';
 
@@ -42,5 +42,30 @@ describe('jsonLength', () => {
     for (const event of events.slice(0, 3)) expect(eventBytes(event)).toBe(JSON.stringify(event).length);
     expect(jsonLength(record, true)).toBe(JSON.stringify(record).length);
     expect(eventBytes(events[3] as RunEvent)).toBe(JSON.stringify(events[3]).length);
+  });
+
+  it('measures an update of a record by what changed, exactly, whatever changed (or was added, dropped, or became undefined)', () => {
+    const maybeUndefined = fc.option(json, { nil: undefined });
+    fc.assert(
+      fc.property(object, fc.dictionary(fc.string({ maxLength: 6 }), maybeUndefined, { maxKeys: 4 }), fc.array(fc.string({ maxLength: 6 }), { maxLength: 2 }), (before, changes, dropped) => {
+        const prev = { ...before };
+        const next: Record<string, unknown> = { ...prev, ...changes };
+        for (const key of dropped) delete next[key];
+        return jsonLengthUpdated(prev, JSON.stringify(prev).length, next) === JSON.stringify(next).length;
+      }),
+    );
+  });
+
+  it('measures the record saves of a run (queued, running, final) as their JSON', () => {
+    const queued = { id: 'run_1', object: 'run', status: 'queued', started_at: null, bundle: null, usage: { input_tokens: 0, output_tokens: 0 }, planner: { tool: 'bundle', reason: 'named "x"' }, error: null };
+    const running = { ...queued, status: 'running', started_at: '2026-12-01T00:00:00.000Z' };
+    const bundle = { replicates: [{ index: 0, output: 'Paris' }], summary: { consensus: 'Paris' } };
+    jsonLength(bundle, true);
+    const final = { ...running, status: 'succeeded', bundle, usage: { input_tokens: 7, output_tokens: 9 }, error: null };
+    const q = jsonLength(queued, true);
+    const r = jsonLengthUpdated(queued, q, running);
+    expect([q, r, jsonLengthUpdated(running, r, final)]).toEqual([queued, running, final].map((x) => JSON.stringify(x).length));
+    // Remembered: the completion event holding the final record is measured from it.
+    expect(jsonLength({ type: 'run_completed', result: final })).toBe(JSON.stringify({ type: 'run_completed', result: final }).length);
   });
 });
