@@ -49,4 +49,35 @@ describe('withRetry on fake timers', () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(attempt).toHaveBeenCalledTimes(1);
   });
+
+  it('counts attempts 1, 2, 3 and gives up with the last failure after maxAttempts', async () => {
+    const seen: number[] = [];
+    const attempt = vi.fn(async (n: number) => {
+      seen.push(n);
+      throw new Error(`fail ${n}`);
+    });
+    const settled = withRetry(attempt, { policy, signal: new AbortController().signal, classify: () => rateLimited(100), random: () => 0 }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(((await settled) as Error).message).toBe('fail 3');
+  });
+
+  it('does not retry a failed first attempt that p-retry would not: a programming TypeError', async () => {
+    const attempt = vi.fn(async () => {
+      throw new TypeError('x is not a function');
+    });
+    await expect(withRetry(attempt, { policy, signal: new AbortController().signal, classify: () => rateLimited(0), random: () => 0 })).rejects.toThrow('x is not a function');
+    expect(attempt).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers the abort reason, not the value, when the run is aborted while its first attempt was in flight', async () => {
+    const controller = new AbortController();
+    const reason = new ServiceError('timeout', 'run exceeded timeout_ms');
+    const attempt = vi.fn(async () => {
+      controller.abort(reason);
+      return 'late';
+    });
+    await expect(withRetry(attempt, { policy, signal: controller.signal, classify: () => rateLimited(0), random: () => 0 })).rejects.toBe(reason);
+    expect(attempt).toHaveBeenCalledTimes(1);
+  });
 });
