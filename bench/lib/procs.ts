@@ -246,9 +246,10 @@ const START_WORDS: readonly string[] = (() => {
 
 /**
  * The Node flags the service ships with: those of `npm start`, so a
- * benchmarked service child runs as `npm start` runs it. Today a 16 MiB
- * semi-space: V8 otherwise grows the young generation to 64 MiB per
- * semi-space on a large host, which shows as RSS at idle and under load.
+ * benchmarked service child runs as `npm start` runs it: today a 16 MiB
+ * semi-space, the old generation grown to 2x what survives, and
+ * `--expose-gc` for the collection at the end of start-up (why: the Node
+ * flags paragraph of docs/architecture.md).
  */
 // Flags are written `--name=value` in the start script, so the first word without a dash is the script.
 export const SERVICE_NODE_FLAGS: readonly string[] = START_WORDS.filter((w) => w.startsWith('-'));

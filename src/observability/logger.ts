@@ -84,8 +84,9 @@ export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Lo
           };
         }
       }
-      const value = Reflect.get(real(), prop) as unknown;
-      return typeof value === 'function' ? value.bind(real()) : value;
+      const built = real();
+      const value = Reflect.get(built, prop) as unknown;
+      return typeof value === 'function' ? value.bind(built) : value;
     },
     set(_target, prop, value) {
       return Reflect.set(real(), prop, value);

@@ -65,8 +65,7 @@ export class MemoryStore implements Store {
   async saveRun(run: RunResult): Promise<void> {
     const entry = this.#runs.get(run.id);
     const expiresAt = isTerminal(run.status) ? this.#now() + this.#limits.runTtlMs : Number.POSITIVE_INFINITY;
-    // An update of the record held (`{ ...record, status, … }`) is measured by what changed.
-    const bytes = entry ? jsonLengthUpdated(entry.run, entry.recordBytes - ENTRY_OVERHEAD_BYTES, run) + ENTRY_OVERHEAD_BYTES : this.#sizeOf(run);
+    const bytes = this.#sizeOf(run, entry);
     if (entry) {
       entry.run = run;
       entry.expiresAt = expiresAt;
@@ -228,9 +227,13 @@ export class MemoryStore implements Store {
     return { maxEventLogBytes: this.#limits.maxEventLogBytes ?? Number.POSITIVE_INFINITY, maxEventsPerRun: this.#limits.maxEventsPerRun };
   }
 
-  /** A record's bytes: its JSON, measured once (records are never edited once saved), without serializing the bundle again (`jsonBytes.ts`). */
-  #sizeOf(value: object): number {
-    return jsonLength(value, true) + ENTRY_OVERHEAD_BYTES;
+  /**
+   * A record's bytes: its JSON, measured once (records are never edited once saved), without serializing the
+   * bundle again (`jsonBytes.ts`); an update of the record `held` (`{ ...record, status, … }`) by what changed.
+   */
+  #sizeOf(value: object, held?: RunEntry): number {
+    const json = held ? jsonLengthUpdated(held.run, held.recordBytes - ENTRY_OVERHEAD_BYTES, value) : jsonLength(value, true);
+    return json + ENTRY_OVERHEAD_BYTES;
   }
 
   #space(tenant: string): TenantRuns {
