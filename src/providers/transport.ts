@@ -1,5 +1,6 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
 import { ServiceError } from '../errors.ts';
 
 /** Headers added to every outgoing request of one call (trace context), or none. */
@@ -70,14 +71,15 @@ export function createTransport(extraHeaders: ExtraHeaders = () => undefined, op
     let url = new URL(String(input));
     let method = (init.method ?? 'GET') as Dispatcher.HttpMethod;
     let payload: string | Uint8Array | null = body ?? null;
+    const signal = init.signal ?? null;
     for (let hop = 0; ; hop++) {
-      const res = await request(url, { method, headers, body: payload, signal: init.signal ?? null, dispatcher });
-      const location = REDIRECTS.has(res.statusCode) ? res.headers.location : undefined;
+      const answer = await exchange(dispatcher, { origin: url.origin, path: url.pathname + url.search, method, headers, body: payload }, signal, maxBytes);
+      const location = REDIRECTS.has(answer.status) ? answer.headers.location : undefined;
       const target = typeof location === 'string' ? safeUrl(location, url) : null;
       if (target && target.origin === url.origin && hop < MAX_REDIRECTS) {
-        res.body.resume();
+        answer.stream?.resume();
         // As fetch does: 303 (and 301/302 after a POST) become a bodiless GET; 307/308 repeat the request.
-        if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
+        if (answer.status === 303 || ((answer.status === 301 || answer.status === 302) && method === 'POST')) {
           method = 'GET';
           payload = null;
           delete headers['content-type'];
@@ -86,28 +88,105 @@ export function createTransport(extraHeaders: ExtraHeaders = () => undefined, op
         url = target;
         continue;
       }
-      return respond(res, maxBytes);
+      return answer.stream ? toResponse(answer, answer.stream, maxBytes) : new BufferedResponse(answer.bytes as Uint8Array<ArrayBuffer>, answer.status, answer.headers);
     }
   };
 
   return { fetch: lightFetch as typeof fetch, close: () => dispatcher.close() };
 }
 
+/** What one request got: status and headers, and the body read whole (`bytes`) or to be read (`stream`). */
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  bytes: Buffer | null;
+  stream: Readable | null;
+}
+
 /**
- * A JSON answer that declares a length within the bound (every unstreamed
- * chat, responses or embeddings answer) is read whole here and handed over
- * as bytes: the SDK reads it whole at once anyway, and this skips a byte
- * counter and a web stream per call. undici reads exactly the declared
- * length, so the bound holds. Anything else streams through {@link toResponse}.
+ * One request on undici's dispatcher, with a handler of our own instead of
+ * `request()`'s: a JSON answer that declares a length within the bound
+ * (every unstreamed chat, responses or embeddings answer), and a bodiless
+ * status, are read whole into bytes, with no stream, no body mixin and no
+ * promise per chunk between the socket and the SDK; undici reads exactly the
+ * declared length, so the bound holds. Anything else (an SSE stream, an
+ * answer of unknown length) is handed over as soon as its headers arrive,
+ * as a Readable that pauses the socket while it is full.
+ *
+ * The signal aborts the request on the wire at any point; the promise (or,
+ * once handed over, the stream) then fails with the signal's reason, as
+ * `request()` does.
  */
-async function respond(res: Dispatcher.ResponseData, maxBytes: number): Promise<Response> {
-  const length = Number(res.headers['content-length']);
-  const type = res.headers['content-type'];
-  if (length <= maxBytes && typeof type === 'string' && type.startsWith('application/json') && !NULL_BODY.has(res.statusCode)) {
-    const bytes = await res.body.bytes();
-    return new BufferedResponse(bytes as Uint8Array<ArrayBuffer>, { status: res.statusCode, headers: headersOf(res) });
-  }
-  return toResponse(res, maxBytes);
+function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSignal | null, maxBytes: number): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    if (signal?.aborted) return reject(abortReason(signal));
+    let controller: Dispatcher.DispatchController | null = null;
+    let answer: Answer | null = null;
+    let chunks: Buffer[] | null = null;
+    let received = 0;
+    let done = false;
+    const onAbort = () => controller?.abort(abortReason(signal as AbortSignal));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = () => {
+      done = true;
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (signal?.aborted) c.abort(abortReason(signal));
+      },
+      onResponseStart(c, status, headers) {
+        // 1xx informational answers precede the real one.
+        if (status < 200) return;
+        const length = Number(headers['content-length']);
+        const type = headers['content-type'];
+        const whole = NULL_BODY.has(status) || (length <= maxBytes && typeof type === 'string' && type.startsWith('application/json'));
+        if (whole) {
+          answer = { status, headers, bytes: null, stream: null };
+          chunks = [];
+          return;
+        }
+        const stream = new Readable({
+          read: () => c.resume(),
+          // Dropped before its end (a byte bound, a reader that gave up): the request stops on the wire too.
+          destroy: (error, callback) => {
+            if (!done) c.abort(error ?? new Error('response body dropped before its end'));
+            callback(error);
+          },
+        });
+        answer = { status, headers, bytes: null, stream };
+        resolve(answer);
+      },
+      onResponseData(c, chunk) {
+        if (chunks) {
+          chunks.push(chunk);
+          received += chunk.length;
+        } else if (answer?.stream && !answer.stream.push(chunk)) c.pause();
+      },
+      onResponseEnd() {
+        finish();
+        if (!answer) return reject(new Error('provider answered no response'));
+        if (chunks) {
+          answer.bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+          chunks = null;
+          resolve(answer);
+        } else answer.stream?.push(null);
+      },
+      onResponseError(_c, error) {
+        if (done) return;
+        finish();
+        const reason = signal?.aborted ? abortReason(signal) : error;
+        if (answer?.stream) answer.stream.destroy(reason);
+        else reject(reason);
+      },
+    };
+    dispatcher.dispatch(options, handler);
+  });
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return (signal.reason as Error | undefined) ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 const utf8 = new TextDecoder();
@@ -116,21 +195,30 @@ const utf8 = new TextDecoder();
  * A Response over a body already read whole. The SDK reads an unstreamed
  * answer with `text()` once; a Response built on the bytes would wrap them
  * in a web stream and read that back chunk by chunk (~2 % of a
- * one-replicate run's CPU). Here `text()`, `json()`, `bytes()` and
- * `arrayBuffer()` answer from the bytes, `body` is a stream over them made
- * only if asked for, and a body is read once, as fetch's is.
+ * one-replicate run's CPU), and a Response built with headers copies them
+ * twice (~6 µs). Here `text()`, `json()`, `bytes()` and `arrayBuffer()`
+ * answer from the bytes, `body` is a stream over them made only if asked
+ * for, a body is read once, as fetch's is, and `headers` reads undici's
+ * parsed headers ({@link AnswerHeaders}).
  */
 export class BufferedResponse extends Response {
   readonly #bytes: Uint8Array<ArrayBuffer>;
+  readonly #headers: AnswerHeaders;
   #used = false;
   #stream: ReadableStream<Uint8Array> | null = null;
 
-  constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
-    super(null, init);
+  constructor(bytes: Uint8Array<ArrayBuffer>, status: number, headers: IncomingHttpHeaders) {
+    super(null, { status });
     this.#bytes = bytes;
+    this.#headers = new AnswerHeaders(headers);
   }
 
-  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
+  override get headers(): Headers {
+    return this.#headers;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (NULL_BODY.has(this.status)) return null;
     if (!this.#stream) {
       const bytes = this.#bytes;
       // Read from (pulled), the body is used, as a fetch body is once disturbed.
@@ -180,38 +268,103 @@ export class BufferedResponse extends Response {
 
   override clone(): Response {
     if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
-    return new BufferedResponse(this.#bytes, { status: this.status, statusText: this.statusText, headers: this.headers });
+    return new BufferedResponse(this.#bytes, this.status, this.#headers.raw);
   }
 }
 
-function headersOf(res: Dispatcher.ResponseData): Headers {
+/**
+ * The headers of an answer, read from undici's parsed object (lower-case
+ * names, a repeated header as an array) instead of copied into a Headers
+ * list. Reads, iteration (sorted by name, values combined, `set-cookie`
+ * kept apart) and copying (`new Headers(h)` iterates) behave as a fetch
+ * answer's headers do; like those, they cannot be changed.
+ */
+// Extends Headers (so `instanceof Headers` holds) with every read replaced; typed as an object so its methods may replace the base's function-valued members.
+export class AnswerHeaders extends (Headers as unknown as new () => object) implements Headers {
+  readonly raw: IncomingHttpHeaders;
+  #sorted: string[] | null = null;
+
+  constructor(raw: IncomingHttpHeaders) {
+    super();
+    this.raw = raw;
+  }
+
+  get(name: string): string | null {
+    const value = this.raw[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  has(name: string): boolean {
+    return this.raw[name.toLowerCase()] !== undefined;
+  }
+
+  getSetCookie(): string[] {
+    const value = this.raw['set-cookie'];
+    return value === undefined ? [] : Array.isArray(value) ? [...value] : [value];
+  }
+
+  *entries(): Generator<[string, string]> {
+    this.#sorted ??= Object.keys(this.raw)
+      .filter((name) => this.raw[name] !== undefined)
+      .sort();
+    for (const name of this.#sorted) {
+      if (name === 'set-cookie') for (const cookie of this.getSetCookie()) yield [name, cookie];
+      else yield [name, this.get(name) as string];
+    }
+  }
+
+  *keys(): Generator<string> {
+    for (const [name] of this.entries()) yield name;
+  }
+
+  *values(): Generator<string> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  [Symbol.iterator](): Generator<[string, string]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: string, name: string, parent: Headers) => void, thisArg?: unknown): void {
+    for (const [name, value] of this.entries()) callback.call(thisArg, value, name, this);
+  }
+
+  append(): void {
+    throw new TypeError('immutable: the headers of an answer cannot be changed');
+  }
+
+  set(): void {
+    throw new TypeError('immutable: the headers of an answer cannot be changed');
+  }
+
+  delete(): void {
+    throw new TypeError('immutable: the headers of an answer cannot be changed');
+  }
+}
+
+function headersOf(raw: IncomingHttpHeaders): Headers {
   const responseHeaders = new Headers();
-  for (const [name, value] of Object.entries(res.headers)) {
+  for (const [name, value] of Object.entries(raw)) {
     if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
     else if (value !== undefined) responseHeaders.append(name, value);
   }
   return responseHeaders;
 }
 
-/** A WHATWG Response over undici's answer, its body bounded to `maxBytes`. */
-function toResponse(res: Dispatcher.ResponseData, maxBytes: number): Response {
-  const responseHeaders = headersOf(res);
-  if (NULL_BODY.has(res.statusCode)) {
-    res.body.resume();
-    return new Response(null, { status: res.statusCode, headers: responseHeaders });
-  }
+/** A WHATWG Response over an answer whose body streams in, bounded to `maxBytes`. */
+function toResponse(answer: Answer, body: Readable, maxBytes: number): Response {
   let exceeded = false;
-  const limited = res.body.pipe(
+  const limited = body.pipe(
     new ByteLimit(maxBytes, () => {
       exceeded = true;
       // Stop reading: the connection is closed rather than drained of what is left.
-      setImmediate(() => res.body.destroy());
+      setImmediate(() => body.destroy());
     }),
   );
-  res.body.once('error', (error) => {
+  body.once('error', (error) => {
     if (!exceeded) limited.destroy(error);
   });
-  return new Response(Readable.toWeb(limited) as ReadableStream, { status: res.statusCode, headers: responseHeaders });
+  return new Response(Readable.toWeb(limited) as ReadableStream, { status: answer.status, headers: headersOf(answer.headers) });
 }
 
 /**

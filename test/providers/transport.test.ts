@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTransport } from '../../src/providers/transport.ts';
+import { AnswerHeaders, createTransport } from '../../src/providers/transport.ts';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.ts';
 import { until } from '../simulator/helpers.ts';
 
@@ -227,5 +227,50 @@ describe('undici transport bounds', () => {
     } finally {
       await sim.close();
     }
+  });
+});
+
+describe('the headers of a buffered answer', () => {
+  /** undici's parsed form: lower-case names, a repeated header as an array. */
+  const raw = {
+    'x-request-id': 'req_1',
+    'content-type': 'application/json',
+    'set-cookie': ['a=1', 'b=2'],
+    vary: ['accept', 'origin'],
+    'retry-after': '2',
+    'content-length': '17',
+  };
+  const fetched = () => {
+    const h = new Headers();
+    for (const [name, value] of Object.entries(raw)) for (const v of [value].flat()) h.append(name, v);
+    return h;
+  };
+
+  it('read, iterate and copy as the headers of a fetch answer do', () => {
+    const ours = new AnswerHeaders(raw);
+    const real = fetched();
+    expect(ours).toBeInstanceOf(Headers);
+    for (const name of ['X-Request-Id', 'content-type', 'Set-Cookie', 'vary', 'missing', 'RETRY-AFTER']) {
+      expect([name, ours.get(name), ours.has(name)]).toEqual([name, real.get(name), real.has(name)]);
+    }
+    expect(ours.getSetCookie()).toEqual(real.getSetCookie());
+    expect([...ours]).toEqual([...real]);
+    expect([...ours.keys()]).toEqual([...real.keys()]);
+    expect([...ours.values()]).toEqual([...real.values()]);
+    const seen: string[] = [];
+    ours.forEach((value, name) => seen.push(`${name}=${value}`));
+    const expected: string[] = [];
+    real.forEach((value, name) => expected.push(`${name}=${value}`));
+    expect(seen).toEqual(expected);
+    // A copy (what an error object or a caller may make) holds every header.
+    expect([...new Headers(ours)]).toEqual([...real]);
+  });
+
+  it('cannot be changed, as the headers of a fetch answer cannot', () => {
+    const ours = new AnswerHeaders(raw);
+    expect(() => ours.set('x-request-id', 'forged')).toThrow(TypeError);
+    expect(() => ours.append('x-new', '1')).toThrow(TypeError);
+    expect(() => ours.delete('content-type')).toThrow(TypeError);
+    expect(ours.get('x-request-id')).toBe('req_1');
   });
 });
