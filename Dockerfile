@@ -46,7 +46,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Signals reach node directly (no npm in between), so SIGTERM drains runs.
-# As `npm start` (package.json) after its build: a 16 MiB semi-space, the old generation let grow to
+# As `npm start` (package.json) after its build: a 32 MiB semi-space, the old generation let grow to
 # twice what survives a collection (not V8's up to 4x), and --expose-gc for the one memory-reducing
 # collection at the end of start-up (src/server.ts). Why and measured: BENCHMARKS.md, scenario 7.
-CMD ["node", "--max-semi-space-size=16", "--heap-growing-percent=100", "--expose-gc", "dist/src/server.js"]
+CMD ["node", "--max-semi-space-size=32", "--heap-growing-percent=100", "--expose-gc", "dist/src/server.js"]

@@ -329,15 +329,15 @@ export class AnswerHeaders extends (Headers as unknown as new () => object) impl
     for (const [name, value] of this.entries()) callback.call(thisArg, value, name, this);
   }
 
-  append(): void {
+  append(_name: string, _value: string): void {
     throw new TypeError('immutable: the headers of an answer cannot be changed');
   }
 
-  set(): void {
+  set(_name: string, _value: string): void {
     throw new TypeError('immutable: the headers of an answer cannot be changed');
   }
 
-  delete(): void {
+  delete(_name: string): void {
     throw new TypeError('immutable: the headers of an answer cannot be changed');
   }
 }
