@@ -34,10 +34,12 @@ export const RESPONSE_ENVELOPE_BYTES = 64 * 1024;
 const DEFAULT_MAX_RESPONSE_BYTES = 1_048_576 + RESPONSE_ENVELOPE_BYTES;
 
 /**
- * A `fetch` for the openai SDK built on undici's `request()` instead of the
+ * A `fetch` for the openai SDK built on undici's dispatcher instead of the
  * WHATWG fetch algorithm. Same wire, same keep-alive pooling, but no
- * Request/fetch-controller machinery per call: about 40 % less CPU and
- * 15 KiB less heap per in-flight call (BENCHMARKS.md, "Provider transport").
+ * Request/fetch-controller machinery per call (about 40 % less CPU and
+ * 15 KiB less heap per in-flight call than fetch, BENCHMARKS.md, "Provider
+ * transport"), and since the fourth pass of issue 17 no `request()` body
+ * stream either ({@link exchange}).
  *
  * Bodies the SDK sends for chat, responses and embeddings are strings; any
  * other body (multipart uploads, streams) goes through the global fetch.
@@ -181,7 +183,13 @@ function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, s
         else reject(reason);
       },
     };
-    dispatcher.dispatch(options, handler);
+    try {
+      dispatcher.dispatch(options, handler);
+    } catch (error) {
+      // Refused before it started (a header undici will not send, a closed pool).
+      finish();
+      reject(error);
+    }
   });
 }
 

@@ -124,6 +124,12 @@ describe('undici transport on plain HTTP', () => {
     expect(new TextDecoder().decode(await again.arrayBuffer())).toContain('café');
   });
 
+  it('refuses a request on a closed transport instead of leaving it pending', async () => {
+    const closed = createTransport();
+    await closed.close();
+    await expect(closed.fetch(`${base}/json`)).rejects.toThrow();
+  });
+
   it('answers bodiless statuses with a null body', async () => {
     const res = await transport.fetch(`${base}/empty`);
     expect(res.status).toBe(204);
