@@ -90,7 +90,7 @@ export function createTransport(extraHeaders: ExtraHeaders = () => undefined, op
         url = target;
         continue;
       }
-      return answer.stream ? toResponse(answer, answer.stream, maxBytes) : new BufferedResponse(answer.bytes as Uint8Array<ArrayBuffer>, answer.status, answer.headers);
+      return answer.stream ? toResponse(answer.status, answer.headers, answer.stream, maxBytes) : new BufferedResponse(answer.bytes as Uint8Array<ArrayBuffer>, answer.status, answer.headers);
     }
   };
 
@@ -350,17 +350,8 @@ export class AnswerHeaders extends (Headers as unknown as new () => object) impl
   }
 }
 
-function headersOf(raw: IncomingHttpHeaders): Headers {
-  const responseHeaders = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
-    else if (value !== undefined) responseHeaders.append(name, value);
-  }
-  return responseHeaders;
-}
-
 /** A WHATWG Response over an answer whose body streams in, bounded to `maxBytes`. */
-function toResponse(answer: Answer, body: Readable, maxBytes: number): Response {
+function toResponse(status: number, headers: IncomingHttpHeaders, body: Readable, maxBytes: number): Response {
   let exceeded = false;
   const limited = body.pipe(
     new ByteLimit(maxBytes, () => {
@@ -372,7 +363,7 @@ function toResponse(answer: Answer, body: Readable, maxBytes: number): Response 
   body.once('error', (error) => {
     if (!exceeded) limited.destroy(error);
   });
-  return new Response(Readable.toWeb(limited) as ReadableStream, { status: answer.status, headers: headersOf(answer.headers) });
+  return new Response(Readable.toWeb(limited) as ReadableStream, { status, headers: new AnswerHeaders(headers) });
 }
 
 /**
