@@ -49,4 +49,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
 # As `npm start` (package.json) after its build: a 32 MiB semi-space, the old generation let grow to
 # twice what survives a collection (not V8's up to 4x), and --expose-gc for the one memory-reducing
 # collection at the end of start-up (src/server.ts). Why and measured: BENCHMARKS.md, scenario 7.
-CMD ["node", "--max-semi-space-size=32", "--heap-growing-percent=100", "--expose-gc", "dist/src/server.js"]
+CMD ["node", "--max-semi-space-size=32", "--heap-growing-percent=50", "--expose-gc", "dist/src/server.js"]

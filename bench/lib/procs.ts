@@ -247,7 +247,7 @@ const START_WORDS: readonly string[] = (() => {
 /**
  * The Node flags the service ships with: those of `npm start`, so a
  * benchmarked service child runs as `npm start` runs it: today a 32 MiB
- * semi-space, the old generation grown to 2x what survives, and
+ * semi-space, the old generation grown to 1.5x what survives, and
  * `--expose-gc` for the collection at the end of start-up (why: the Node
  * flags paragraph of docs/architecture.md).
  */

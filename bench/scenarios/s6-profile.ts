@@ -1,6 +1,6 @@
 /**
  * 6. CPU profile of the service at saturation (the load of scenario 3):
- * `node --max-semi-space-size=32 --heap-growing-percent=100 --expose-gc --cpu-prof --cpu-prof-dir=bench/results/profiles dist/src/server.js`
+ * `node --max-semi-space-size=32 --heap-growing-percent=50 --expose-gc --cpu-prof --cpu-prof-dir=bench/results/profiles dist/src/server.js`
  * (the service as `npm start` runs it, with the profiler on),
  * autocannon at 50 connections, then the top self-time functions.
  */

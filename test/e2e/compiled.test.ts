@@ -65,7 +65,7 @@ const typescriptFiles = (urls: string[]) => urls.filter((u) => /\.[cm]?tsx?$/.te
 
 describe('the compiled service (what npm start runs)', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('runs JavaScript from dist/ with the semi-space flag, and gc exposed for the collection at the end of start-up', () => {
-    expect(START_ARGV).toEqual(['--max-semi-space-size=32', '--heap-growing-percent=100', '--expose-gc', 'dist/src/server.js']);
+    expect(START_ARGV).toEqual(['--max-semi-space-size=32', '--heap-growing-percent=50', '--expose-gc', 'dist/src/server.js']);
   });
 
   it('answers /healthz, its API document, its console and a one-replicate run on the embedded simulator, and loads no .ts file and never the type stripper', async () => {
