@@ -60,23 +60,37 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
   const { keys } = options;
   if (options.onProtectedRoute) scope.addHook('onRoute', options.onProtectedRoute);
 
-  scope.addHook('onRequest', async (request, reply) => {
-    if (!keys.enabled) return;
+  // A `done` hook, not an `async` one: the usual request (a bearer key, or keys off) is decided with no promise and no extra turn.
+  scope.addHook('onRequest', (request, reply, done) => {
+    if (!keys.enabled) return done();
     const header = request.headers.authorization;
+    const bearer = () => {
+      try {
+        request.tenant = keys.authenticate(header);
+      } catch (error) {
+        reply.header('www-authenticate', 'Bearer');
+        return done(error as Error);
+      }
+      done();
+    };
     const alternative = request.routeOptions.config.alternativeCredential;
     if (header === undefined && alternative !== undefined) {
-      const tenant = await alternative(request);
-      if (tenant !== undefined) {
+      const accept = (tenant: string | undefined) => {
+        if (tenant === undefined) return bearer();
         request.tenant = tenant;
-        return;
+        done();
+      };
+      let tenant: ReturnType<AlternativeCredential>;
+      try {
+        tenant = alternative(request);
+      } catch (error) {
+        return done(error as Error);
       }
+      if (tenant instanceof Promise) tenant.then(accept, (error: unknown) => done(error as Error));
+      else accept(tenant);
+      return;
     }
-    try {
-      request.tenant = keys.authenticate(header);
-    } catch (error) {
-      reply.header('www-authenticate', 'Bearer');
-      throw error;
-    }
+    bearer();
   });
 
   const { max, windowMs, redis, redisPrefix } = options.rateLimit;

@@ -15,7 +15,7 @@ import type { RunWaiters } from './runWaiters.ts';
 import { completeClaim } from './idempotentRuns.ts';
 import { spendOf } from './liveRecord.ts';
 import type { RunEvents } from './runEvents.ts';
-import { cancelledError, type ActiveRun, type OrchestratorDeps } from './runTypes.ts';
+import { cancelledError, flushStart, type ActiveRun, type OrchestratorDeps } from './runTypes.ts';
 import type { RunDeadlines } from './takeover.ts';
 import type { ToolRunner } from './toolContext.ts';
 
@@ -80,6 +80,7 @@ export class RunLifecycle {
       idempotencyKey,
       kept: from.kept,
       relinquished: false,
+      pendingStart: null,
       span: this.#tracing.enabled
         ? this.#tracing.startRun(trace, { 'run.id': record.id, 'tool.name': tool.name, 'tool.version': tool.version, 'run.replicates': request.replicates })
         : this.#tracing.startRun(trace),
@@ -135,10 +136,19 @@ export class RunLifecycle {
           log.info({ ...opts.resumed, tool_version: active.tool.version }, 'run resumed');
         } else {
           const startedAt = this.#now();
-          active.record = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
-          active.writes.push(this.#deps.store.saveRun(active.record).catch((error: unknown) => log.error({ err: error }, 'could not save the running record')));
-          this.#events.started(active);
-          log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
+          const running: RunResult = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
+          active.record = running;
+          // Latency hiding: the start's writes wait until the tool's first provider request is out, so they overlap the
+          // provider's answer instead of delaying the request. undici writes a request on a reused keep-alive socket
+          // from an Immediate (it first lets the socket's pending input be read), so the writes go two Immediates
+          // later: after that one. The live record (GET) says `running` at once; the stored one and run_started follow
+          // within two turns of the event loop, and always before the run's next event and its end (flushStart).
+          active.pendingStart = () => {
+            active.writes.push(this.#deps.store.saveRun(running).catch((error: unknown) => log.error({ err: error }, 'could not save the running record')));
+            this.#events.started(active);
+            log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
+          };
+          setImmediate(() => setImmediate(flushStart, active));
         }
         outcome = await this.#tools.execute(active, active.tool, active.request, active.controller.signal, active.span, null);
       } finally {
@@ -154,6 +164,7 @@ export class RunLifecycle {
 
   async finish(active: ActiveRun, outcome: ToolOutcome | null, thrown: unknown): Promise<RunResult> {
     const { controller, log } = active;
+    flushStart(active);
     if (active.relinquished) {
       // Another replica owns the run now and writes its end; this one only lets go.
       await Promise.allSettled(active.writes);

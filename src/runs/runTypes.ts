@@ -127,6 +127,13 @@ export interface ActiveRun {
   kept: Replicate[];
   /** Set when another replica may now own the run: nothing more is written for it here. */
   relinquished: boolean;
+  /**
+   * The start's writes (the `running` record, `run_started`), when they wait
+   * for the first provider request to go out: done before the run's next
+   * event, before its end, or on the next turn of the event loop, whichever
+   * comes first ({@link flushStart}).
+   */
+  pendingStart: (() => void) | null;
   /** The run's span, from launch (or pick-up) to its end here. */
   span: Span;
   /** What the run has seen (`ctx.memory`), dropped when it ends. */
@@ -138,6 +145,14 @@ export type OwnEvent =
   | Omit<Extract<RunEvent, { type: 'run_started' }>, keyof EventStamp>
   | Omit<Extract<RunEvent, { type: 'run_resumed' }>, keyof EventStamp>
   | Omit<Extract<RunEvent, { type: 'run_completed' }>, keyof EventStamp>;
+
+/** Does the start's writes of `active` now, if they are still owed (nothing once the run was handed over). */
+export function flushStart(active: ActiveRun): void {
+  const start = active.pendingStart;
+  if (start === null) return;
+  active.pendingStart = null;
+  if (!active.relinquished) start();
+}
 
 export function cancelledError(): ServiceError {
   return new ServiceError('cancelled', 'run cancelled by request');

@@ -102,8 +102,17 @@ describe('run events over SSE', () => {
       signal: abort.signal,
     });
     const reader = res.body!.getReader();
-    const first = new TextDecoder().decode((await reader.read()).value);
-    const runId = /"run_id":"(run_[0-9a-f]+)"/.exec(first)![1]!;
+    // Read as far as run_started (the stream opens with its retry hint, which may come in a chunk of its own).
+    const decoder = new TextDecoder();
+    let head = '';
+    let found: RegExpExecArray | null = null;
+    while (!found) {
+      const chunk = await reader.read();
+      if (chunk.done) throw new Error(`the stream ended before run_started: ${head}`);
+      head += decoder.decode(chunk.value, { stream: true });
+      found = /"run_id":"(run_[0-9a-f]+)"/.exec(head);
+    }
+    const runId = found[1]!;
     abort.abort();
     const rest = await openSse(`${svc.url}/v1/runs/${runId}/events`);
     expect(rest.frames.at(-1)!.data.result.status).toBe('succeeded');
