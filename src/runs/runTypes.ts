@@ -130,8 +130,8 @@ export interface ActiveRun {
   /**
    * The start's writes (the `running` record, `run_started`), when they wait
    * for the first provider request to go out: done before the run's next
-   * event, before its end, or on the next turn of the event loop, whichever
-   * comes first ({@link flushStart}).
+   * event, before its end, or two Immediates after the start (once undici has
+   * written the request), whichever comes first ({@link flushStart}).
    */
   pendingStart: (() => void) | null;
   /** The run's span, from launch (or pick-up) to its end here. */
