@@ -23,12 +23,13 @@ export class LazyProviderClient implements ModelGateway {
     this.#options = options;
   }
 
-  async call(request: ModelCallRequest): Promise<ModelCallResult> {
-    return (this.#client ?? (await this.#load())).call(request);
+  // Not async once loaded: the call goes straight to the client, with no frame of its own per call.
+  call(request: ModelCallRequest): Promise<ModelCallResult> {
+    return this.#client ? this.#client.call(request) : this.#load().then((client) => client.call(request));
   }
 
-  async embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
-    return (this.#client ?? (await this.#load())).embed(request);
+  embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
+    return this.#client ? this.#client.embed(request) : this.#load().then((client) => client.embed(request));
   }
 
   costOf(model: string, usage: Usage): number {

@@ -269,11 +269,18 @@ export class MemoryStore implements Store {
   }
 
   #evictionCandidate(): RunEntry | null {
-    const heaviest = [...this.#tenants.values()].filter((s) => s.runs.size > 0).sort((a, b) => b.runBytes - a.runBytes);
-    for (const space of heaviest) {
-      for (const entry of space.runs.values()) if (isTerminal(entry.run.status)) return entry;
+    // The heaviest tenant first (the first of equals in insertion order); one whose runs all still run is passed over.
+    // A scan, not a sorted copy: a full store evicts on every new run.
+    let passed: Set<TenantRuns> | null = null;
+    for (;;) {
+      let heaviest: TenantRuns | null = null;
+      for (const space of this.#tenants.values()) {
+        if (space.runs.size > 0 && !passed?.has(space) && (heaviest === null || space.runBytes > heaviest.runBytes)) heaviest = space;
+      }
+      if (heaviest === null) return null;
+      for (const entry of heaviest.runs.values()) if (isTerminal(entry.run.status)) return entry;
+      (passed ??= new Set()).add(heaviest);
     }
-    return null;
   }
 
   #dropRun(id: string, entry: RunEntry): void {
