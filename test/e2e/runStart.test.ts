@@ -5,30 +5,18 @@ import { postJson, startTestService, type TestService } from '../helpers/service
 import { openSse } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/waitFor.ts';
 
-/** Emits an event of its own and ends, without a provider call. */
-const EAGER = defineTool({
-  name: 'eager',
-  version: '1.0.0',
-  description: 'Emits tool_started and ends at once.',
-  tags: [],
-  input_schema: { type: 'object' },
-  output_schema: { type: 'object' },
-  async execute(ctx) {
-    ctx.emit({ type: 'tool_started', step: 'first' });
-    return { output: { done: true }, bundle: null };
-  },
+/** A tool that makes no provider call: `execute` is all it does. */
+const toolWithout = (name: string, description: string, execute: Parameters<typeof defineTool>[0]['execute']) =>
+  defineTool({ name, version: '1.0.0', description, tags: [], input_schema: { type: 'object' }, output_schema: { type: 'object' }, execute });
+
+/** Emits an event of its own and ends. */
+const EAGER = toolWithout('eager', 'Emits tool_started and ends at once.', async (ctx) => {
+  ctx.emit({ type: 'tool_started', step: 'first' });
+  return { output: { done: true }, bundle: null };
 });
 
-/** Ends at once: no event, no provider call. */
-const INSTANT = defineTool({
-  name: 'instant',
-  version: '1.0.0',
-  description: 'Ends at once.',
-  tags: [],
-  input_schema: { type: 'object' },
-  output_schema: { type: 'object' },
-  execute: () => Promise.resolve({ output: { done: true }, bundle: null }),
-});
+/** Ends at once: no event. */
+const INSTANT = toolWithout('instant', 'Ends at once.', () => Promise.resolve({ output: { done: true }, bundle: null }));
 
 /**
  * The start's writes (the stored `running` record, `run_started`) wait until
