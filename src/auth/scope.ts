@@ -1,5 +1,5 @@
 import { fastifyRateLimit } from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import { PUBLIC_TENANT } from '../lib/tenancy.ts';
 import { ServiceError } from '../errors.ts';
@@ -64,33 +64,21 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
   scope.addHook('onRequest', (request, reply, done) => {
     if (!keys.enabled) return done();
     const header = request.headers.authorization;
-    const bearer = () => {
-      try {
-        request.tenant = keys.authenticate(header);
-      } catch (error) {
-        reply.header('www-authenticate', 'Bearer');
-        return done(error as Error);
-      }
+    const alternative = request.routeOptions.config.alternativeCredential;
+    if (header !== undefined || alternative === undefined) return done(bearerRefusal(keys, request, reply, header));
+    let tenant: ReturnType<AlternativeCredential>;
+    try {
+      tenant = alternative(request);
+    } catch (error) {
+      return done(error as Error);
+    }
+    const accept = (found: string | undefined) => {
+      if (found === undefined) return done(bearerRefusal(keys, request, reply, header));
+      request.tenant = found;
       done();
     };
-    const alternative = request.routeOptions.config.alternativeCredential;
-    if (header === undefined && alternative !== undefined) {
-      const accept = (tenant: string | undefined) => {
-        if (tenant === undefined) return bearer();
-        request.tenant = tenant;
-        done();
-      };
-      let tenant: ReturnType<AlternativeCredential>;
-      try {
-        tenant = alternative(request);
-      } catch (error) {
-        return done(error as Error);
-      }
-      if (tenant instanceof Promise) tenant.then(accept, (error: unknown) => done(error as Error));
-      else accept(tenant);
-      return;
-    }
-    bearer();
+    if (tenant instanceof Promise) tenant.then(accept, (error: unknown) => done(error as Error));
+    else accept(tenant);
   });
 
   const { max, windowMs, redis, redisPrefix } = options.rateLimit;
@@ -112,4 +100,15 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
         fault: 'caller',
       }),
   });
+}
+
+/** Authenticates the bearer key into `request.tenant`; the refusal (with its `WWW-Authenticate`) when there is none or it is wrong. */
+function bearerRefusal(keys: KeyRing, request: FastifyRequest, reply: FastifyReply, header: string | undefined): Error | undefined {
+  try {
+    request.tenant = keys.authenticate(header);
+    return undefined;
+  } catch (error) {
+    reply.header('www-authenticate', 'Bearer');
+    return error as Error;
+  }
 }
