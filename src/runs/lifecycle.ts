@@ -12,6 +12,7 @@ import { RunMemory } from '../toolkit/runMemory.ts';
 import type { Semaphore } from '../lib/semaphore.ts';
 import type { TraceContext } from '../lib/trace.ts';
 import type { RunWaiters } from './runWaiters.ts';
+import { afterRequestOut } from '../lib/offPath.ts';
 import { completeClaim } from './idempotentRuns.ts';
 import { spendOf } from './liveRecord.ts';
 import type { RunEvents } from './runEvents.ts';
@@ -138,17 +139,16 @@ export class RunLifecycle {
           const startedAt = this.#now();
           const running: RunResult = { ...active.record, status: 'running', started_at: new Date(startedAt).toISOString() };
           active.record = running;
-          // Latency hiding: the start's writes wait until the tool's first provider request is out, so they overlap the
-          // provider's answer instead of delaying the request. undici writes a request on a reused keep-alive socket
-          // from an Immediate (it first lets the socket's pending input be read), so the writes go two Immediates
-          // later: after that one. The live record (GET) says `running` at once; the stored one and run_started follow
-          // within two turns of the event loop, and always before the run's next event and its end (flushStart).
+          // Latency hiding: the start's writes wait until the tool's first provider request is out (afterRequestOut),
+          // so they overlap the provider's answer instead of delaying the request. The live record (GET) says
+          // `running` at once; the stored one and run_started follow within two turns of the event loop, and always
+          // before the run's next event and its end (flushStart).
           active.pendingStart = () => {
             active.writes.push(this.#deps.store.saveRun(running).catch((error: unknown) => log.error({ err: error }, 'could not save the running record')));
             this.#events.started(active);
             log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
           };
-          setImmediate(() => setImmediate(flushStart, active));
+          afterRequestOut(() => flushStart(active));
         }
         outcome = await this.#tools.execute(active, active.tool, active.request, active.controller.signal, active.span, null);
       } finally {
