@@ -174,7 +174,8 @@ export class RunFollower {
       if (this.#ended) return;
       const record = await this.#store.getRun(this.#runId);
       if (record && isTerminal(record.status)) this.#push(redact(completedFromRecord(record, this.#last + 1)));
-      else if (!record) this.close();
+      // Gone only if the head says so too: a run whose writes this replica still holds (Redis came back empty) is not.
+      else if (!record && (await this.#store.runStatus(this.#runId)) === null) this.close();
     };
     const onReading = (head: HeadReading) => {
       if (this.#ended || reading || head instanceof Error) return;

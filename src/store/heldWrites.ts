@@ -7,6 +7,8 @@ const UNAVAILABLE_RETRY_AFTER_MS = 2000;
 /** A write of an accepted run, held in order until Redis takes it. */
 interface HeldWrite {
   order: number;
+  /** The run the write belongs to, if any. */
+  runId: string | undefined;
   bytes: number;
   /** Final records, `run_completed` and idempotency results are kept whatever the byte bound says. */
   essential: boolean;
@@ -28,6 +30,8 @@ export class HeldWrites {
   /** Writes waiting for Redis, in issue order; while any wait, new writes queue behind them. */
   readonly #held: HeldWrite[] = [];
   #heldBytes = 0;
+  /** Held writes per run: a run with any is not gone, whatever Redis says until they land. */
+  readonly #heldPerRun = new Map<string, number>();
   #order = 0;
   #flushing = false;
   #flushTimer: NodeJS.Timeout | undefined;
@@ -44,10 +48,16 @@ export class HeldWrites {
     return this.#held.length;
   }
 
+  /** Whether writes of `runId` are held: Redis has not taken them yet, so what it says of the run is not the whole story. */
+  holds(runId: string): boolean {
+    return this.#heldPerRun.has(runId);
+  }
+
   /** Fails every held write and holds no more. */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#flushTimer);
+    this.#heldPerRun.clear();
     for (const write of this.#held.splice(0)) write.reject(unavailable(new Error('store closed')));
   }
 
@@ -57,19 +67,19 @@ export class HeldWrites {
    * take it, it is held with every later write behind it, in issue order,
    * and retried until it lands.
    */
-  write(send: () => Promise<unknown>, bytes: number, essential: boolean): Promise<void> {
+  write(send: () => Promise<unknown>, bytes: number, essential: boolean, runId?: string): Promise<void> {
     const order = ++this.#order;
-    if (this.#held.length > 0) return this.#hold({ order, bytes, essential, send });
+    if (this.#held.length > 0) return this.#hold({ order, bytes, essential, send, runId });
     return send().then(
       () => undefined,
       (error: unknown) => {
         if (!isOutage(error) || this.#closed) throw unavailable(error);
-        return this.#hold({ order, bytes, essential, send });
+        return this.#hold({ order, bytes, essential, send, runId });
       },
     );
   }
 
-  #hold(write: Pick<HeldWrite, 'order' | 'bytes' | 'essential' | 'send'>): Promise<void> {
+  #hold(write: Pick<HeldWrite, 'order' | 'bytes' | 'essential' | 'send' | 'runId'>): Promise<void> {
     if (!write.essential && this.#heldBytes + write.bytes > this.#bufferBytes) {
       this.#logger.error({ held: this.#held.length, bytes: this.#heldBytes }, 'redis unreachable and the write buffer is full: an event is dropped');
       return Promise.reject(unavailable(new Error('write buffer full')));
@@ -81,6 +91,7 @@ export class HeldWrites {
       while (at > 0 && (this.#held[at - 1] as HeldWrite).order > held.order) at--;
       this.#held.splice(at, 0, held);
       this.#heldBytes += held.bytes;
+      if (held.runId !== undefined) this.#heldPerRun.set(held.runId, (this.#heldPerRun.get(held.runId) ?? 0) + 1);
       if (this.#held.length === 1) this.#logger.warn('redis unreachable: holding run writes until it is back');
       this.#scheduleFlush(0);
     });
@@ -90,6 +101,16 @@ export class HeldWrites {
     if (this.#flushing || this.#closed) return;
     clearTimeout(this.#flushTimer);
     this.#flushTimer = setTimeout(() => void this.#flush(delayMs), delayMs);
+  }
+
+  /** Takes the oldest held write off the queue (it landed, or is given up). */
+  #release(head: HeldWrite): void {
+    this.#held.shift();
+    this.#heldBytes -= head.bytes;
+    if (head.runId === undefined) return;
+    const left = (this.#heldPerRun.get(head.runId) ?? 1) - 1;
+    if (left > 0) this.#heldPerRun.set(head.runId, left);
+    else this.#heldPerRun.delete(head.runId);
   }
 
   /** Sends held writes one at a time, oldest first; backs off (up to 1 s) while Redis is away. */
@@ -106,14 +127,12 @@ export class HeldWrites {
             delay = Math.min(Math.max(delay * 2, 100), 1000);
             return;
           }
-          this.#held.shift();
-          this.#heldBytes -= head.bytes;
+          this.#release(head);
           this.#logger.error({ err: error }, 'a held run write could not be stored and is dropped');
           head.reject(unavailable(error));
           continue;
         }
-        this.#held.shift();
-        this.#heldBytes -= head.bytes;
+        this.#release(head);
         head.resolve();
         if (this.#held.length === 0) this.#logger.info('redis reachable again: held run writes stored');
       }

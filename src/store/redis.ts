@@ -112,7 +112,7 @@ export class RedisStore implements Store {
       await this.#now(send());
       return;
     }
-    return this.#held.write(send, json.length, terminal);
+    return this.#held.write(send, json.length, terminal, run.id);
   }
 
   /**
@@ -131,6 +131,9 @@ export class RedisStore implements Store {
   }
 
   async runStatus(id: string): Promise<RunHead | null> {
+    // Writes of the run held through an outage are not in Redis yet (it may have come back empty): until they land,
+    // the run is still being written, not gone and not ended, whatever Redis holds of it.
+    if (this.#held.holds(id)) return { status: 'running', seq: 0 };
     const [status, seq] = await this.#now(this.#client.hmget(this.#keys.head(id), 'status', 'seq'));
     if (status === null || status === undefined) return null;
     return { status: status as RunStatus, seq: Number(seq ?? 0) };
@@ -147,7 +150,7 @@ export class RedisStore implements Store {
     const send = () =>
       this.#client.eval(APPEND_EVENT, 4, k.run(id), k.events(id), k.head(id), k.eventBytes(id),
         json, event.type, String(this.#limits.maxEventsPerRun), k.eventChannel(id), String(event.seq), elided, String(this.#limits.maxEventLogBytes ?? Number.MAX_SAFE_INTEGER));
-    return this.#held.write(send, json.length, event.type === 'run_completed');
+    return this.#held.write(send, json.length, event.type === 'run_completed', id);
   }
 
   /**

@@ -43,6 +43,9 @@ export interface Store {
   /**
    * A run's status and the highest `seq` in its log, without reading the
    * record (followers watch this, one read per run, whatever its size).
+   * While the store holds writes of the run it could not make yet (a Redis
+   * outage), it answers a head that has not ended, never null: the run is
+   * still being written, even if the store came back without it.
    */
   runStatus(id: string): Promise<RunHead | null>;
   /**
