@@ -38,7 +38,8 @@ const SERVICE_KEYS = new Set(['input', 'planner']);
  * the store within the run's bounds and TTL, and {@link RunMemory.end}
  * waits for them, then drops everything the store holds for the run. After
  * `end` nothing more is written (a late write is refused here, never
- * re-creating the run's keys).
+ * re-creating the run's keys). The service's own observations wait until the
+ * memory is first used (`#deferred`).
  */
 export class RunMemory {
   readonly #store: RunMemoryStore;
@@ -54,6 +55,14 @@ export class RunMemory {
   #expiresAt: number | undefined;
   #kept: { summary: unknown } | undefined;
   #ended = false;
+  /**
+   * The service's observations (input, planner, partial summaries, the
+   * synthesis), held here until the memory is first used: the first read,
+   * write or kept summary writes them, in order, before it goes on. A run
+   * whose tool never uses its memory (the bundle tool) writes none, and its
+   * end has nothing to wait for; null once they are written.
+   */
+  #deferred: Map<string, unknown> | null = new Map();
 
   constructor(store: RunMemoryStore, runId: string, limits: MemoryLimits | undefined, log: Logger, now: () => number = Date.now) {
     this.#store = store;
@@ -94,6 +103,8 @@ export class RunMemory {
    * Never throws: a drop that fails is logged, and the TTL removes the rest.
    */
   async end(final: RunResult): Promise<RunResult> {
+    // A kept summary's report lists the entries: the held observations are among them.
+    if (this.#kept) this.#goLive();
     this.#ended = true;
     await Promise.allSettled([...this.#pending]);
     let report: MemoryReport | undefined;
@@ -122,12 +133,22 @@ export class RunMemory {
     };
   }
 
+  /** Writes the held observations: the memory is in use from now on. */
+  #goLive(): void {
+    const deferred = this.#deferred;
+    if (deferred === null) return;
+    this.#deferred = null;
+    for (const [key, value] of deferred) this.#write(key, value);
+  }
+
   async #get(key: string): Promise<unknown> {
+    this.#goLive();
     const json = await this.#store.get(this.#runId, key);
     return json === null ? undefined : (JSON.parse(json) as unknown);
   }
 
   async #entries(): Promise<Record<string, unknown>> {
+    this.#goLive();
     const held = await this.#store.entries(this.#runId);
     return Object.fromEntries(Object.entries(held).map(([key, json]) => [key, JSON.parse(json) as unknown]));
   }
@@ -145,6 +166,7 @@ export class RunMemory {
   /** Writes the value, or the first trimmed form that fits; throws when none does. */
   async #set(key: string, value: unknown, options: MemorySetOptions): Promise<void> {
     checkKey(key);
+    this.#goLive();
     if (this.#ended) throw new ServiceError('invalid_request', `run memory: "${key}" not written: the run has ended and its memory is dropped`);
     const forms = [value, ...(options.trimmed ?? [])];
     let last: MemoryPut | undefined;
@@ -166,6 +188,12 @@ export class RunMemory {
   }
 
   #record(key: string, value: unknown): void {
+    if (this.#deferred === null) return this.#write(key, value);
+    // Held until the memory is used (the latest value of a key, at the key's first place).
+    if (!this.#ended) this.#deferred.set(key, value);
+  }
+
+  #write(key: string, value: unknown): void {
     let json: string;
     try {
       checkKey(key);

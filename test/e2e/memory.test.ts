@@ -220,6 +220,18 @@ describe.skipIf(skipWithoutRedis)('run memory in Redis', () => {
     expect(await admin.exists(key)).toBe(0);
   });
 
+  it('a run whose tool never uses its memory writes none of it: no hash while it works', async () => {
+    // Replicate 0 answers (its partial summary is an observation), replicate 1 hangs until the cancel.
+    svc.sim.configure({ faults: [{ type: 'ok' }, { type: 'hang' }] });
+    const started = await postJson(`${svc.url}/v1/runs`, { tool: 'bundle', input: 'Nothing to remember.', replicates: 2, background: true });
+    const id = started.body.id as string;
+    await waitFor(async () => (await svc.store.readEvents(id, 0)).some((e) => e.type === 'partial_summary'), { what: 'a partial summary' });
+    expect(await admin.exists(runMemoryKey(prefix, id))).toBe(0);
+    const cancelled = await postJson(`${svc.url}/v1/runs/${id}/cancel`, {});
+    expect(cancelled.body.status).toBe('cancelled');
+    expect((await keysOf(id)).filter((k) => k.includes(':mem:'))).toEqual([]);
+  });
+
   it('a failed run leaves nothing of its memory in Redis', async () => {
     const { body } = await postJson(`${svc.url}/v1/runs`, { tool: 'broken', input: 'Okay.' });
     expect(body.status).toBe('failed');
