@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 // The SDK's packages, not `@openai/agents`: its index also loads the realtime client and `ws` (~3 MiB), which no call uses.
-import { Runner, setTracingDisabled, type AgentInputItem } from '@openai/agents-core';
+import { Runner, setSensitiveDataLoggingEnabled, setTracingDisabled, type AgentInputItem } from '@openai/agents-core';
 import { SpanKind, type Attributes, type Span } from '@opentelemetry/api';
 import { ServiceError } from '../errors.ts';
 import { Semaphore } from '../lib/semaphore.ts';
@@ -46,6 +46,9 @@ export class OpenAIGateway implements ModelGateway {
     this.#tracing = options.tracing ?? NOOP_TRACING;
     // The Agents SDK's own trace export stays off: our provider_call spans cover its calls, in the run's trace.
     setTracingDisabled(true);
+    // Nor does it log prompts or answers, whatever its environment variables say: what reaches the logs is ours to
+    // redact. Set here, the SDK also stops reading two environment variables on every model call.
+    setSensitiveDataLoggingEnabled(false);
     // Trace headers travel per call through async context (see outgoingHeaders).
     this.#transport = createTransport(() => outgoingHeaders.getStore(), {
       maxResponseBytes: (options.maxOutputBytes ?? 1_048_576) + RESPONSE_ENVELOPE_BYTES,
