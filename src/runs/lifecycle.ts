@@ -81,7 +81,7 @@ export class RunLifecycle {
       idempotencyKey,
       kept: from.kept,
       relinquished: false,
-      pendingStart: null,
+      owed: [],
       span: this.#tracing.enabled
         ? this.#tracing.startRun(trace, { 'run.id': record.id, 'tool.name': tool.name, 'tool.version': tool.version, 'run.replicates': request.replicates })
         : this.#tracing.startRun(trace),
@@ -143,11 +143,11 @@ export class RunLifecycle {
           // so they overlap the provider's answer instead of delaying the request. The live record (GET) says
           // `running` at once; the stored one and run_started follow within two turns of the event loop, and always
           // before the run's next event and its end (flushStart).
-          active.pendingStart = () => {
+          active.owed.push(() => {
             active.writes.push(this.#deps.store.saveRun(running).catch((error: unknown) => log.error({ err: error }, 'could not save the running record')));
             this.#events.started(active);
             log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
-          };
+          });
           afterRequestOut(() => flushStart(active));
         }
         outcome = await this.#tools.execute(active, active.tool, active.request, active.controller.signal, active.span, null);

@@ -128,12 +128,13 @@ export interface ActiveRun {
   /** Set when another replica may now own the run: nothing more is written for it here. */
   relinquished: boolean;
   /**
-   * The start's writes (the `running` record, `run_started`), when they wait
-   * for the first provider request to go out: done before the run's next
-   * event, before its end, or two Immediates after the start (once undici has
-   * written the request), whichever comes first ({@link flushStart}).
+   * Writes the run owes that its first provider request does not need, in
+   * the order they were owed: the accepted record (with an in-process
+   * store), then the start's (the `running` record, `run_started`). Done
+   * before the run's next event, before its end, or once its first provider
+   * request is out (`afterRequestOut`), whichever comes first ({@link flushStart}).
    */
-  pendingStart: (() => void) | null;
+  owed: (() => void)[];
   /** The run's span, from launch (or pick-up) to its end here. */
   span: Span;
   /** What the run has seen (`ctx.memory`), dropped when it ends. */
@@ -146,12 +147,11 @@ export type OwnEvent =
   | Omit<Extract<RunEvent, { type: 'run_resumed' }>, keyof EventStamp>
   | Omit<Extract<RunEvent, { type: 'run_completed' }>, keyof EventStamp>;
 
-/** Does the start's writes of `active` now, if they are still owed (nothing once the run was handed over). */
+/** Does the writes `active` still owes, in order, now (nothing once the run was handed over). */
 export function flushStart(active: ActiveRun): void {
-  const start = active.pendingStart;
-  if (start === null) return;
-  active.pendingStart = null;
-  if (!active.relinquished) start();
+  if (active.owed.length === 0) return;
+  const owed = active.owed.splice(0);
+  if (!active.relinquished) for (const write of owed) write();
 }
 
 export function cancelledError(): ServiceError {
