@@ -12,11 +12,10 @@ import { RunMemory } from '../toolkit/runMemory.ts';
 import type { Semaphore } from '../lib/semaphore.ts';
 import type { TraceContext } from '../lib/trace.ts';
 import type { RunWaiters } from './runWaiters.ts';
-import { afterRequestOut } from '../lib/offPath.ts';
 import { completeClaim } from './idempotentRuns.ts';
 import { spendOf } from './liveRecord.ts';
 import type { RunEvents } from './runEvents.ts';
-import { cancelledError, flushStart, type ActiveRun, type OrchestratorDeps } from './runTypes.ts';
+import { cancelledError, flushOwed, owe, type ActiveRun, type OrchestratorDeps } from './runTypes.ts';
 import type { RunDeadlines } from './takeover.ts';
 import type { ToolRunner } from './toolContext.ts';
 
@@ -142,13 +141,12 @@ export class RunLifecycle {
           // Latency hiding: the start's writes wait until the tool's first provider request is out (afterRequestOut),
           // so they overlap the provider's answer instead of delaying the request. The live record (GET) says
           // `running` at once; the stored one and run_started follow within two turns of the event loop, and always
-          // before the run's next event and its end (flushStart).
-          active.owed.push(() => {
+          // before the run's next event and its end (flushOwed).
+          owe(active, () => {
             active.writes.push(this.#deps.store.saveRun(running).catch((error: unknown) => log.error({ err: error }, 'could not save the running record')));
             this.#events.started(active);
             log.info({ tool_version: active.tool.version, replicates: active.request.replicates }, 'run started');
           });
-          afterRequestOut(() => flushStart(active));
         }
         outcome = await this.#tools.execute(active, active.tool, active.request, active.controller.signal, active.span, null);
       } finally {
@@ -164,7 +162,7 @@ export class RunLifecycle {
 
   async finish(active: ActiveRun, outcome: ToolOutcome | null, thrown: unknown): Promise<RunResult> {
     const { controller, log } = active;
-    flushStart(active);
+    flushOwed(active);
     if (active.relinquished) {
       // Another replica owns the run now and writes its end; this one only lets go.
       await Promise.allSettled(active.writes);

@@ -14,8 +14,7 @@ import { RunLifecycle } from './lifecycle.ts';
 import { liveRecord } from './liveRecord.ts';
 import { QueuedRuns } from './queuedRuns.ts';
 import { RunEvents } from './runEvents.ts';
-import { afterRequestOut } from '../lib/offPath.ts';
-import { cancelledError, flushStart, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
+import { cancelledError, owe, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
 import { endOrCurrent, RunWaiters } from './runWaiters.ts';
 import { deadlinesOf } from './takeover.ts';
 import { newRunId, PUBLIC_TENANT } from '../lib/tenancy.ts';
@@ -149,10 +148,7 @@ export class Orchestrator {
     if (!owedRecord) await store.saveRun(record);
     if (!dispatch) {
       const active = this.#runs.activate(record, tool, request, trace, idempotencyKey, { seq: 0, kept: [], startedAt: this.#now() });
-      if (owedRecord) {
-        active.owed.push(() => active.writes.push(store.saveRun(record).catch((error: unknown) => active.log.error({ err: error }, 'could not save the run record'))));
-        afterRequestOut(() => flushStart(active));
-      }
+      if (owedRecord) owe(active, () => active.writes.push(store.saveRun(record).catch((error: unknown) => active.log.error({ err: error }, 'could not save the run record'))));
       active.done = this.#runs.execute(active, deadlinesOf(this.#now(), prepared.timeoutMs, request), { slot: true, resumed: null }).finally(prepared.release);
       return { id, record, done: active.done };
     }

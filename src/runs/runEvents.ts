@@ -4,7 +4,7 @@ import { isoMicros } from '../lib/clock.ts';
 import type { Replicate } from '../schemas/bundle.ts';
 import type { EmittedEvent, RunEvent } from '../schemas/events.ts';
 import type { Store } from '../store/types.ts';
-import { flushStart, type ActiveRun, type OwnEvent } from './runTypes.ts';
+import { flushOwed, type ActiveRun, type OwnEvent } from './runTypes.ts';
 
 /** What stamping and storing events needs. */
 export interface RunEventsDeps {
@@ -38,7 +38,7 @@ export class RunEvents {
   emit(active: ActiveRun, event: EmittedEvent | OwnEvent): void {
     if (active.relinquished) return;
     // run_started (still owed when the first provider request has not gone out yet) comes before anything else.
-    flushStart(active);
+    flushOwed(active);
     let stamped = {
       tool: active.tool.name,
       ...event,

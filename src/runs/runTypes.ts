@@ -1,6 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { ServiceError } from '../errors.ts';
+import { afterRequestOut } from '../lib/offPath.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Tracing } from '../observability/tracing.ts';
 import type { ModelGateway } from '../providers/gateway.ts';
@@ -132,7 +133,7 @@ export interface ActiveRun {
    * the order they were owed: the accepted record (with an in-process
    * store), then the start's (the `running` record, `run_started`). Done
    * before the run's next event, before its end, or once its first provider
-   * request is out (`afterRequestOut`), whichever comes first ({@link flushStart}).
+   * request is out (`afterRequestOut`), whichever comes first ({@link flushOwed}).
    */
   owed: (() => void)[];
   /** The run's span, from launch (or pick-up) to its end here. */
@@ -147,8 +148,18 @@ export type OwnEvent =
   | Omit<Extract<RunEvent, { type: 'run_resumed' }>, keyof EventStamp>
   | Omit<Extract<RunEvent, { type: 'run_completed' }>, keyof EventStamp>;
 
+/**
+ * Owes `write` for `active` (see {@link ActiveRun.owed}): done with the
+ * run's other owed writes, in order, once its first provider request is out,
+ * or sooner by {@link flushOwed}. One schedule per batch of owed writes.
+ */
+export function owe(active: ActiveRun, write: () => void): void {
+  active.owed.push(write);
+  if (active.owed.length === 1) afterRequestOut(() => flushOwed(active));
+}
+
 /** Does the writes `active` still owes, in order, now (nothing once the run was handed over). */
-export function flushStart(active: ActiveRun): void {
+export function flushOwed(active: ActiveRun): void {
   if (active.owed.length === 0) return;
   const owed = active.owed.splice(0);
   if (!active.relinquished) for (const write of owed) write();
