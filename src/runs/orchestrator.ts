@@ -14,7 +14,7 @@ import { RunLifecycle } from './lifecycle.ts';
 import { liveRecord } from './liveRecord.ts';
 import { QueuedRuns } from './queuedRuns.ts';
 import { RunEvents } from './runEvents.ts';
-import { cancelledError, owe, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
+import { cancelledError, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
 import { endOrCurrent, RunWaiters } from './runWaiters.ts';
 import { deadlinesOf } from './takeover.ts';
 import { newRunId, PUBLIC_TENANT } from '../lib/tenancy.ts';
@@ -140,15 +140,13 @@ export class Orchestrator {
       metadata: body.metadata ?? {},
       error: null,
     };
-    const { store, dispatch } = this.#deps;
-    // Accepted means stored: this write is never buffered, it lands or the request gets 503. A store in this
-    // process cannot fail it, and nobody outside the process reads it: there it is the first of the run's owed
-    // writes, made once its first provider request is out (latency hiding, see ActiveRun.owed).
-    const owedRecord = !dispatch && store.inProcess === true;
-    if (!owedRecord) await store.saveRun(record);
+    // Accepted means stored: this write is never buffered, it lands or the request gets 503. Not owed off the path
+    // (ActiveRun.owed) even in memory: a 202 goes out before the provider request does, and a list right after it
+    // must show the run.
+    await this.#deps.store.saveRun(record);
+    const dispatch = this.#deps.dispatch;
     if (!dispatch) {
       const active = this.#runs.activate(record, tool, request, trace, idempotencyKey, { seq: 0, kept: [], startedAt: this.#now() });
-      if (owedRecord) owe(active, () => active.writes.push(store.saveRun(record).catch((error: unknown) => active.log.error({ err: error }, 'could not save the run record'))));
       active.done = this.#runs.execute(active, deadlinesOf(this.#now(), prepared.timeoutMs, request), { slot: true, resumed: null }).finally(prepared.release);
       return { id, record, done: active.done };
     }

@@ -130,8 +130,8 @@ export interface ActiveRun {
   relinquished: boolean;
   /**
    * Writes the run owes that its first provider request does not need, in
-   * the order they were owed: the accepted record (with an in-process
-   * store), then the start's (the `running` record, `run_started`). Done
+   * the order they were owed (today the start's: the `running` record,
+   * `run_started`). Done
    * before the run's next event, before its end, or once its first provider
    * request is out (`afterRequestOut`), whichever comes first ({@link flushOwed}).
    */

@@ -42,7 +42,6 @@ export { IDEMPOTENCY_SHARE_OF_STORE } from './memoryIdempotency.ts';
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory';
-  readonly inProcess = true;
   readonly #limits: StoreLimits;
   readonly #now: () => number;
   readonly runMemory: InProcessRunMemory;

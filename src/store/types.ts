@@ -29,13 +29,6 @@ export type IdempotencyClaim = { claimed: true } | { claimed: false; record: Ide
 export interface Store {
   /** Short name for logs and readiness (`memory`, `redis`). */
   readonly kind: string;
-  /**
-   * True for a store that lives in this process (the memory store): its
-   * writes cannot fail, and nothing outside the process reads it, so a
-   * run's accepted record may be written just after the launch, off the
-   * path to its first provider request, instead of before it.
-   */
-  readonly inProcess?: boolean;
   /** Writes (creates or replaces) a run record. */
   saveRun(run: RunResult): Promise<void>;
   /** A run record, or null when unknown or expired. */
