@@ -17,14 +17,27 @@ export const ELIDE_MIN_BYTES = 2048;
 
 /**
  * Bytes of an event as stored (its JSON; UTF-16 length, which is what a JS
- * string holds), exact. The replicate of a `replicate_done` and the bundle
- * of a `bundle_ready` are remembered, so the bundle, the final record and
- * `run_completed` do not serialize them again (`jsonBytes.ts`).
+ * string holds), exact. Its large parts are remembered first
+ * ({@link rememberEventParts}); an event whose length was remembered when
+ * it was stamped (`RunEvents`, from the unstamped event and the run's stamp)
+ * is not measured again.
  */
 export function eventBytes(event: RunEvent): number {
-  if (event.type === 'replicate_done') jsonLength(event.replicate, true);
-  else if (event.type === 'bundle_ready') jsonLength(event.bundle, true);
+  rememberEventParts(event);
   return jsonLength(event);
+}
+
+/**
+ * Measures and remembers the parts of an event that something else holds
+ * too, so that is not serialized again (`jsonBytes.ts`): the replicate of a
+ * `replicate_done` (in the bundle), the bundle of a `bundle_ready` (in the
+ * final record, itself in `run_completed`), and the summary of a
+ * `partial_summary` (the bundle's, when no replicate landed since).
+ */
+export function rememberEventParts(event: { type: string; replicate?: object; bundle?: object; summary?: object }): void {
+  if (event.type === 'replicate_done' && event.replicate) jsonLength(event.replicate, true);
+  else if (event.type === 'bundle_ready' && event.bundle) jsonLength(event.bundle, true);
+  else if (event.type === 'partial_summary' && event.summary) jsonLength(event.summary, true);
 }
 
 /** The form of `event` stored past the byte bound: null when it is not stored at all. */

@@ -29,6 +29,13 @@ export type IdempotencyClaim = { claimed: true } | { claimed: false; record: Ide
 export interface Store {
   /** Short name for logs and readiness (`memory`, `redis`). */
   readonly kind: string;
+  /**
+   * Whether the store measures events by their JSON in this process (the
+   * memory store's byte bounds, `jsonBytes.ts`): then whoever stamps an
+   * event may remember its length from its parts, so that it is not
+   * serialized whole again (`RunEvents`).
+   */
+  readonly measuresEvents?: boolean;
   /** Writes (creates or replaces) a run record. */
   saveRun(run: RunResult): Promise<void>;
   /** A run record, or null when unknown or expired. */

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.ts';
+import { ENTRY_OVERHEAD_BYTES } from '../../src/store/memoryIdempotency.ts';
 import { collect } from '../helpers/gc.ts';
 import { getJson, postJson, withService } from '../helpers/service.ts';
 import { openSse } from '../helpers/sse.ts';
@@ -15,6 +17,32 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000)
 }
 
 describe('bounded bytes', () => {
+  it("counts each run's record and stored events at exactly their JSON lengths, whatever tool made them", async () => {
+    await withService({ behavior: { answers: { kind: 'function', fn: ({ index }) => `answer ${index} "quoted" é\u2028` } } }, async (svc) => {
+      const bodies = [
+        { input: 'one', replicates: 1 },
+        { input: 'three', replicates: 3 },
+        { tool: 'triage', input: 'My order arrived broken!' },
+        { tool: 'panel', input: 'Mail jane@example.com, she is delighted' },
+      ];
+      const ids: string[] = [];
+      for (const body of bodies) {
+        const res = await postJson(`${svc.url}/v1/runs`, body);
+        expect(res.status).toBe(200);
+        ids.push(res.body.id);
+      }
+      let expected = 0;
+      for (const id of ids) {
+        const record = await svc.store.getRun(id);
+        const events = await svc.store.readEvents(id, 0);
+        expect(events.at(-1)?.type).toBe('run_completed');
+        expected += JSON.stringify(record).length + ENTRY_OVERHEAD_BYTES + events.reduce((n, e) => n + JSON.stringify(e).length, 0);
+      }
+      // The store bounds MAX_STORE_BYTES and MAX_EVENT_LOG_BYTES by this count: off by a byte per event, the bounds drift.
+      expect((svc.store as MemoryStore).bytes.runs).toBe(expected);
+    });
+  });
+
   it('fails a replicate whose answer passes MAX_OUTPUT_BYTES with a provider_error naming the limit', async () => {
     await withService({ env: { MAX_OUTPUT_BYTES: '65536' }, behavior: { answers: { kind: 'fixed', value: 'x'.repeat(300_000) } } }, async (svc) => {
       const res = await postJson(`${svc.url}/v1/runs`, { input: 'write a lot', replicates: 2 });
