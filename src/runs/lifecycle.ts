@@ -6,6 +6,7 @@ import { RunAccount } from '../requests/runAccount.ts';
 import type { Replicate } from '../schemas/bundle.ts';
 import type { Bundle } from '../schemas/bundle.ts';
 import type { RunResult, RunStatus } from '../schemas/result.ts';
+import { rememberJson } from '../store/jsonBytes.ts';
 import { tenantOfRun } from '../store/types.ts';
 import type { ResolvedRequest, ToolDefinition, ToolOutcome } from '../toolkit/api.ts';
 import { RunMemory } from '../toolkit/runMemory.ts';
@@ -188,6 +189,11 @@ export class RunLifecycle {
     if (this.#deps.redactResults) final = this.#deps.redact(final, 'result') as RunResult;
     active.record = final;
     active.partial = { replicates: [], summary: null, statistics: null };
+    if (this.#deps.store.measuresJson === true) {
+      // Serialized once: the store measures it by this JSON and a synchronous answer is sent as it (RunHandle.takeJson).
+      active.finalJson = JSON.stringify(final);
+      rememberJson(final, active.finalJson);
+    }
     // The idempotency record and the run record are written before run_completed
     // goes out, so a client that sees the end can replay or fetch it at once.
     await Promise.allSettled(active.writes);

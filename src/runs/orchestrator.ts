@@ -14,7 +14,7 @@ import { RunLifecycle } from './lifecycle.ts';
 import { liveRecord } from './liveRecord.ts';
 import { QueuedRuns } from './queuedRuns.ts';
 import { RunEvents } from './runEvents.ts';
-import { cancelledError, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
+import { cancelledError, takeFinalJson, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
 import { endOrCurrent, RunWaiters } from './runWaiters.ts';
 import { deadlinesOf } from './takeover.ts';
 import { newRunId, PUBLIC_TENANT } from '../lib/tenancy.ts';
@@ -148,7 +148,7 @@ export class Orchestrator {
     if (!dispatch) {
       const active = this.#runs.activate(record, tool, request, trace, idempotencyKey, { seq: 0, kept: [], startedAt: this.#now() });
       active.done = this.#runs.execute(active, deadlinesOf(this.#now(), prepared.timeoutMs, request), { slot: true, resumed: null }).finally(prepared.release);
-      return { id, record, done: active.done };
+      return { id, record, done: active.done, takeJson: () => takeFinalJson(active) };
     }
     const job: RunJob = { id, tool: tool.name, tool_version: tool.version, request, trace, timeoutMs: prepared.timeoutMs, idempotencyKey };
     try {

@@ -76,7 +76,7 @@ export class RunEvents {
       ts: own.ts,
     } as RunEvent;
     if (this.#deps.redactEvents) stamped = this.#deps.redact(stamped, 'event') as RunEvent;
-    else if (this.#deps.store.measuresEvents === true) measureStamped(stamped, event, own, stamp);
+    else if (this.#deps.store.measuresJson === true) measureStamped(stamped, event, own, stamp);
     if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#trackReplicate(active, stamped.replicate);
     else if (stamped.type === 'replicate_done' && stamped.replicate.step !== undefined) active.partial.replicates.push(stamped.replicate);
     else if (stamped.type === 'partial_summary' && stamped.tool === active.tool.name) {

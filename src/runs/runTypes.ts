@@ -104,6 +104,14 @@ export interface RunHandle {
   id: string;
   record: RunResult;
   done: Promise<RunResult>;
+  /**
+   * Once `done` has settled: the JSON of the record it resolved with, when
+   * this process made it while ending the run (once: a second call answers
+   * undefined), so an answer need not serialize the record again. Undefined
+   * otherwise (a run executed by another replica, a store that does not
+   * measure JSON).
+   */
+  takeJson?: () => string | undefined;
 }
 
 /** A run executing (or ending) in this process. */
@@ -140,6 +148,8 @@ export interface ActiveRun {
   span: Span;
   /** What the run has seen (`ctx.memory`), dropped when it ends. */
   memory: RunMemory;
+  /** The JSON of the final record, made while ending the run, until an answer takes it ({@link RunHandle.takeJson}). */
+  finalJson?: string | undefined;
 }
 
 /** Events only the orchestrator emits, before stamping. */
@@ -163,6 +173,13 @@ export function flushOwed(active: ActiveRun): void {
   if (active.owed.length === 0) return;
   const owed = active.owed.splice(0);
   if (!active.relinquished) for (const write of owed) write();
+}
+
+/** The final record's JSON made while ending `active`, handed over once ({@link RunHandle.takeJson}). */
+export function takeFinalJson(active: ActiveRun): string | undefined {
+  const json = active.finalJson;
+  active.finalJson = undefined;
+  return json;
 }
 
 export function cancelledError(): ServiceError {

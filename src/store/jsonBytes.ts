@@ -44,6 +44,11 @@ export function rememberMerged(target: object, parts: readonly object[]): number
   return length;
 }
 
+/** Remembers `json.length` as the length of `value`, which `json` must be the JSON of (`JSON.stringify(value)`). */
+export function rememberJson(value: object, json: string): void {
+  measured.set(value, json.length);
+}
+
 function serialized(value: unknown): number {
   return JSON.stringify(value).length;
 }

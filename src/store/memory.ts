@@ -42,7 +42,7 @@ export { IDEMPOTENCY_SHARE_OF_STORE } from './memoryIdempotency.ts';
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory';
-  readonly measuresEvents = true;
+  readonly measuresJson = true;
   readonly #limits: StoreLimits;
   readonly #now: () => number;
   readonly runMemory: InProcessRunMemory;

@@ -30,12 +30,13 @@ export interface Store {
   /** Short name for logs and readiness (`memory`, `redis`). */
   readonly kind: string;
   /**
-   * Whether the store measures events by their JSON in this process (the
-   * memory store's byte bounds, `jsonBytes.ts`): then whoever stamps an
-   * event may remember its length from its parts, so that it is not
-   * serialized whole again (`RunEvents`).
+   * Whether the store measures records and events by their JSON in this
+   * process (the memory store's byte bounds, `jsonBytes.ts`): then whoever
+   * builds one may remember its length (an event's from its parts in
+   * `RunEvents`, the final record's from the JSON its answer is sent as in
+   * `RunLifecycle.finish`), so that it is not serialized again to be measured.
    */
-  readonly measuresEvents?: boolean;
+  readonly measuresJson?: boolean;
   /** Writes (creates or replaces) a run record. */
   saveRun(run: RunResult): Promise<void>;
   /** A run record, or null when unknown or expired. */

@@ -100,7 +100,8 @@ describe('MCP server at /mcp', () => {
       () => 'resolved',
       () => 'rejected',
     );
-    await waitFor(() => svc.sim.stats().inFlight === 3);
+    // run_started (whose progress note names the run) goes out once the provider requests are: wait for both.
+    await waitFor(() => svc.sim.stats().inFlight === 3 && runId !== undefined);
     abort.abort();
     expect(await settled).toBe('rejected');
     await waitFor(() => svc.sim.stats().aborted === 3 && svc.sim.stats().inFlight === 0);

@@ -35,6 +35,22 @@ describe('POST /v1/runs with the bundle tool', () => {
     expect(body.bundle.statistics).toMatchObject({ requested: 3, completed: 3, succeeded: 3, failed: 0, cancelled: 0 });
   });
 
+  it('answers a finished run as its stored record plus the stream_token, byte for byte, failed or not', async () => {
+    for (const value of ['a "quoted" answer\u2028é', null]) {
+      svc.sim.reset();
+      if (value === null) svc.sim.configure({ faultRate: { probability: 1, status: 400 } });
+      else svc.sim.configure({ answers: { kind: 'fixed', value } });
+      const res = await fetch(`${svc.url}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'x', replicates: 1, metadata: { note: 'ünïcode "x"' } }) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      const text = await res.text();
+      const answer = JSON.parse(text);
+      expect(answer.status).toBe(value === null ? 'failed' : 'succeeded');
+      const stored = await getJson(`${svc.url}/v1/runs/${answer.id}`);
+      expect(text).toBe(JSON.stringify({ ...stored.body, stream_token: answer.stream_token }));
+    }
+  });
+
   it('reports non-zero distances and a disagreement entry when replicates differ', async () => {
     svc.sim.configure({ answers: { kind: 'sequence', values: [{ answer: 'A' }, { answer: 'B' }, { answer: 'A' }] }, latencyMs: 0 });
     const { body } = await postJson(`${svc.url}/v1/runs`, { input: 'Pick one', replicates: 3, agent: { output_schema: schema } });
