@@ -59,16 +59,18 @@ function composed(object: Record<string, unknown>): number {
   let parts = 0;
   let count = 0;
   const keys = Object.keys(object);
-  const lengths: Array<number | undefined> = [];
+  // Filled only once a part is found: most objects measured have none, and are serialized whole.
+  let lengths: Array<number | undefined> | null = null;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     const length = partLength(object[key]);
-    lengths.push(length);
     if (length === undefined) continue;
+    lengths ??= new Array<number | undefined>(keys.length);
+    lengths[i] = length;
     parts += JSON.stringify(key).length + 1 + length;
     count++;
   }
-  if (count === 0) return serialized(object);
+  if (lengths === null) return serialized(object);
   // The rest built afresh, not copied and `delete`d: a deleted key turns an object into a slow
   // dictionary, which JSON.stringify then walks far more slowly.
   const rest: Record<string, unknown> = {};
