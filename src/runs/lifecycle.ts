@@ -189,16 +189,15 @@ export class RunLifecycle {
     if (this.#deps.redactResults) final = this.#deps.redact(final, 'result') as RunResult;
     active.record = final;
     active.partial = { replicates: [], summary: null, statistics: null };
-    if (this.#deps.store.measuresJson === true) {
-      // Serialized once: the store measures it by this JSON and a synchronous answer is sent as it (RunHandle.takeJson).
-      active.finalJson = JSON.stringify(final);
-      rememberJson(final, active.finalJson);
-    }
+    // Serialized once: the store keeps (and the memory store measures) it as this JSON, and a synchronous answer is sent as it (RunHandle.takeJson).
+    const finalJson = JSON.stringify(final);
+    active.finalJson = finalJson;
+    if (this.#deps.store.measuresJson === true) rememberJson(final, finalJson);
     // The idempotency record and the run record are written before run_completed
     // goes out, so a client that sees the end can replay or fetch it at once.
     await Promise.allSettled(active.writes);
     try {
-      await this.#deps.store.saveRun(final);
+      await this.#deps.store.saveRun(final, finalJson);
       await completeClaim(this.#deps.store, active.idempotencyKey, final);
     } catch (storeError) {
       log.error({ err: storeError }, 'could not persist the final run record');

@@ -8,8 +8,14 @@ import { createdMs, isAfterCursor, matchesRunQuery, type RunListQuery, type RunP
 import { tenantOfRun, type IdempotencyClaim, type IdempotencyRecord, type RunHead, type Store, type StoreLimits, type Unsubscribe } from './types.ts';
 
 interface RunEntry {
-  run: RunResult;
+  /** The record; for a frozen run, only the members the store itself reads (`frozen.json` is the record). */
+  run: RunResult | RunHead & StoredHead;
+  /** The stored events, as objects while the run is live (empty once frozen). */
   events: RunEvent[];
+  /** A finished run's record and events as their JSON ({@link freeze}), or null while it is live. */
+  frozen: Frozen | null;
+  /** JSON of the last saved record, when its saver had it (`saveRun`'s second argument): kept only until frozen. */
+  json: string | undefined;
   /** When a terminal run may be evicted. */
   expiresAt: number;
   tenant: string;
@@ -17,6 +23,63 @@ interface RunEntry {
   recordBytes: number;
   logBytes: number;
 }
+
+/** What the store reads of a record besides its JSON: eviction, listing and `runStatus`. */
+interface StoredHead {
+  id: string;
+  tool: string;
+  created_at: string;
+}
+
+/**
+ * A finished run as text. Kept as objects, a finished run is dozens of
+ * small objects for the collector to trace at every full collection for as
+ * long as the store holds it (an hour by default, 10,000 runs); as JSON it
+ * is a few strings, which the collector never looks into. The events'
+ * members that are parts of the record itself (`run_completed`'s result,
+ * `bundle_ready`'s bundle, a replicate, the summary) are not written twice:
+ * each is stored as `null` with a reference ({@link Part}) into the
+ * record. Read back, it is parsed: a record read is the record saved, an
+ * event read the event stored, member for member (BENCHMARKS.md, eighth
+ * pass).
+ */
+interface Frozen {
+  json: string;
+  /** Each stored event's JSON, with the member named by `parts` written as null. */
+  events: string[];
+  /** Per event, which part of the record its member is, as {@link Part} codes. */
+  parts: number[];
+  /**
+   * The record as last parsed, while a reader still holds it (its events
+   * with it, {@link parsedEvents}): readers of one finished run at once (a
+   * crowd of followers, each holding the log's `run_completed`) share one
+   * parsed copy, as they shared the live objects, instead of each parsing
+   * its own.
+   */
+  read: WeakRef<RunResult> | null;
+}
+
+/** The events parsed with a frozen run's record, for as long as that record lives. */
+const parsedEvents = new WeakMap<RunResult, RunEvent[]>();
+
+/**
+ * Runs whose record and log hold more than this stay objects when they end:
+ * a large run is one of few, and parsing it on every read would cost more
+ * than tracing it.
+ */
+export const FREEZE_MAX_BYTES = 256 * 1024;
+
+interface Thawed {
+  record: RunResult;
+  events: RunEvent[];
+}
+
+/**
+ * Which member of an event is a part of the record: none, the record
+ * (`result`), its bundle (`bundle`), its summary (`summary`), or replicate
+ * number k of its bundle (`replicate`, coded k ≥ 0).
+ */
+const Part = { none: -1, record: -2, bundle: -3, summary: -4 } as const;
 
 /** What one tenant's runs hold. A Map keeps insertion order: the oldest come first. */
 interface TenantRuns {
@@ -63,18 +126,20 @@ export class MemoryStore implements Store {
     this.#sweeper.unref();
   }
 
-  async saveRun(run: RunResult): Promise<void> {
+  async saveRun(run: RunResult, json?: string): Promise<void> {
     const entry = this.#runs.get(run.id);
     const expiresAt = isTerminal(run.status) ? this.#now() + this.#limits.runTtlMs : Number.POSITIVE_INFINITY;
+    if (entry?.frozen) thaw(entry);
     const bytes = this.#sizeOf(run, entry);
     if (entry) {
       entry.run = run;
+      entry.json = json;
       entry.expiresAt = expiresAt;
       this.#addRunBytes(entry, bytes - entry.recordBytes);
       entry.recordBytes = bytes;
     } else {
       const tenant = tenantOfRun(run.id);
-      const created: RunEntry = { run, events: [], expiresAt, tenant, recordBytes: 0, logBytes: 0 };
+      const created: RunEntry = { run, events: [], frozen: null, json, expiresAt, tenant, recordBytes: 0, logBytes: 0 };
       this.#runs.set(run.id, created);
       this.#space(tenant).runs.set(run.id, created);
       this.#addRunBytes(created, bytes);
@@ -90,34 +155,38 @@ export class MemoryStore implements Store {
       this.#dropRun(id, entry);
       return null;
     }
-    return entry.run;
+    return recordOf(entry);
   }
 
   async listRuns(query: RunListQuery): Promise<RunPage> {
     const now = this.#now();
     // Insertion order is creation order, but records may carry any created_at: sort what passes the filters.
-    const found: { ms: number; run: RunResult }[] = [];
+    const found: { ms: number; entry: RunEntry }[] = [];
     for (const entry of this.#runs.values()) {
       if (entry.expiresAt <= now || !matchesRunQuery(entry.run, query)) continue;
       const ms = createdMs(entry.run);
-      if (isAfterCursor(ms, entry.run.id, query.cursor)) found.push({ ms, run: entry.run });
+      if (isAfterCursor(ms, entry.run.id, query.cursor)) found.push({ ms, entry });
     }
-    found.sort((a, b) => b.ms - a.ms || (a.run.id < b.run.id ? 1 : a.run.id > b.run.id ? -1 : 0));
+    found.sort((a, b) => b.ms - a.ms || (a.entry.run.id < b.entry.run.id ? 1 : a.entry.run.id > b.entry.run.id ? -1 : 0));
     const page = found.slice(0, query.limit);
     const last = page.at(-1);
-    return { runs: page.map((f) => f.run), next: found.length > query.limit && last ? { createdMs: last.ms, id: last.run.id } : null };
+    return { runs: page.map((f) => recordOf(f.entry)), next: found.length > query.limit && last ? { createdMs: last.ms, id: last.entry.run.id } : null };
   }
 
   async runStatus(id: string): Promise<RunHead | null> {
-    const run = await this.getRun(id);
-    if (!run) return null;
-    const events = (this.#runs.get(id) as RunEntry).events;
-    return { status: run.status, seq: events.at(-1)?.seq ?? 0 };
+    const entry = this.#runs.get(id);
+    if (!entry) return null;
+    if (entry.expiresAt <= this.#now()) {
+      this.#dropRun(id, entry);
+      return null;
+    }
+    return { status: entry.run.status, seq: entry.frozen ? (entry.run as RunHead).seq : (entry.events.at(-1)?.seq ?? 0) };
   }
 
   /** Synchronous: subscribers have the event when this returns. */
   appendEvent(event: RunEvent): void {
     const entry = this.#runs.get(event.run_id);
+    if (entry?.frozen) thaw(entry);
     if (entry) {
       // A full log keeps its milestones (payloads elided past the byte bound); repeatable summaries are dropped.
       const { stored, bytes } = fitEvent(event, { bytes: entry.logBytes, length: entry.events.length }, this.#logLimits());
@@ -126,6 +195,8 @@ export class MemoryStore implements Store {
         entry.logBytes += bytes;
         this.#addRunBytes(entry, bytes);
       }
+      // The run's last event: what the store holds of it is read from now on, never changed.
+      if (event.type === 'run_completed' && isTerminal(entry.run.status) && entry.recordBytes + entry.logBytes <= FREEZE_MAX_BYTES) freeze(entry);
     }
     const listeners = this.#listeners.get(event.run_id);
     if (listeners) {
@@ -143,7 +214,9 @@ export class MemoryStore implements Store {
   }
 
   async readEvents(runId: string, after: number): Promise<RunEvent[]> {
-    const events = this.#runs.get(runId)?.events ?? [];
+    const entry = this.#runs.get(runId);
+    if (entry?.frozen) return eventsOf(entry.frozen).filter((e) => e.seq > after);
+    const events = entry?.events ?? [];
     // seq is dense from 1 unless summaries were dropped, so search instead of slicing at `after`.
     let lo = 0;
     let hi = events.length;
@@ -233,7 +306,7 @@ export class MemoryStore implements Store {
    * bundle again (`jsonBytes.ts`); an update of the record `held` (`{ ...record, status, … }`) by what changed.
    */
   #sizeOf(value: object, held?: RunEntry): number {
-    const json = held ? jsonLengthUpdated(held.run, held.recordBytes - ENTRY_OVERHEAD_BYTES, value) : jsonLength(value, true);
+    const json = held ? jsonLengthUpdated(held.run as RunResult, held.recordBytes - ENTRY_OVERHEAD_BYTES, value) : jsonLength(value, true);
     return json + ENTRY_OVERHEAD_BYTES;
   }
 
@@ -292,4 +365,90 @@ export class MemoryStore implements Store {
     this.#addRunBytes(entry, -(entry.recordBytes + entry.logBytes));
     this.#forget(entry.tenant, space);
   }
+}
+
+/**
+ * Turns a finished run's record and events into their JSON ({@link Frozen}).
+ * The record's JSON is the one it was saved with when the saver had it (the
+ * final record is serialized once, as the answer, `RunLifecycle.finish`).
+ * What the store counts of the run does not change: the JSON's length of
+ * record and events, as while it ran.
+ */
+function freeze(entry: RunEntry): void {
+  const run = entry.run as RunResult;
+  const json = entry.json ?? JSON.stringify(run);
+  const parts: number[] = [];
+  const events = entry.events.map((event) => {
+    const [member, part] = partOf(event, run);
+    parts.push(part);
+    return JSON.stringify(part === Part.none ? event : { ...event, [member]: null });
+  });
+  const head: RunHead & StoredHead = { id: run.id, status: run.status, tool: run.tool, created_at: run.created_at, seq: entry.events.at(-1)?.seq ?? 0 };
+  entry.frozen = { json, events, parts, read: null };
+  entry.run = head;
+  entry.events = [];
+  entry.json = undefined;
+}
+
+/** The member of `event` that is (the very object of) a part of `run`, and which part. */
+function partOf(event: RunEvent, run: RunResult): [string, number] {
+  const bundle = run.bundle;
+  switch (event.type) {
+    case 'run_completed':
+      return event.result === run ? ['result', Part.record] : ['', Part.none];
+    case 'bundle_ready':
+      return bundle !== null && event.bundle === bundle ? ['bundle', Part.bundle] : ['', Part.none];
+    case 'partial_summary':
+      return bundle !== null && event.summary === bundle.summary ? ['summary', Part.summary] : ['', Part.none];
+    case 'replicate_done': {
+      const index = bundle === null ? -1 : bundle.replicates.indexOf(event.replicate);
+      return index >= 0 ? ['replicate', index] : ['', Part.none];
+    }
+    default:
+      return ['', Part.none];
+  }
+}
+
+/** Makes a frozen run live again (an event or a record written after its end). */
+function thaw(entry: RunEntry): void {
+  const frozen = entry.frozen as Frozen;
+  const { record, events } = thawed(frozen);
+  entry.events = events;
+  entry.run = record;
+  entry.json = frozen.json;
+  entry.frozen = null;
+}
+
+/** The record of an entry. */
+function recordOf(entry: RunEntry): RunResult {
+  return entry.frozen ? thawed(entry.frozen).record : (entry.run as RunResult);
+}
+
+function eventsOf(frozen: Frozen): RunEvent[] {
+  return thawed(frozen).events;
+}
+
+/**
+ * A frozen run parsed: the copy readers still hold, or a new one. Each
+ * event's part of the record is put back in its member's place (set, not
+ * added: the member keeps its position in the event's JSON).
+ */
+function thawed(frozen: Frozen): Thawed {
+  const held = frozen.read?.deref();
+  const heldEvents = held && parsedEvents.get(held);
+  if (held && heldEvents) return { record: held, events: heldEvents };
+  const record = JSON.parse(frozen.json) as RunResult;
+  const bundle = record.bundle as NonNullable<RunResult['bundle']>;
+  const events = frozen.events.map((text, i) => {
+    const event = JSON.parse(text) as Record<string, unknown>;
+    const part = frozen.parts[i] as number;
+    if (part === Part.record) event.result = record;
+    else if (part === Part.bundle) event.bundle = bundle;
+    else if (part === Part.summary) event.summary = bundle.summary;
+    else if (part >= 0) event.replicate = bundle.replicates[part];
+    return event as RunEvent;
+  });
+  frozen.read = new WeakRef(record);
+  parsedEvents.set(record, events);
+  return { record, events };
 }

@@ -100,11 +100,11 @@ export class RedisStore implements Store {
   }
 
   /** A `queued` record is a run being accepted: stored now or refused (503). Later records of the run are held through outages. */
-  async saveRun(run: RunResult): Promise<void> {
+  async saveRun(run: RunResult, given?: string): Promise<void> {
     const terminal = isTerminal(run.status);
     const ttl = terminal ? this.#limits.runTtlMs : Math.max(this.#limits.runTtlMs, ORPHAN_RUN_TTL_MS);
     const k = this.#keys;
-    const json = JSON.stringify(run);
+    const json = given ?? JSON.stringify(run);
     const send = () =>
       this.#client.eval(SAVE_RUN, 6, k.run(run.id), k.events(run.id), k.runIndex, k.doneIndex, k.head(run.id), k.createdIndex,
         json, String(toPx(ttl)), run.id, terminal ? '1' : '0', String(this.#limits.maxRuns), k.run(''), k.events(''), run.status, k.head(''), k.eventBytes(''), String(createdMs(run)));

@@ -25,7 +25,7 @@ export interface RunPage {
 }
 
 /** Creation time of a record in ms (0 when unreadable, which sorts it last). */
-export function createdMs(run: RunResult): number {
+export function createdMs(run: Pick<RunResult, 'created_at'>): number {
   const ms = Date.parse(run.created_at);
   return Number.isFinite(ms) ? ms : 0;
 }
@@ -37,7 +37,7 @@ export function isAfterCursor(ms: number, id: string, cursor: RunCursor | undefi
 }
 
 /** Whether a record passes a query's filters. */
-export function matchesRunQuery(run: RunResult, query: RunListQuery): boolean {
+export function matchesRunQuery(run: Pick<RunResult, 'id' | 'status' | 'tool'>, query: RunListQuery): boolean {
   return run.id.startsWith(query.idPrefix) && (query.status === undefined || run.status === query.status) && (query.tool === undefined || run.tool === query.tool);
 }
 

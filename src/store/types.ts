@@ -37,8 +37,8 @@ export interface Store {
    * `RunLifecycle.finish`), so that it is not serialized again to be measured.
    */
   readonly measuresJson?: boolean;
-  /** Writes (creates or replaces) a run record. */
-  saveRun(run: RunResult): Promise<void>;
+  /** Writes (creates or replaces) a run record; `json`, when the caller has it, is `JSON.stringify(run)` (not serialized again). */
+  saveRun(run: RunResult, json?: string): Promise<void>;
   /** A run record, or null when unknown or expired. */
   getRun(id: string): Promise<RunResult | null>;
   /**
