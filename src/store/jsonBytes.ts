@@ -26,24 +26,6 @@ export function jsonLength(value: object, remember = false): number {
   return length;
 }
 
-/**
- * Remembers `target`'s length as that of `{...parts[0], ...parts[1], …}`,
- * which it must be: parts that share no key, merged in any order (a length
- * does not depend on it). Each part is measured by {@link jsonLength}, so a
- * part remembered before (an event's stamp ids, once per run) is not
- * serialized again. An empty part adds nothing; non-empty ones join with a
- * comma (`{a}` + `{b}` → `{a,b}`). Exact, as {@link jsonLength} is.
- */
-export function rememberMerged(target: object, parts: readonly object[]): number {
-  let length = 2;
-  for (const part of parts) {
-    const own = jsonLength(part);
-    if (own > 2) length += length > 2 ? own - 1 : own - 2;
-  }
-  measured.set(target, length);
-  return length;
-}
-
 /** Remembers `json.length` as the length of `value`, which `json` must be the JSON of (`JSON.stringify(value)`). */
 export function rememberJson(value: object, json: string): void {
   measured.set(value, json.length);

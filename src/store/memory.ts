@@ -12,6 +12,8 @@ interface RunEntry {
   run: RunResult | RunHead & StoredHead;
   /** The stored events, as objects while the run is live (empty once frozen). */
   events: RunEvent[];
+  /** Each stored event's JSON, made when it was appended (it gave its length), for {@link freeze}. */
+  texts: EventText[];
   /** A finished run's record and events as their JSON ({@link freeze}), or null while it is live. */
   frozen: Frozen | null;
   /** JSON of the last saved record, when its saver had it (`saveRun`'s second argument): kept only until frozen. */
@@ -81,6 +83,48 @@ interface Thawed {
  */
 const Part = { none: -1, record: -2, bundle: -3, summary: -4 } as const;
 
+/** The member of an event of each type that may be a part of the run's record. */
+type PartMember = 'result' | 'bundle' | 'summary' | 'replicate';
+
+function partMember(event: RunEvent): PartMember | null {
+  switch (event.type) {
+    case 'run_completed':
+      return 'result';
+    case 'bundle_ready':
+      return 'bundle';
+    case 'partial_summary':
+      return 'summary';
+    case 'replicate_done':
+      return 'replicate';
+    default:
+      return null;
+  }
+}
+
+/** An event's JSON: whole, or with `member` written as null (the part it holds is measured on its own). */
+interface EventText {
+  text: string;
+  member: PartMember | null;
+}
+
+/**
+ * An event's JSON and its exact length as stored (that of `JSON.stringify(event)`).
+ * The part of the run's record it may hold (a replicate, the bundle, the summary,
+ * the record itself) is left out of the text and measured by `jsonBytes.ts`,
+ * which serializes each such part once however many events and records hold it.
+ */
+function eventText(event: RunEvent): { text: EventText; bytes: number } {
+  const member = partMember(event);
+  const part: unknown = member === null ? null : (event as Record<string, unknown>)[member];
+  if (member !== null && part !== null && typeof part === 'object') {
+    // Spread, then set: the member keeps its place, so the text is the event's JSON with `null` where the part goes.
+    const text = JSON.stringify({ ...event, [member]: null });
+    return { text: { text, member }, bytes: text.length - 'null'.length + jsonLength(part, true) };
+  }
+  const text = JSON.stringify(event);
+  return { text: { text, member: null }, bytes: text.length };
+}
+
 /** What one tenant's runs hold. A Map keeps insertion order: the oldest come first. */
 interface TenantRuns {
   runs: Map<string, RunEntry>;
@@ -139,7 +183,7 @@ export class MemoryStore implements Store {
       entry.recordBytes = bytes;
     } else {
       const tenant = tenantOfRun(run.id);
-      const created: RunEntry = { run, events: [], frozen: null, json, expiresAt, tenant, recordBytes: 0, logBytes: 0 };
+      const created: RunEntry = { run, events: [], texts: [], frozen: null, json, expiresAt, tenant, recordBytes: 0, logBytes: 0 };
       this.#runs.set(run.id, created);
       this.#space(tenant).runs.set(run.id, created);
       this.#addRunBytes(created, bytes);
@@ -189,9 +233,11 @@ export class MemoryStore implements Store {
     if (entry?.frozen) thaw(entry);
     if (entry) {
       // A full log keeps its milestones (payloads elided past the byte bound); repeatable summaries are dropped.
-      const { stored, bytes } = fitEvent(event, { bytes: entry.logBytes, length: entry.events.length }, this.#logLimits());
+      const sized = eventText(event);
+      const { stored, bytes } = fitEvent(event, { bytes: entry.logBytes, length: entry.events.length }, this.#logLimits(), sized.bytes);
       if (stored) {
         entry.events.push(stored);
+        entry.texts.push(stored === event ? sized.text : eventText(stored).text);
         entry.logBytes += bytes;
         this.#addRunBytes(entry, bytes);
       }
@@ -378,34 +424,35 @@ function freeze(entry: RunEntry): void {
   const run = entry.run as RunResult;
   const json = entry.json ?? JSON.stringify(run);
   const parts: number[] = [];
-  const events = entry.events.map((event) => {
-    const [member, part] = partOf(event, run);
-    parts.push(part);
-    return JSON.stringify(part === Part.none ? event : { ...event, [member]: null });
+  const events = entry.events.map((event, i) => {
+    const part = partOf(event, run);
+    const held = entry.texts[i] as EventText;
+    // The text leaves out the member that is the record's own part, or is whole; an event holding some other object there is written whole.
+    parts.push(held.member === null ? Part.none : part);
+    return held.member === null || part !== Part.none ? held.text : JSON.stringify(event);
   });
   const head: RunHead & StoredHead = { id: run.id, status: run.status, tool: run.tool, created_at: run.created_at, seq: entry.events.at(-1)?.seq ?? 0 };
   entry.frozen = { json, events, parts, read: null };
   entry.run = head;
   entry.events = [];
+  entry.texts = [];
   entry.json = undefined;
 }
 
-/** The member of `event` that is (the very object of) a part of `run`, and which part. */
-function partOf(event: RunEvent, run: RunResult): [string, number] {
+/** Which part of `run` (the very object) the event's {@link partMember} is, as a {@link Part} code. */
+function partOf(event: RunEvent, run: RunResult): number {
   const bundle = run.bundle;
   switch (event.type) {
     case 'run_completed':
-      return event.result === run ? ['result', Part.record] : ['', Part.none];
+      return event.result === run ? Part.record : Part.none;
     case 'bundle_ready':
-      return bundle !== null && event.bundle === bundle ? ['bundle', Part.bundle] : ['', Part.none];
+      return bundle !== null && event.bundle === bundle ? Part.bundle : Part.none;
     case 'partial_summary':
-      return bundle !== null && event.summary === bundle.summary ? ['summary', Part.summary] : ['', Part.none];
-    case 'replicate_done': {
-      const index = bundle === null ? -1 : bundle.replicates.indexOf(event.replicate);
-      return index >= 0 ? ['replicate', index] : ['', Part.none];
-    }
+      return bundle !== null && event.summary === bundle.summary ? Part.summary : Part.none;
+    case 'replicate_done':
+      return bundle === null ? Part.none : bundle.replicates.indexOf(event.replicate);
     default:
-      return ['', Part.none];
+      return Part.none;
   }
 }
 
@@ -414,6 +461,7 @@ function thaw(entry: RunEntry): void {
   const frozen = entry.frozen as Frozen;
   const { record, events } = thawed(frozen);
   entry.events = events;
+  entry.texts = frozen.events.map((text, i) => ({ text, member: frozen.parts[i] === Part.none ? null : partMember(events[i] as RunEvent) }));
   entry.run = record;
   entry.json = frozen.json;
   entry.frozen = null;

@@ -32,9 +32,9 @@ export interface Store {
   /**
    * Whether the store measures records and events by their JSON in this
    * process (the memory store's byte bounds, `jsonBytes.ts`): then whoever
-   * builds one may remember its length (an event's from its parts in
-   * `RunEvents`, the final record's from the JSON its answer is sent as in
-   * `RunLifecycle.finish`), so that it is not serialized again to be measured.
+   * builds one may remember its length (the final record's from the JSON
+   * its answer is sent as, in `RunLifecycle.finish`), so that it is not
+   * serialized again to be measured.
    */
   readonly measuresJson?: boolean;
   /** Writes (creates or replaces) a run record; `json`, when the caller has it, is `JSON.stringify(run)` (not serialized again). */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonLength, jsonLengthUpdated, rememberMerged } from '../../src/store/jsonBytes.ts';
+import { jsonLength, jsonLengthUpdated } from '../../src/store/jsonBytes.ts';
 import { eventBytes } from '../../src/store/eventLog.ts';
 import type { RunEvent } from '../../src/schemas/events.ts';
 
@@ -42,19 +42,6 @@ describe('jsonLength', () => {
     for (const event of events.slice(0, 3)) expect(eventBytes(event)).toBe(JSON.stringify(event).length);
     expect(jsonLength(record, true)).toBe(JSON.stringify(record).length);
     expect(eventBytes(events[3] as RunEvent)).toBe(JSON.stringify(events[3]).length);
-  });
-
-  it('measures an object merged from parts that share no key by the parts alone, remembered or not, empty or not', () => {
-    fc.assert(
-      fc.property(fc.array(object, { maxLength: 4 }), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), (drafts, remember) => {
-        // Disjoint keys: each part's keys carry its index.
-        const parts = drafts.map((draft, i) => Object.fromEntries(Object.entries(draft).map(([k, v]) => [`${i}:${k}`, v])));
-        parts.forEach((part, i) => remember[i] && jsonLength(part, true));
-        const merged = Object.assign({}, ...parts) as object;
-        const length = rememberMerged(merged, parts);
-        return length === JSON.stringify(merged).length && jsonLength(merged) === length && jsonLength({ merged }) === JSON.stringify({ merged }).length;
-      }),
-    );
   });
 
   it('measures an update of a record by what changed, exactly, whatever changed (or was added, dropped, or became undefined)', () => {
