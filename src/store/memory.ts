@@ -160,6 +160,9 @@ export class MemoryStore implements Store {
   readonly #tenants = new Map<string, TenantRuns>();
   readonly #sweeper: NodeJS.Timeout;
   #runBytes = 0;
+  /** Finished runs to freeze once the turn that finished them is over (off the path of their answers). */
+  #toFreeze: RunEntry[] = [];
+  #freezing: NodeJS.Immediate | null = null;
 
   constructor(limits: StoreLimits, now: () => number = Date.now) {
     this.#limits = limits;
@@ -242,7 +245,7 @@ export class MemoryStore implements Store {
         this.#addRunBytes(entry, bytes);
       }
       // The run's last event: what the store holds of it is read from now on, never changed.
-      if (event.type === 'run_completed' && isTerminal(entry.run.status) && entry.recordBytes + entry.logBytes <= FREEZE_MAX_BYTES) freeze(entry);
+      if (event.type === 'run_completed') this.#freezeSoon(entry);
     }
     const listeners = this.#listeners.get(event.run_id);
     if (listeners) {
@@ -318,6 +321,8 @@ export class MemoryStore implements Store {
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    if (this.#freezing) clearImmediate(this.#freezing);
+    this.#freezeDue();
     this.#listeners.clear();
     this.#cancelListeners.clear();
   }
@@ -341,6 +346,27 @@ export class MemoryStore implements Store {
     const records = this.#idempotency.tenantBytes();
     for (const tenant of new Set([...this.#tenants.keys(), ...records.keys()])) tenants[tenant] = { runs: this.#tenants.get(tenant)?.runBytes ?? 0, idempotency: records.get(tenant) ?? 0 };
     return { runs: this.#runBytes, idempotency: this.#idempotency.bytes, tenants };
+  }
+
+  /**
+   * Freezes a finished run after the current turn: its answer (written in a
+   * later continuation of the same turn) goes out first. A run read, thawed,
+   * dropped or written again meanwhile is checked again when its turn comes.
+   */
+  #freezeSoon(entry: RunEntry): void {
+    this.#toFreeze.push(entry);
+    this.#freezing ??= setImmediate(() => this.#freezeDue());
+  }
+
+  #freezeDue(): void {
+    this.#freezing = null;
+    const due = this.#toFreeze;
+    this.#toFreeze = [];
+    for (const entry of due) {
+      const last = entry.events.at(-1);
+      const current = this.#runs.get(entry.run.id) === entry;
+      if (current && !entry.frozen && last?.type === 'run_completed' && isTerminal(entry.run.status) && entry.recordBytes + entry.logBytes <= FREEZE_MAX_BYTES) freeze(entry);
+    }
   }
 
   #logLimits() {

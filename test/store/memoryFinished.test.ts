@@ -20,6 +20,9 @@ describe('MemoryStore: finished runs', () => {
     await Promise.all(stores.splice(0).map((s) => s.close()));
   });
 
+  /** The store freezes a finished run once the turn that stored its run_completed is over: reads after this one read it frozen. */
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
   /** A run written as the orchestrator writes one: running, its events, the final record (with its JSON), run_completed. */
   async function finishedRun(store: MemoryStore, final: RunResult = makeRun({ status: 'succeeded', output: { answer: 'é ✓ "quoted"' } })) {
     await store.saveRun({ ...final, status: 'running', completed_at: null });
@@ -28,6 +31,7 @@ describe('MemoryStore: finished runs', () => {
     await store.saveRun(final, JSON.stringify(final));
     const completed = runCompleted(final, 4);
     store.appendEvent(completed);
+    await nextTurn();
     return { final, events: [...events, completed] };
   }
 
@@ -66,6 +70,7 @@ describe('MemoryStore: finished runs', () => {
     await store.saveRun(final);
     const completed = runCompleted(final, 5);
     store.appendEvent(completed);
+    await nextTurn();
     const all = [...events, completed];
     const read = await store.readEvents(id, 0);
     expect(read).toStrictEqual(JSON.parse(JSON.stringify(all)));
@@ -87,6 +92,7 @@ describe('MemoryStore: finished runs', () => {
     await store.saveRun(final);
     const redacted = runCompleted({ ...final, metadata: { suite: '[REDACTED]' } }, 1);
     store.appendEvent(redacted);
+    await nextTurn();
     expect(await store.readEvents(final.id, 0)).toStrictEqual([redacted]);
     expect(await store.getRun(final.id)).toStrictEqual(final);
   });
