@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HeadWatch, RunFollower } from '../../src/runs/eventFeed.ts';
 import type { RunEvent } from '../../src/schemas/events.ts';
 import type { Store } from '../../src/store/types.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
-import { makeRun, runCompleted, testLimits, toolStarted } from '../store/fixtures.ts';
+import { makeRun, memoryStores, runCompleted, toolStarted } from '../store/fixtures.ts';
 
 describe('RunFollower', () => {
-  const stores: MemoryStore[] = [];
-  const fresh = () => {
-    const store = new MemoryStore(testLimits());
-    stores.push(store);
-    return store;
-  };
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-  });
+  const fresh = memoryStores();
 
   it('delivers the history after `after`, then live events, each once and in order, and ends at run_completed', async () => {
     const store = fresh();

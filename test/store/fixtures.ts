@@ -1,4 +1,6 @@
+import { afterEach } from 'vitest';
 import type { RunEvent } from '../../src/schemas/events.ts';
+import { MemoryStore } from '../../src/store/memory.ts';
 import type { RunResult, RunStatus } from '../../src/schemas/result.ts';
 import type { IdempotencyRecord, StoreLimits } from '../../src/store/types.ts';
 
@@ -15,6 +17,19 @@ export function newRunId(): string {
 /** Limits roomy enough that only the tests aimed at a limit ever hit one. */
 export function testLimits(overrides: Partial<StoreLimits> = {}): StoreLimits {
   return { runTtlMs: 60_000, maxRuns: 10_000, maxEventsPerRun: 5_000, maxIdempotencyKeys: 10_000, ...overrides };
+}
+
+/** For one describe block: a maker of fresh memory stores, each closed after its test. */
+export function memoryStores(): (overrides?: Partial<StoreLimits>) => MemoryStore {
+  const stores: MemoryStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  return (overrides = {}) => {
+    const store = new MemoryStore(testLimits(overrides));
+    stores.push(store);
+    return store;
+  };
 }
 
 /** A well-formed run record. */

@@ -1,24 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/schemas/events.ts';
 import type { RunResult } from '../../src/schemas/result.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { ENTRY_OVERHEAD_BYTES } from '../../src/store/memoryIdempotency.ts';
-import { makeRun, partialSummary, replicateDone, runCompleted, testLimits, toolStarted } from './fixtures.ts';
+import { makeRun, memoryStores, partialSummary, replicateDone, runCompleted, toolStarted } from './fixtures.ts';
 
 /**
  * A finished run is held as its JSON (`Frozen` in memory.ts): what is read
  * back must be what was written, whole and in order.
  */
 describe('MemoryStore: finished runs', () => {
-  const stores: MemoryStore[] = [];
-  const fresh = () => {
-    const store = new MemoryStore(testLimits());
-    stores.push(store);
-    return store;
-  };
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-  });
+  const fresh = memoryStores();
 
   /** The store freezes a finished run once the turn that stored its run_completed is over: reads after this one read it frozen. */
   const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
