@@ -12,8 +12,8 @@ interface RunEntry {
   run: RunResult | RunHead & StoredHead;
   /** The stored events, as objects while the run is live (empty once frozen). */
   events: RunEvent[];
-  /** Each stored event's JSON, made when it was appended (it gave its length), for {@link freeze}. */
-  texts: EventText[];
+  /** Each stored event's JSON as {@link eventText} made it when it was appended (it gave its length), for {@link freeze}. */
+  texts: string[];
   /** A finished run's record and events as their JSON ({@link freeze}), or null while it is live. */
   frozen: Frozen | null;
   /** JSON of the last saved record, when its saver had it (`saveRun`'s second argument): kept only until frozen. */
@@ -71,11 +71,6 @@ const parsedEvents = new WeakMap<RunResult, RunEvent[]>();
  */
 export const FREEZE_MAX_BYTES = 256 * 1024;
 
-interface Thawed {
-  record: RunResult;
-  events: RunEvent[];
-}
-
 /**
  * Which member of an event is a part of the record: none, the record
  * (`result`), its bundle (`bundle`), its summary (`summary`), or replicate
@@ -101,28 +96,29 @@ function partMember(event: RunEvent): PartMember | null {
   }
 }
 
-/** An event's JSON: whole, or with `member` written as null (the part it holds is measured on its own). */
-interface EventText {
-  text: string;
-  member: PartMember | null;
+/** The object an event holds in its {@link partMember}, or null when it holds none there. */
+function partValue(event: RunEvent): object | null {
+  const member = partMember(event);
+  const value: unknown = member === null ? null : (event as Record<string, unknown>)[member];
+  return value !== null && typeof value === 'object' ? value : null;
 }
 
 /**
  * An event's JSON and its exact length as stored (that of `JSON.stringify(event)`).
- * The part of the run's record it may hold (a replicate, the bundle, the summary,
- * the record itself) is left out of the text and measured by `jsonBytes.ts`,
- * which serializes each such part once however many events and records hold it.
+ * The object it holds in its {@link partMember} (a replicate, the bundle, the
+ * summary, the record itself) is written as `null` and measured by
+ * `jsonBytes.ts`, which serializes each such part once however many events and
+ * records hold it.
  */
-function eventText(event: RunEvent): { text: EventText; bytes: number } {
-  const member = partMember(event);
-  const part: unknown = member === null ? null : (event as Record<string, unknown>)[member];
-  if (member !== null && part !== null && typeof part === 'object') {
-    // Spread, then set: the member keeps its place, so the text is the event's JSON with `null` where the part goes.
-    const text = JSON.stringify({ ...event, [member]: null });
-    return { text: { text, member }, bytes: text.length - 'null'.length + jsonLength(part, true) };
+function eventText(event: RunEvent): { text: string; bytes: number } {
+  const part = partValue(event);
+  if (part === null) {
+    const text = JSON.stringify(event);
+    return { text, bytes: text.length };
   }
-  const text = JSON.stringify(event);
-  return { text: { text, member: null }, bytes: text.length };
+  // Spread, then set: the member keeps its place, so the text is the event's JSON with `null` where the part goes.
+  const text = JSON.stringify({ ...event, [partMember(event) as PartMember]: null });
+  return { text, bytes: text.length - 'null'.length + jsonLength(part, true) };
 }
 
 /** What one tenant's runs hold. A Map keeps insertion order: the oldest come first. */
@@ -196,13 +192,8 @@ export class MemoryStore implements Store {
   }
 
   async getRun(id: string): Promise<RunResult | null> {
-    const entry = this.#runs.get(id);
-    if (!entry) return null;
-    if (entry.expiresAt <= this.#now()) {
-      this.#dropRun(id, entry);
-      return null;
-    }
-    return recordOf(entry);
+    const entry = this.#unexpired(id);
+    return entry ? recordOf(entry) : null;
   }
 
   async listRuns(query: RunListQuery): Promise<RunPage> {
@@ -221,12 +212,8 @@ export class MemoryStore implements Store {
   }
 
   async runStatus(id: string): Promise<RunHead | null> {
-    const entry = this.#runs.get(id);
+    const entry = this.#unexpired(id);
     if (!entry) return null;
-    if (entry.expiresAt <= this.#now()) {
-      this.#dropRun(id, entry);
-      return null;
-    }
     return { status: entry.run.status, seq: entry.frozen ? (entry.run as RunHead).seq : (entry.events.at(-1)?.seq ?? 0) };
   }
 
@@ -264,7 +251,7 @@ export class MemoryStore implements Store {
 
   async readEvents(runId: string, after: number): Promise<RunEvent[]> {
     const entry = this.#runs.get(runId);
-    if (entry?.frozen) return eventsOf(entry.frozen).filter((e) => e.seq > after);
+    if (entry?.frozen) return thawed(entry.frozen).events.filter((e) => e.seq > after);
     const events = entry?.events ?? [];
     // seq is dense from 1 unless summaries were dropped, so search instead of slicing at `after`.
     let lo = 0;
@@ -322,7 +309,6 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     if (this.#freezing) clearImmediate(this.#freezing);
-    this.#freezeDue();
     this.#listeners.clear();
     this.#cancelListeners.clear();
   }
@@ -346,6 +332,17 @@ export class MemoryStore implements Store {
     const records = this.#idempotency.tenantBytes();
     for (const tenant of new Set([...this.#tenants.keys(), ...records.keys()])) tenants[tenant] = { runs: this.#tenants.get(tenant)?.runBytes ?? 0, idempotency: records.get(tenant) ?? 0 };
     return { runs: this.#runBytes, idempotency: this.#idempotency.bytes, tenants };
+  }
+
+  /** A run's entry, or null when unknown or expired (an expired one is dropped). */
+  #unexpired(id: string): RunEntry | null {
+    const entry = this.#runs.get(id);
+    if (!entry) return null;
+    if (entry.expiresAt <= this.#now()) {
+      this.#dropRun(id, entry);
+      return null;
+    }
+    return entry;
   }
 
   /**
@@ -452,10 +449,9 @@ function freeze(entry: RunEntry): void {
   const parts: number[] = [];
   const events = entry.events.map((event, i) => {
     const part = partOf(event, run);
-    const held = entry.texts[i] as EventText;
-    // The text leaves out the member that is the record's own part, or is whole; an event holding some other object there is written whole.
-    parts.push(held.member === null ? Part.none : part);
-    return held.member === null || part !== Part.none ? held.text : JSON.stringify(event);
+    parts.push(part);
+    // The text leaves out the object the event holds as its part; one that is not the record's own is written whole.
+    return part !== Part.none || partValue(event) === null ? (entry.texts[i] as string) : JSON.stringify(event);
   });
   const head: RunHead & StoredHead = { id: run.id, status: run.status, tool: run.tool, created_at: run.created_at, seq: entry.events.at(-1)?.seq ?? 0 };
   entry.frozen = { json, events, parts, read: null };
@@ -465,21 +461,16 @@ function freeze(entry: RunEntry): void {
   entry.json = undefined;
 }
 
-/** Which part of `run` (the very object) the event's {@link partMember} is, as a {@link Part} code. */
+/** Which part of `run` (the very object) the event holds in its {@link partMember}, as a {@link Part} code. */
 function partOf(event: RunEvent, run: RunResult): number {
+  const value = partValue(event);
   const bundle = run.bundle;
-  switch (event.type) {
-    case 'run_completed':
-      return event.result === run ? Part.record : Part.none;
-    case 'bundle_ready':
-      return bundle !== null && event.bundle === bundle ? Part.bundle : Part.none;
-    case 'partial_summary':
-      return bundle !== null && event.summary === bundle.summary ? Part.summary : Part.none;
-    case 'replicate_done':
-      return bundle === null ? Part.none : bundle.replicates.indexOf(event.replicate);
-    default:
-      return Part.none;
-  }
+  if (value === null) return Part.none;
+  if (value === run) return Part.record;
+  if (bundle === null) return Part.none;
+  if (value === bundle) return Part.bundle;
+  if (value === bundle.summary) return Part.summary;
+  return bundle.replicates.indexOf(value as (typeof bundle.replicates)[number]);
 }
 
 /** Makes a frozen run live again (an event or a record written after its end). */
@@ -487,7 +478,8 @@ function thaw(entry: RunEntry): void {
   const frozen = entry.frozen as Frozen;
   const { record, events } = thawed(frozen);
   entry.events = events;
-  entry.texts = frozen.events.map((text, i) => ({ text, member: frozen.parts[i] === Part.none ? null : partMember(events[i] as RunEvent) }));
+  // A text of Part.none whose event holds an object there is whole: freezing again writes it whole again.
+  entry.texts = frozen.events;
   entry.run = record;
   entry.json = frozen.json;
   entry.frozen = null;
@@ -498,29 +490,24 @@ function recordOf(entry: RunEntry): RunResult {
   return entry.frozen ? thawed(entry.frozen).record : (entry.run as RunResult);
 }
 
-function eventsOf(frozen: Frozen): RunEvent[] {
-  return thawed(frozen).events;
-}
-
 /**
  * A frozen run parsed: the copy readers still hold, or a new one. Each
  * event's part of the record is put back in its member's place (set, not
  * added: the member keeps its position in the event's JSON).
  */
-function thawed(frozen: Frozen): Thawed {
+function thawed(frozen: Frozen): { record: RunResult; events: RunEvent[] } {
   const held = frozen.read?.deref();
   const heldEvents = held && parsedEvents.get(held);
   if (held && heldEvents) return { record: held, events: heldEvents };
   const record = JSON.parse(frozen.json) as RunResult;
   const bundle = record.bundle as NonNullable<RunResult['bundle']>;
   const events = frozen.events.map((text, i) => {
-    const event = JSON.parse(text) as Record<string, unknown>;
+    const event = JSON.parse(text) as RunEvent;
     const part = frozen.parts[i] as number;
-    if (part === Part.record) event.result = record;
-    else if (part === Part.bundle) event.bundle = bundle;
-    else if (part === Part.summary) event.summary = bundle.summary;
-    else if (part >= 0) event.replicate = bundle.replicates[part];
-    return event as RunEvent;
+    if (part === Part.none) return event;
+    const value = part === Part.record ? record : part === Part.bundle ? bundle : part === Part.summary ? bundle.summary : bundle.replicates[part];
+    (event as Record<string, unknown>)[partMember(event) as PartMember] = value;
+    return event;
   });
   frozen.read = new WeakRef(record);
   parsedEvents.set(record, events);
