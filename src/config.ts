@@ -77,7 +77,7 @@ export const ConfigSchema = z.object({
   HTTP_MAX_HEADER_BYTES: int(16_384, 1024, 1_048_576),
   /** Characters of one path parameter (run id, tool name); 414 above. */
   HTTP_MAX_PARAM_LENGTH: int(128, 16, 4096),
-  /** Requests per tenant (per client IP when auth is off) per RATE_LIMIT_WINDOW_MS on /v1 routes; 0 = off. */
+  /** Requests per tenant (per client IP when auth is off, and for requests refused for their credentials) per RATE_LIMIT_WINDOW_MS on /v1 routes; 0 = off. */
   RATE_LIMIT_MAX: int(600, 0, 10_000_000),
   RATE_LIMIT_WINDOW_MS: int(60_000, 100, 86_400_000),
 

@@ -24,7 +24,7 @@ declare module 'fastify' {
 
 /** Rate limit of a protected scope (see {@link protectScope}). */
 export interface RateLimitOptions {
-  /** Requests per window per tenant (per client IP when auth is off); 0 turns the limit off. */
+  /** Requests per window per tenant (per client IP when auth is off, and for requests refused for their credentials); 0 turns the limit off. */
   max: number;
   windowMs: number;
   /** Shared counters across replicas (STORE=redis); without it, counters are per process. */
@@ -58,31 +58,46 @@ export interface ProtectOptions {
  */
 export async function protectScope(scope: FastifyInstance, options: ProtectOptions): Promise<void> {
   const { keys } = options;
+  const { max, windowMs, redis, redisPrefix } = options.rateLimit;
   if (options.onProtectedRoute) scope.addHook('onRoute', options.onProtectedRoute);
+
+  // With a rate limit, a refused request is counted before it is answered: its refusal waits in `refusals` while the
+  // limiter (a later onRequest hook) counts it against the client's address, and is sent by the preParsing hook below,
+  // before any body is read. Guessing keys then costs a 429 once the address has spent its budget, like any flood.
+  const refusals = new WeakMap<FastifyRequest, Error>();
+  const outcome = (request: FastifyRequest, error: Error | undefined): Error | undefined => {
+    if (error === undefined || max <= 0) return error;
+    refusals.set(request, error);
+    return undefined;
+  };
 
   // A `done` hook, not an `async` one: the usual request (a bearer key, or keys off) is decided with no promise and no extra turn.
   scope.addHook('onRequest', (request, reply, done) => {
     if (!keys.enabled) return done();
     const header = request.headers.authorization;
     const alternative = request.routeOptions.config.alternativeCredential;
-    if (header !== undefined || alternative === undefined) return done(bearerRefusal(keys, request, reply, header));
+    if (header !== undefined || alternative === undefined) return done(outcome(request, bearerRefusal(keys, request, reply, header)));
     let tenant: ReturnType<AlternativeCredential>;
     try {
       tenant = alternative(request);
     } catch (error) {
-      return done(error as Error);
+      return done(outcome(request, error as Error));
     }
     const accept = (found: string | undefined) => {
-      if (found === undefined) return done(bearerRefusal(keys, request, reply, header));
+      if (found === undefined) return done(outcome(request, bearerRefusal(keys, request, reply, header)));
       request.tenant = found;
       done();
     };
-    if (tenant instanceof Promise) tenant.then(accept, (error: unknown) => done(error as Error));
+    if (tenant instanceof Promise) tenant.then(accept, (error: unknown) => done(outcome(request, error as Error)));
     else accept(tenant);
   });
 
-  const { max, windowMs, redis, redisPrefix } = options.rateLimit;
   if (max <= 0) return;
+  scope.addHook('preParsing', (request, _reply, payload, done) => {
+    const refusal = refusals.get(request);
+    if (refusal) return done(refusal);
+    done(null, payload);
+  });
   await scope.register(fastifyRateLimit, {
     max,
     timeWindow: windowMs,

@@ -39,6 +39,26 @@ describe('rate limits per tenant (memory)', () => {
     for (let i = 0; i < 10; i++) expect((await getJson(`${svc.url}/healthz`)).status).toBe(200);
     expect((await getJson(`${svc.url}/readyz`)).status).toBe(200);
   });
+
+  it('refused requests count against the client address: past the limit a guessed key gets 429, not 401; tenants keep their own budgets', async () => {
+    const wrong = (i: number) => ({ authorization: `Bearer guessed-key-${i}-0000000000` });
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await getJson(`${svc.url}/v1/tools`, wrong(i)));
+    // No key at all, and a bad stream token, are refusals of the same address.
+    answers.push(await getJson(`${svc.url}/v1/tools`));
+    answers.push(await getJson(`${svc.url}/v1/runs/run_unknown/events?stream_token=forged`));
+    for (const res of answers.slice(0, 5)) {
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('unauthorized');
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    }
+    expectRateLimited(answers[5] as (typeof answers)[number]);
+    // Past the budget, no refusal says whether a key was right: every guess is a 429, and a run is never started.
+    expectRateLimited(await getJson(`${svc.url}/v1/tools`, wrong(9)));
+    expectRateLimited(await postJson(`${svc.url}/v1/runs`, { input: 'guessing', replicates: 1 }, wrong(10)));
+    expect(svc.sim.stats().received).toBe(1);
+    expect((await getJson(`${svc.url}/v1/tools`, B)).status).toBe(200);
+  });
 });
 
 describe('rate limits without keys', () => {
