@@ -149,13 +149,24 @@ export interface CallEstimate {
 /** Characters per token of a typical prompt, for reservations (not for refusals, which use the lower bound). */
 const CHARS_PER_TOKEN_TYPICAL = 4;
 
-/** The reservation of one call of `chars` prompt characters with up to `outputTokens` of output on `model`. */
-export function estimateCall(model: string, chars: number, outputTokens: number, costOf: (model: string, usage: Usage) => number): CallEstimate {
+/**
+ * The reservation of one call of `chars` prompt characters with up to
+ * `outputTokens` of output on the first of `models`, or on any of the others
+ * (its fallbacks) in turn: reserved at the dearest of them, since the call
+ * may end up there, and with the cheapest one's minimum, since it may not.
+ */
+export function estimateCall(models: readonly string[], chars: number, outputTokens: number, costOf: (model: string, usage: Usage) => number): CallEstimate {
   const input = Math.ceil(chars / CHARS_PER_TOKEN_TYPICAL);
   const minInput = Math.ceil(chars / CHARS_PER_TOKEN_LOWER_BOUND);
   const full: Usage = { input_tokens: input, output_tokens: outputTokens, total_tokens: input + outputTokens };
   const min: Usage = { input_tokens: minInput, output_tokens: 1, total_tokens: minInput + 1 };
-  return { tokens: full.total_tokens, costUsd: costOf(model, full), minTokens: min.total_tokens, minCostUsd: costOf(model, min) };
+  let costUsd = 0;
+  let minCostUsd = Number.POSITIVE_INFINITY;
+  for (const model of models) {
+    costUsd = Math.max(costUsd, costOf(model, full));
+    minCostUsd = Math.min(minCostUsd, costOf(model, min));
+  }
+  return { tokens: full.total_tokens, costUsd, minTokens: min.total_tokens, minCostUsd };
 }
 
 function positive(value: number | undefined): number | undefined {

@@ -57,14 +57,14 @@ export class ToolRunner {
       call: ({ slot, ...call }) =>
         charged(
           active,
-          estimateCall(call.model, promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
+          estimateCall(call.fallbackModels?.length ? [call.model, ...call.fallbackModels] : [call.model], promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
           call.signal ?? signal,
           (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf(slot) }),
         ),
       embed: (call) =>
         charged(
           active,
-          estimateCall(call.model ?? DEFAULT_EMBEDDING_MODEL, call.input.reduce((n, text) => n + text.length, 0), 0, costOf),
+          estimateCall([call.model ?? DEFAULT_EMBEDDING_MODEL], call.input.reduce((n, text) => n + text.length, 0), 0, costOf),
           call.signal ?? signal,
           (callSignal) => deps.gateway.embed({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf() }),
         ),

@@ -321,6 +321,29 @@ describe('early stop, budgets and the synthesizer across models', () => {
     expect(body.bundle.by_model['p2/m2'].cost_usd).toBe(r1.cost_usd);
   });
 
+  it('reserves a call with fallbacks at its dearest model, so calls that fall back together stay within the cost budget', async () => {
+    const hardFailing = '    retry: { max_attempts: 1 }\n    breaker: { consecutive_failures: 1, reset_ms: 600000 }';
+    const { svc, sim1, sim2 } = await twoProviders(`${hardFailing}\n${priced('m1', 1, 2)}`, priced('m2', 1000, 2000), { env: { BREAKER_WAIT_MS: '0' } });
+    sim1.configure({ faultRate: { probability: 1, status: 500 } });
+    expect((await postJson(`${svc.url}/v1/runs`, { input: 'trip p1', replicates: 1, agent: { model: 'p1/m1' } })).body.status).toBe('failed');
+    // 100 output tokens per answer, as many as each call reserves: a call on m2 costs ~$0.2, on m1 ~$0.0002.
+    sim2.configure({ answers: { kind: 'fixed', value: 'x'.repeat(400) } });
+    const budget = 0.3;
+    const { body } = await postJson(`${svc.url}/v1/runs`, {
+      input: 'fall back together',
+      replicates: 4,
+      budget: { max_cost_usd: budget },
+      agent: { model: 'p1/m1', fallback_models: ['p2/m2'], max_output_tokens: 100 },
+    });
+    const costs: number[] = body.bundle.replicates.filter((r: { status: string }) => r.status === 'succeeded').map((r: { cost_usd: number }) => r.cost_usd);
+    const one = Math.max(...costs);
+    expect(one).toBeGreaterThan(0.15);
+    // One call fits the budget, two do not: they went out one at a time, and only the last may cross it (alone).
+    expect(body.status).toBe('budget_exceeded');
+    expect(body.cost_usd).toBeLessThanOrEqual(budget + one);
+    expect(modelRequests(sim2).length).toBeLessThanOrEqual(2);
+  });
+
   it('refuses a cost budget when a panel or fallback model has no price', async () => {
     const { svc } = await twoProviders(priced('m1', 1, 2));
     const { status, body } = await postJson(`${svc.url}/v1/runs`, { input: 'x', replicates: 2, budget: { max_cost_usd: 1 }, agent: { model: 'p1/m1', fallback_models: ['p2/m2'] } });
