@@ -64,11 +64,16 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
   // With a rate limit, a refused request is counted before it is answered: its refusal waits in `refusals` while the
   // limiter (a later onRequest hook) counts it against the client's address, and is sent by the preParsing hook below,
   // before any body is read. Guessing keys then costs a 429 once the address has spent its budget, like any flood.
-  const refusals = new WeakMap<FastifyRequest, Error>();
-  const outcome = (request: FastifyRequest, error: Error | undefined): Error | undefined => {
-    if (error === undefined || max <= 0) return error;
-    refusals.set(request, error);
-    return undefined;
+  // A refusal of the bearer key carries a `WWW-Authenticate` challenge, set when the refusal is sent (a 429 sends none).
+  const refusals = new WeakMap<FastifyRequest, { error: Error; challenge: boolean }>();
+  const outcome = (request: FastifyRequest, reply: FastifyReply, error: Error | undefined, challenge = false): Error | undefined => {
+    if (error === undefined) return undefined;
+    if (max > 0) {
+      refusals.set(request, { error, challenge });
+      return undefined;
+    }
+    if (challenge) reply.header('www-authenticate', 'Bearer');
+    return error;
   };
 
   // A `done` hook, not an `async` one: the usual request (a bearer key, or keys off) is decided with no promise and no extra turn.
@@ -76,27 +81,28 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
     if (!keys.enabled) return done();
     const header = request.headers.authorization;
     const alternative = request.routeOptions.config.alternativeCredential;
-    if (header !== undefined || alternative === undefined) return done(outcome(request, bearerRefusal(keys, request, reply, header)));
+    if (header !== undefined || alternative === undefined) return done(outcome(request, reply, bearerRefusal(keys, request, header), true));
     let tenant: ReturnType<AlternativeCredential>;
     try {
       tenant = alternative(request);
     } catch (error) {
-      return done(outcome(request, error as Error));
+      return done(outcome(request, reply, error as Error));
     }
     const accept = (found: string | undefined) => {
-      if (found === undefined) return done(outcome(request, bearerRefusal(keys, request, reply, header)));
+      if (found === undefined) return done(outcome(request, reply, bearerRefusal(keys, request, header), true));
       request.tenant = found;
       done();
     };
-    if (tenant instanceof Promise) tenant.then(accept, (error: unknown) => done(outcome(request, error as Error)));
+    if (tenant instanceof Promise) tenant.then(accept, (error: unknown) => done(outcome(request, reply, error as Error)));
     else accept(tenant);
   });
 
   if (max <= 0) return;
-  scope.addHook('preParsing', (request, _reply, payload, done) => {
+  scope.addHook('preParsing', (request, reply, payload, done) => {
     const refusal = refusals.get(request);
-    if (refusal) return done(refusal);
-    done(null, payload);
+    if (refusal === undefined) return done(null, payload);
+    if (refusal.challenge) reply.header('www-authenticate', 'Bearer');
+    done(refusal.error);
   });
   await scope.register(fastifyRateLimit, {
     max,
@@ -117,13 +123,12 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
   });
 }
 
-/** Authenticates the bearer key into `request.tenant`; the refusal (with its `WWW-Authenticate`) when there is none or it is wrong. */
-function bearerRefusal(keys: KeyRing, request: FastifyRequest, reply: FastifyReply, header: string | undefined): Error | undefined {
+/** Authenticates the bearer key into `request.tenant`; the refusal when there is none or it is wrong. */
+function bearerRefusal(keys: KeyRing, request: FastifyRequest, header: string | undefined): Error | undefined {
   try {
     request.tenant = keys.authenticate(header);
     return undefined;
   } catch (error) {
-    reply.header('www-authenticate', 'Bearer');
     return error as Error;
   }
 }

@@ -54,7 +54,10 @@ describe('rate limits per tenant (memory)', () => {
     }
     expectRateLimited(answers[5] as (typeof answers)[number]);
     // Past the budget, no refusal says whether a key was right: every guess is a 429, and a run is never started.
-    expectRateLimited(await getJson(`${svc.url}/v1/tools`, wrong(9)));
+    const guessed = await getJson(`${svc.url}/v1/tools`, wrong(9));
+    expectRateLimited(guessed);
+    // A 429 is no challenge: it says nothing of the key.
+    expect(guessed.headers.get('www-authenticate')).toBeNull();
     expectRateLimited(await postJson(`${svc.url}/v1/runs`, { input: 'guessing', replicates: 1 }, wrong(10)));
     expect(svc.sim.stats().received).toBe(1);
     expect((await getJson(`${svc.url}/v1/tools`, B)).status).toBe(200);
