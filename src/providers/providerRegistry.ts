@@ -1,5 +1,5 @@
 import { ServiceError } from '../errors.ts';
-import type { Usage } from '../schemas/bundle.ts';
+import { addUsage, type Usage } from '../schemas/bundle.ts';
 import {
   ModelCallError,
   type EmbeddingRequest,
@@ -11,6 +11,9 @@ import {
   type ProviderListing,
 } from './callTypes.ts';
 import { parseModelRef, type ModelRef } from './modelRef.ts';
+
+/** What a call spent. */
+type Spend = { usage: Usage; cost_usd: number };
 
 /** One named provider the registry routes to: its client and what `GET /v1/models` may show of it. */
 export interface RoutedProvider {
@@ -52,6 +55,9 @@ export class ProviderRegistry implements ModelGateway {
     const moved: FallbackStep[] = [];
     let attempts = 0;
     let latency = 0;
+    // What the models given up on spent before they failed (answered turns of a handoff conversation, charged as they
+    // were answered): the call's usage includes it, whichever model ends it.
+    let spent: Spend | undefined;
     for (const [position, ref] of chain.entries()) {
       const { provider, model } = this.resolve(ref);
       const client = this.#client(provider);
@@ -62,14 +68,21 @@ export class ProviderRegistry implements ModelGateway {
           // A fallback is another call, not a retry of the first: its own key, derived from the call's.
           ...(request.idempotencyKey !== undefined && position > 0 ? { idempotencyKey: `${request.idempotencyKey}.f${position}` } : {}),
         });
-        return { ...result, attempts: attempts + result.attempts, latency_ms: latency + result.latency_ms, ...(moved.length > 0 ? { fallbacks: moved } : {}) };
+        return {
+          ...result,
+          ...(spent ? { usage: addUsage(spent.usage, result.usage), cost_usd: spent.cost_usd + result.cost_usd } : {}),
+          attempts: attempts + result.attempts,
+          latency_ms: latency + result.latency_ms,
+          ...(moved.length > 0 ? { fallbacks: moved } : {}),
+        };
       } catch (error) {
         const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);
         attempts += failure.attempts;
         latency += failure.latency_ms;
+        if (failure.spent) spent = spent ? { usage: addUsage(spent.usage, failure.spent.usage), cost_usd: spent.cost_usd + failure.spent.cost_usd } : failure.spent;
         const last = position === chain.length - 1;
         if (last || request.signal.aborted || !movesOn(failure.error)) {
-          throw new ModelCallError(failure.error, attempts, latency, { provider, model, fallbacks: moved, spent: failure.spent });
+          throw new ModelCallError(failure.error, attempts, latency, { provider, model, fallbacks: moved, spent });
         }
         moved.push({ provider, model, reason: failure.error.code });
       }
