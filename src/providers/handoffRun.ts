@@ -25,17 +25,21 @@ export interface HandoffPlan {
   maxTurns: number;
 }
 
-/** An agent handed the task to another, after `turn` model calls. */
+/** An agent handed the task to another, after `turn` model calls, in a conversation on `provider`'s `model`. */
 export interface HandoffTransfer {
   from: string;
   to: string;
   turn: number;
+  provider: string;
+  model: string;
 }
 
 /** What one turn (one model call of the conversation) spent. */
 export interface TurnSpend {
   agent: string;
   turn: number;
+  /** The provider that answered the turn (a fallback or panel model's, not necessarily the default one). */
+  provider: string;
   model: string;
   usage: Usage;
   cost_usd: number;
@@ -139,7 +143,7 @@ export async function runWithHandoffs(deps: HandoffRunDeps, call: HandoffCall): 
       state.parent = state.handoffSpan;
     }
     state.agent = to;
-    call.handoffs.onHandoff?.({ from, to, turn: state.turn });
+    call.handoffs.onHandoff?.({ from, to, turn: state.turn, provider: deps.provider, model: call.model });
   };
 
   const inner = deps.model(call.model);
@@ -162,7 +166,7 @@ export async function runWithHandoffs(deps: HandoffRunDeps, call: HandoffCall): 
         state.usage = addUsage(state.usage, usage);
         state.spanUsage = addUsage(state.spanUsage, usage);
         state.cost += cost;
-        call.handoffs.onTurn?.({ agent, turn, model: call.model, usage, cost_usd: cost });
+        call.handoffs.onTurn?.({ agent, turn, provider: deps.provider, model: call.model, usage, cost_usd: cost });
         return response;
       } finally {
         state.attempts += attempt.attempts();

@@ -16,16 +16,16 @@ export function handoffCall(env: ReplicateEnv, request: ResolvedRequest, index: 
   const plan = request.handoffs;
   if (!plan) return {};
   const source = `replicate:${index}`;
-  const provider = env.models.provider;
   return {
     handoffs: {
       plan,
-      onHandoff: ({ from, to, turn }) => env.emit({ type: 'handoff', source, provider, model: request.agent.model, from, to, turn }),
+      // Named by the provider and model that hold the conversation: a panel's or a fallback's, not only the agent's default.
+      onHandoff: ({ from, to, turn, provider, model }) => env.emit({ type: 'handoff', source, provider, model, from, to, turn }),
       beforeTurn: (_turn, chars) => {
         const refused = env.account.refuseTurn(Math.ceil(chars / CHARS_PER_TOKEN_LOWER_BOUND) + 1);
         if (refused) throw refused;
       },
-      onTurn: (spend) => env.account.charge(provider, spend.model, spend.usage, spend.cost_usd),
+      onTurn: (spend) => env.account.charge(spend.provider, spend.model, spend.usage, spend.cost_usd),
     },
   };
 }

@@ -2,7 +2,7 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import type { SimulatorBehavior } from '../../src/providers/simulator/index.ts';
+import { startSimulator, type SimulatorBehavior } from '../../src/providers/simulator/index.ts';
 import { parseDeclarativeTool, toToolDefinition } from '../../src/toolkit/declarative.ts';
 import { declarativeOptions, loadTools } from '../../src/toolkit/loader.ts';
 import type { ToolRegistry } from '../../src/toolkit/registry.ts';
@@ -184,6 +184,35 @@ describe('handoffs with HANDOFFS=on (docs/handoffs.md example)', () => {
     expect(svc.sim.stats().received).toBe(1);
     expect(body.usage.total_tokens).toBe(40);
     expect(body.bundle.replicates[0].usage.total_tokens).toBe(40);
+  });
+});
+
+describe('handoffs on a provider other than the default', () => {
+  it("charges every turn to the provider that answered it: the run's cost lines name p2, never the default p1", async () => {
+    const sim2 = await startSimulator({});
+    const env = { HANDOFFS: 'on' };
+    const svc = await startTestService({
+      env,
+      registry: await registryWith(env, { 'docs/handoffs.md': DOC_TOOL }),
+      providersYaml: `default: p1\nproviders:\n  - name: p1\n    base_url: \${SIM}\n    models: [m1]\n  - name: p2\n    base_url: ${sim2.url}\n    models: [m2]\n`,
+    });
+    try {
+      sim2.configure(HAND_TO_BILLING);
+      const { frames } = await postStream(svc.url, { ...DOC_REQUEST, replicates: 1, agent: { ...((DOC_REQUEST.agent as object | undefined) ?? {}), model: 'p2/m2' } });
+      const body = frames.at(-1)!.data.result;
+      expect(body.status).toBe('succeeded');
+      // The transfer is named by the provider and model that held the conversation.
+      expect(frames.filter((f) => f.event === 'handoff').map((f) => f.data)).toMatchObject([{ from: 'support_desk', to: 'billing', provider: 'p2', model: 'm2' }]);
+      expect(svc.sim.stats().received).toBe(0);
+      expect(sim2.stats().received).toBe(2);
+      expect(body.cost_breakdown.map((l: { provider: string; model: string }) => `${l.provider}/${l.model}`)).toEqual(['p2/m2']);
+      // Two turns of 30 tokens, on the replicate and on the run alike.
+      expect(body.usage.total_tokens).toBe(60);
+      expect(body.bundle.replicates[0]).toMatchObject({ provider: 'p2', model: 'm2', usage: { total_tokens: 60 } });
+    } finally {
+      await svc.close();
+      await sim2.close();
+    }
   });
 });
 
