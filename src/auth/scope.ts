@@ -65,15 +65,17 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
   // limiter (a later onRequest hook) counts it against the client's address, and is sent by the preParsing hook below,
   // before any body is read. Guessing keys then costs a 429 once the address has spent its budget, like any flood.
   // A refusal of the bearer key carries a `WWW-Authenticate` challenge, set when the refusal is sent (a 429 sends none).
-  const refusals = new WeakMap<FastifyRequest, { error: Error; challenge: boolean }>();
+  type Refusal = { error: Error; challenge: boolean };
+  const refusals = new WeakMap<FastifyRequest, Refusal>();
+  const send = (reply: FastifyReply, refusal: Refusal): Error => {
+    if (refusal.challenge) reply.header('www-authenticate', 'Bearer');
+    return refusal.error;
+  };
   const outcome = (request: FastifyRequest, reply: FastifyReply, error: Error | undefined, challenge = false): Error | undefined => {
     if (error === undefined) return undefined;
-    if (max > 0) {
-      refusals.set(request, { error, challenge });
-      return undefined;
-    }
-    if (challenge) reply.header('www-authenticate', 'Bearer');
-    return error;
+    if (max <= 0) return send(reply, { error, challenge });
+    refusals.set(request, { error, challenge });
+    return undefined;
   };
 
   // A `done` hook, not an `async` one: the usual request (a bearer key, or keys off) is decided with no promise and no extra turn.
@@ -101,8 +103,7 @@ export async function protectScope(scope: FastifyInstance, options: ProtectOptio
   scope.addHook('preParsing', (request, reply, payload, done) => {
     const refusal = refusals.get(request);
     if (refusal === undefined) return done(null, payload);
-    if (refusal.challenge) reply.header('www-authenticate', 'Bearer');
-    done(refusal.error);
+    done(send(reply, refusal));
   });
   await scope.register(fastifyRateLimit, {
     max,

@@ -92,6 +92,12 @@ export interface EmbeddingResult extends CallAccounting {
 /** The embedding model when a tool names none. */
 export const DEFAULT_EMBEDDING_MODEL = 'text-embedding-3-small';
 
+/** What a call spent. */
+export interface Spend {
+  usage: Usage;
+  cost_usd: number;
+}
+
 /** A failed call: the mapped error plus what was spent finding out. */
 export class ModelCallError extends Error {
   readonly error: ServiceError;
@@ -103,13 +109,13 @@ export class ModelCallError extends Error {
   /** Models given up on before the last one, in order. */
   readonly fallbacks: FallbackStep[];
   /** What the call spent before it failed (turns of a handoff run that were answered), when anything. */
-  readonly spent: { usage: Usage; cost_usd: number } | undefined;
+  readonly spent: Spend | undefined;
 
   constructor(
     error: ServiceError,
     attempts: number,
     latencyMs: number,
-    where: { provider?: string; model?: string; fallbacks?: FallbackStep[]; spent?: { usage: Usage; cost_usd: number } | undefined } = {},
+    where: { provider?: string; model?: string; fallbacks?: FallbackStep[]; spent?: Spend | undefined } = {},
   ) {
     super(error.message, { cause: error });
     this.name = new.target.name;

@@ -9,11 +9,9 @@ import {
   type ModelCallResult,
   type ModelGateway,
   type ProviderListing,
+  type Spend,
 } from './callTypes.ts';
 import { parseModelRef, type ModelRef } from './modelRef.ts';
-
-/** What a call spent. */
-type Spend = { usage: Usage; cost_usd: number };
 
 /** One named provider the registry routes to: its client and what `GET /v1/models` may show of it. */
 export interface RoutedProvider {
@@ -70,7 +68,7 @@ export class ProviderRegistry implements ModelGateway {
         });
         return {
           ...result,
-          ...(spent ? { usage: addUsage(spent.usage, result.usage), cost_usd: spent.cost_usd + result.cost_usd } : {}),
+          ...(spent ? addSpend(spent, result) : {}),
           attempts: attempts + result.attempts,
           latency_ms: latency + result.latency_ms,
           ...(moved.length > 0 ? { fallbacks: moved } : {}),
@@ -79,7 +77,7 @@ export class ProviderRegistry implements ModelGateway {
         const failure = error instanceof ModelCallError ? error : new ModelCallError(new ServiceError('internal', String(error)), 0, 0);
         attempts += failure.attempts;
         latency += failure.latency_ms;
-        if (failure.spent) spent = spent ? { usage: addUsage(spent.usage, failure.spent.usage), cost_usd: spent.cost_usd + failure.spent.cost_usd } : failure.spent;
+        if (failure.spent) spent = spent ? addSpend(spent, failure.spent) : failure.spent;
         const last = position === chain.length - 1;
         if (last || request.signal.aborted || !movesOn(failure.error)) {
           throw new ModelCallError(failure.error, attempts, latency, { provider, model, fallbacks: moved, spent });
@@ -134,4 +132,8 @@ export class ProviderRegistry implements ModelGateway {
  */
 export function movesOn(error: ServiceError): boolean {
   return error.fault === 'provider';
+}
+
+function addSpend(a: Spend, b: Spend): Spend {
+  return { usage: addUsage(a.usage, b.usage), cost_usd: a.cost_usd + b.cost_usd };
 }

@@ -57,7 +57,7 @@ export class ToolRunner {
       call: ({ slot, ...call }) =>
         charged(
           active,
-          estimateCall(call.fallbackModels?.length ? [call.model, ...call.fallbackModels] : [call.model], promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
+          estimateCall([call.model, ...(call.fallbackModels ?? [])], promptChars(call.input) + (call.instructions?.length ?? 0), call.maxOutputTokens ?? outputAllowance, costOf),
           call.signal ?? signal,
           (callSignal) => deps.gateway.call({ span, ...call, signal: callSignal, trace: active.trace, tenant: active.tenant, idempotencyKey: keyOf(slot) }),
         ),
