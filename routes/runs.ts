@@ -110,6 +110,7 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
         tenant: request.tenant,
         trace: request.trace,
         idempotencyKey,
+        answerAtEnd: !stream && body.background !== true,
         beforeLaunch: (runId) => {
           reply.header('location', `/v1/runs/${runId}`);
           // Streamed answers carry the token as a header (CORS-exposed): events are stored, tokens never are.
@@ -136,7 +137,8 @@ export const runsRoutes: FastifyPluginAsync<RunsRoutesOptions> = async (app, opt
     if (body.background) return reply.code(202).send({ id: handle.id, object: 'run', status: handle.record.status, stream_token: tokenFor(handle.id, request.tenant, handle.record.created_at) });
     // Minted while the run's provider request is out: an HMAC is some 30 µs of a one-replicate run's path to its request.
     const streamToken = computedOffPath(() => tokenFor(handle.id, request.tenant, handle.record.created_at));
-    const result = await handle.done;
+    // Sent as soon as it is made: with the memory store, the run's last writes follow it in the same turn.
+    const result = await (handle.answer ?? handle.done);
     // The record as ending the run serialized it (for the store's byte count), with the token as its last member:
     // the same bytes as serializing `{ ...result, stream_token }`, without doing it again.
     const json = handle.takeJson?.();

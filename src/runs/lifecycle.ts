@@ -58,7 +58,15 @@ export class RunLifecycle {
     this.#waiters = parts.waiters;
   }
 
-  activate(record: RunResult, tool: ToolDefinition, request: ResolvedRequest, trace: TraceContext, idempotencyKey: string | undefined, from: RunStart): ActiveRun {
+  activate(
+    record: RunResult,
+    tool: ToolDefinition,
+    request: ResolvedRequest,
+    trace: TraceContext,
+    idempotencyKey: string | undefined,
+    from: RunStart,
+    answered?: (final: RunResult) => void,
+  ): ActiveRun {
     const controller = new AbortController();
     const log = lazyChild(this.#deps.logger, { run_id: record.id, trace_id: trace.trace_id, request_id: trace.request_id, tool: tool.name });
     const account = new RunAccount(request.budget, this.#now, (error) => controller.abort(error), from.startedAt);
@@ -86,6 +94,8 @@ export class RunLifecycle {
         ? this.#tracing.startRun(trace, { 'run.id': record.id, 'tool.name': tool.name, 'tool.version': tool.version, 'run.replicates': request.replicates })
         : this.#tracing.startRun(trace),
       memory: new RunMemory(this.#deps.store.runMemory, record.id, this.#deps.memory, log, this.#now),
+      answered: answered ?? null,
+      unsent: answered ? [] : null,
     };
     this.active.set(record.id, active);
     this.#deps.metrics.activeRuns.inc();
@@ -193,6 +203,15 @@ export class RunLifecycle {
     const finalJson = JSON.stringify(final);
     active.finalJson = finalJson;
     if (this.#deps.store.measuresJson === true) rememberJson(final, finalJson);
+    if (active.answered) {
+      // Answered first (RunHandle.answer): its caller sends the answer in this turn's microtasks; the end's
+      // writes follow them (a tick comes after the microtasks), still before anything else is handled.
+      active.answered(final);
+      active.answered = null;
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      this.#events.flush(active);
+      active.unsent = null;
+    }
     // The idempotency record and the run record are written before run_completed
     // goes out, so a client that sees the end can replay or fetch it at once.
     await Promise.allSettled(active.writes);

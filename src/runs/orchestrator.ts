@@ -14,13 +14,13 @@ import { RunLifecycle } from './lifecycle.ts';
 import { liveRecord } from './liveRecord.ts';
 import { QueuedRuns } from './queuedRuns.ts';
 import { RunEvents } from './runEvents.ts';
-import { cancelledError, takeFinalJson, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
+import { cancelledError, takeFinalJson, type LaunchOptions, type OrchestratorDeps, type PreparedRun, type RunHandle, type RunJob, type StartOptions } from './runTypes.ts';
 import { endOrCurrent, RunWaiters } from './runWaiters.ts';
 import { deadlinesOf } from './takeover.ts';
 import { newRunId, PUBLIC_TENANT } from '../lib/tenancy.ts';
 import { ToolRunner } from './toolContext.ts';
 
-export type { OrchestratorDeps, PreparedRun, RunDispatch, RunHandle, RunJob, StartOptions } from './runTypes.ts';
+export type { LaunchOptions, OrchestratorDeps, PreparedRun, RunDispatch, RunHandle, RunJob, StartOptions } from './runTypes.ts';
 
 /**
  * The run service: prepares (admission, planning, the resolved request),
@@ -107,17 +107,18 @@ export class Orchestrator {
    * Starts a prepared run. Once this returns, the run exists and ends in a
    * terminal status whatever happens.
    */
-  async launch(prepared: PreparedRun, idempotencyKey?: string): Promise<RunHandle> {
+  async launch(prepared: PreparedRun, options: LaunchOptions = {}): Promise<RunHandle> {
     try {
-      return await this.#launch(prepared, idempotencyKey);
+      return await this.#launch(prepared, options);
     } catch (error) {
       prepared.release();
       throw error;
     }
   }
 
-  async #launch(prepared: PreparedRun, idempotencyKey: string | undefined): Promise<RunHandle> {
+  async #launch(prepared: PreparedRun, options: LaunchOptions): Promise<RunHandle> {
     const { id, tool, request, decision, trace, body } = prepared;
+    const { idempotencyKey } = options;
     const createdAt = new Date(this.#now()).toISOString();
     const record: RunResult = {
       id,
@@ -146,9 +147,12 @@ export class Orchestrator {
     await this.#deps.store.saveRun(record);
     const dispatch = this.#deps.dispatch;
     if (!dispatch) {
-      const active = this.#runs.activate(record, tool, request, trace, idempotencyKey, { seq: 0, kept: [], startedAt: this.#now() });
+      let answered: ((final: RunResult) => void) | undefined;
+      const answer = options.answerAtEnd === true && this.#deps.store.writesInProcess === true ? new Promise<RunResult>((resolve) => (answered = resolve)) : undefined;
+      const active = this.#runs.activate(record, tool, request, trace, idempotencyKey, { seq: 0, kept: [], startedAt: this.#now() }, answered);
       active.done = this.#runs.execute(active, deadlinesOf(this.#now(), prepared.timeoutMs, request), { slot: true, resumed: null }).finally(prepared.release);
-      return { id, record, done: active.done, takeJson: () => takeFinalJson(active) };
+      // A run that fails before its answer is made rejects the answer as it rejects `done`.
+      return { id, record, done: active.done, takeJson: () => takeFinalJson(active), ...(answer && { answer: Promise.race([answer, active.done]) }) };
     }
     const job: RunJob = { id, tool: tool.name, tool_version: tool.version, request, trace, timeoutMs: prepared.timeoutMs, idempotencyKey };
     try {
@@ -191,7 +195,7 @@ export class Orchestrator {
 
   /** prepare + launch, for callers without an idempotency gate in between. */
   async start(body: RunRequest, options: StartOptions): Promise<RunHandle> {
-    return this.launch(this.prepare(body, options), options.idempotencyKey);
+    return this.launch(this.prepare(body, options), { idempotencyKey: options.idempotencyKey });
   }
 
   /** The current record: live for runs of this process, else from the store. */

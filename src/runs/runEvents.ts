@@ -18,7 +18,8 @@ export interface RunEventsDeps {
  * The events of runs executing here: each one stamped (seq, ids, `ts`),
  * redacted when REDACT_EVENTS asks, folded into the live record and
  * appended to the store. Appends go out in call order, which keeps every
- * source's order.
+ * source's order; for a run answered first they are made at the end of the
+ * turn that emitted them ({@link ActiveRun.unsent}).
  */
 export class RunEvents {
   readonly #deps: RunEventsDeps;
@@ -50,12 +51,28 @@ export class RunEvents {
       ts: isoMicros(this.#now()),
     } as RunEvent;
     if (this.#deps.redactEvents) stamped = this.#deps.redact(stamped, 'event') as RunEvent;
-    if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#trackReplicate(active, stamped.replicate);
-    else if (stamped.type === 'replicate_done' && stamped.replicate.step !== undefined) active.partial.replicates.push(stamped.replicate);
+    if (stamped.type === 'replicate_done' && (stamped.tool === active.tool.name || stamped.replicate.step !== undefined)) active.partial.replicates.push(stamped.replicate);
     else if (stamped.type === 'partial_summary' && stamped.tool === active.tool.name) {
       active.partial.summary = stamped.summary;
       active.partial.statistics = stamped.statistics;
     }
+    if (active.unsent !== null) {
+      // Answered first: stored at the end of this turn, after an answer sent in it (RunHandle.answer).
+      active.unsent.push(stamped);
+      if (active.unsent.length === 1) process.nextTick(() => this.flush(active));
+      return;
+    }
+    this.#append(active, stamped);
+  }
+
+  /** Appends the events of `active` stamped but not yet stored, in order (a run answered first). */
+  flush(active: ActiveRun): void {
+    if (active.unsent === null || active.unsent.length === 0) return;
+    for (const event of active.unsent.splice(0)) this.#append(active, event);
+  }
+
+  #append(active: ActiveRun, stamped: RunEvent): void {
+    if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#observe(stamped.replicate);
     let write: Promise<void> | void;
     try {
       write = this.#deps.store.appendEvent(stamped);
@@ -70,9 +87,8 @@ export class RunEvents {
     if (active.writes.length > 64) active.writes = [Promise.allSettled(active.writes).then(() => undefined)];
   }
 
-  /** Keeps the live record's partial bundle current for `GET /v1/runs/{id}` while the run works. */
-  #trackReplicate(active: ActiveRun, replicate: Replicate): void {
-    active.partial.replicates.push(replicate);
+  /** A replicate of the run's own tool in the metrics (with its event: for a run answered first, after the answer). */
+  #observe(replicate: Replicate): void {
     const metrics = this.#deps.metrics;
     metrics.replicateLatency.observe({ provider: replicate.provider, model: metrics.modelLabel(replicate.model), status: replicate.status }, replicate.latency_ms / 1000);
     if (replicate.error && replicate.status === 'failed') metrics.providerErrors.inc({ provider: replicate.provider, code: replicate.error.code });

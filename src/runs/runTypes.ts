@@ -84,6 +84,14 @@ export interface StartOptions {
   idempotencyKey?: string | undefined;
 }
 
+/** How a prepared run is launched. */
+export interface LaunchOptions {
+  /** Store key of the idempotency record to complete when the run ends. */
+  idempotencyKey?: string | undefined;
+  /** The caller answers with the final record (a synchronous POST): let it answer first ({@link RunHandle.answer}). */
+  answerAtEnd?: boolean;
+}
+
 /** A checked request, ready to launch: its id is fixed before anything is stored. */
 export interface PreparedRun {
   id: string;
@@ -112,6 +120,17 @@ export interface RunHandle {
    * measure JSON).
    */
   takeJson?: () => string | undefined;
+  /**
+   * For a run launched to be answered at its end (`answerAtEnd`): resolves
+   * with the final record as soon as it is made (like `done`, then
+   * `takeJson`), before the run's last writes when the store writes in
+   * process (`Store.writesInProcess`). Those writes (the last events, the
+   * final record, the idempotency record, `run_completed`) are made at the
+   * end of the same turn of the event loop: an answer sent on resolving
+   * goes out first, and every request handled after it still finds them.
+   * Absent for other runs: their answer waits for `done`.
+   */
+  answer?: Promise<RunResult>;
 }
 
 /** A run executing (or ending) in this process. */
@@ -150,6 +169,14 @@ export interface ActiveRun {
   memory: RunMemory;
   /** The JSON of the final record, made while ending the run, until an answer takes it ({@link RunHandle.takeJson}). */
   finalJson?: string | undefined;
+  /**
+   * Set for a run answered first ({@link RunHandle.answer}): resolves its
+   * answer; `unsent` then holds the events stamped this turn, appended to
+   * the store at the end of it (`RunEvents.flush`). Null otherwise: events
+   * are appended as they are emitted.
+   */
+  answered: ((final: RunResult) => void) | null;
+  unsent: RunEvent[] | null;
 }
 
 /** Events only the orchestrator emits, before stamping. */

@@ -29,6 +29,8 @@ export interface Submission {
    * begins). Answers what to undo if the launch fails.
    */
   beforeLaunch?: (runId: string) => () => void;
+  /** The caller answers with the final record (not a stream, not in the background): see `RunHandle.answer`. */
+  answerAtEnd?: boolean;
 }
 
 /** The answer of a submission: the earlier run of the same idempotency key, or the run just started. */
@@ -65,7 +67,7 @@ export async function submitRun(deps: SubmitDeps, submission: Submission): Promi
   }
   const undo = submission.beforeLaunch?.(prepared.id);
   try {
-    return { kind: 'started', handle: await orchestrator.launch(prepared, claimKey) };
+    return { kind: 'started', handle: await orchestrator.launch(prepared, { idempotencyKey: claimKey, answerAtEnd: submission.answerAtEnd }) };
   } catch (error) {
     undo?.();
     if (claimKey) await releaseClaim(store, claimKey);

@@ -146,6 +146,7 @@ export { IDEMPOTENCY_SHARE_OF_STORE } from './memoryIdempotency.ts';
 export class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly measuresJson = true;
+  readonly writesInProcess = true;
   readonly #limits: StoreLimits;
   readonly #now: () => number;
   readonly runMemory: InProcessRunMemory;

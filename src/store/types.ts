@@ -37,6 +37,14 @@ export interface Store {
    * serialized again to be measured.
    */
   readonly measuresJson?: boolean;
+  /**
+   * Whether every write has taken effect in this process when the call
+   * returns (the memory store): what a turn of the event loop writes is
+   * seen by every request handled after that turn. Then a synchronous
+   * answer may go out before its run's last writes, made later in the
+   * same turn (`RunHandle.answer`, src/runs/runTypes.ts).
+   */
+  readonly writesInProcess?: boolean;
   /** Writes (creates or replaces) a run record; `json`, when the caller has it, is `JSON.stringify(run)` (not serialized again). */
   saveRun(run: RunResult, json?: string): Promise<void>;
   /** A run record, or null when unknown or expired. */
