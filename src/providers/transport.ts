@@ -290,7 +290,7 @@ export class BufferedResponse extends Response {
 // Extends Headers (so `instanceof Headers` holds) with every read replaced; typed as an object so its methods may replace the base's function-valued members.
 export class AnswerHeaders extends (Headers as unknown as new () => object) implements Headers {
   readonly raw: IncomingHttpHeaders;
-  #sorted: string[] | null = null;
+  #entries: [string, string][] | null = null;
 
   constructor(raw: IncomingHttpHeaders) {
     super();
@@ -311,14 +311,22 @@ export class AnswerHeaders extends (Headers as unknown as new () => object) impl
     return value === undefined ? [] : Array.isArray(value) ? [...value] : [value];
   }
 
-  *entries(): Generator<[string, string]> {
-    this.#sorted ??= Object.keys(this.raw)
-      .filter((name) => this.raw[name] !== undefined)
-      .sort();
-    for (const name of this.#sorted) {
-      if (name === 'set-cookie') for (const cookie of this.getSetCookie()) yield [name, cookie];
-      else yield [name, this.get(name) as string];
+  /**
+   * The entries, built on the first iteration (the openai SDK walks an
+   * answer's headers twice per call, for its log lines). They cannot be
+   * changed, so every iteration hands out the same pairs, frozen.
+   */
+  entries(): ArrayIterator<[string, string]> {
+    if (this.#entries === null) {
+      const entries: [string, string][] = [];
+      for (const name of Object.keys(this.raw).sort()) {
+        if (this.raw[name] === undefined) continue;
+        if (name === 'set-cookie') for (const cookie of this.getSetCookie()) entries.push(Object.freeze([name, cookie]) as [string, string]);
+        else entries.push(Object.freeze([name, this.get(name) as string]) as [string, string]);
+      }
+      this.#entries = entries;
     }
+    return this.#entries.values();
   }
 
   *keys(): Generator<string> {
@@ -329,7 +337,7 @@ export class AnswerHeaders extends (Headers as unknown as new () => object) impl
     for (const [, value] of this.entries()) yield value;
   }
 
-  [Symbol.iterator](): Generator<[string, string]> {
+  [Symbol.iterator](): ArrayIterator<[string, string]> {
     return this.entries();
   }
 

@@ -176,7 +176,7 @@ export class RunLifecycle {
     flushOwed(active);
     if (active.relinquished) {
       // Another replica owns the run now and writes its end; this one only lets go.
-      await Promise.allSettled(active.writes);
+      if (active.writes.length > 0) await Promise.allSettled(active.writes);
       this.deactivate(active);
       if (this.#tracing.enabled) endSpan(active.span, { attributes: { 'run.status': 'handed_over' } });
       log.info('run handed over');
@@ -214,17 +214,17 @@ export class RunLifecycle {
     }
     // The idempotency record and the run record are written before run_completed
     // goes out, so a client that sees the end can replay or fetch it at once.
-    await Promise.allSettled(active.writes);
+    if (active.writes.length > 0) await Promise.allSettled(active.writes);
     try {
       await this.#deps.store.saveRun(final, finalJson);
-      await completeClaim(this.#deps.store, active.idempotencyKey, final);
+      if (active.idempotencyKey !== undefined) await completeClaim(this.#deps.store, active.idempotencyKey, final);
     } catch (storeError) {
       log.error({ err: storeError }, 'could not persist the final run record');
     }
     // A run that ended while queued (cancel, timeout) still opens its stream with run_started.
     if (active.seq === 0) this.#events.started(active);
     this.#events.emit(active, { type: 'run_completed', result: final });
-    await Promise.allSettled(active.writes);
+    if (active.writes.length > 0) await Promise.allSettled(active.writes);
     this.#waiters.resolve(active.id, final);
     active.writes = [];
     this.deactivate(active);
@@ -241,7 +241,7 @@ export class RunLifecycle {
   async announceEnded(active: ActiveRun, record: RunResult): Promise<void> {
     this.#events.emit(active, { type: 'run_completed', result: record });
     await completeClaim(this.#deps.store, active.idempotencyKey, record).catch(() => {});
-    await Promise.allSettled(active.writes);
+    if (active.writes.length > 0) await Promise.allSettled(active.writes);
     this.deactivate(active);
     this.#waiters.resolve(active.id, record);
   }

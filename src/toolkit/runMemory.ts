@@ -106,7 +106,7 @@ export class RunMemory {
     // A kept summary's report lists the entries: the held observations are among them.
     if (this.#kept) this.#goLive();
     this.#ended = true;
-    await Promise.allSettled([...this.#pending]);
+    if (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     let report: MemoryReport | undefined;
     try {
       if (this.#kept) report = await this.#report(this.#kept.summary);
