@@ -72,7 +72,14 @@ export class RunEvents {
   }
 
   #append(active: ActiveRun, stamped: RunEvent): void {
-    if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) this.#observe(stamped.replicate);
+    if (stamped.type === 'replicate_done' && stamped.tool === active.tool.name) {
+      // Appends may run from a tick of their own (a run answered first), where nothing would catch a throw.
+      try {
+        this.#observe(stamped.replicate);
+      } catch (error) {
+        active.log.error({ err: error, seq: stamped.seq }, 'replicate metrics failed');
+      }
+    }
     let write: Promise<void> | void;
     try {
       write = this.#deps.store.appendEvent(stamped);
