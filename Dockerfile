@@ -9,6 +9,9 @@
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# `npm ci` ends with `patch-package` (postinstall), which applies patches/ to
+# the installed dependencies (docs/providers.md, "The openai client's patch").
+COPY patches ./patches
 # --omit=dev skips the `node` npm package (a Node 24 binary for machines whose
 # system Node is older) and the build/test/bench tooling; the base image is Node 24.
 RUN npm ci --omit=dev --no-audit --no-fund
@@ -16,6 +19,7 @@ RUN npm ci --omit=dev --no-audit --no-fund
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 # Every dependency, devDependencies included: the build needs TypeScript.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
